@@ -1,0 +1,81 @@
+"""Public contract of the optimizer engine: options in, result or EngineError out.
+
+The engine is a pure library: bytes in, bytes out, no I/O, no services. The
+processor workers and the `picopt optimize` command are its only callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FORMATS = ("jpeg", "png", "webp", "avif", "jxl", "gif")
+QUALITY_PRESETS = {"high": 85.0, "balanced": 80.0, "small": 70.0}
+FITS = ("contain", "cover", "fill", "inside")
+KEEP = ("none", "copyright", "icc", "all")
+
+
+class EngineError(Exception):
+    """A failure with a stable code (`unsupported_format`, `corrupt_image`, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource ceilings for one job; every one is an operator setting."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000
+    max_frames: int = 1000
+    timeout_s: float = 120.0
+    max_memory_mb: int = 2048
+
+
+@dataclass(frozen=True)
+class OptimizeOptions:
+    """What the caller asked for; defaults give the product's default behaviour."""
+
+    format: str = "auto"
+    accept: tuple[str, ...] = ()
+    quality: str = "auto"
+    width: int | None = None
+    height: int | None = None
+    fit: str = "inside"
+    enlarge: bool = False
+    widths: tuple[int, ...] = ()
+    keep_metadata: str = "none"
+    placeholder: bool = False
+
+
+@dataclass
+class OptimizedImage:
+    """One encoded output."""
+
+    data: bytes
+    format: str
+    width: int
+    height: int
+    ssimulacra2: float | None = None
+    no_gain: bool = False
+    frames: int = 1
+
+
+@dataclass
+class OptimizeResult:
+    """The main output first, then responsive variants, plus facts about the input."""
+
+    format_in: str
+    bytes_in: int
+    width_in: int
+    height_in: int
+    outputs: list[OptimizedImage] = field(default_factory=list)
+    blurhash: str | None = None
+    lqip: str | None = None
+    ms: float = 0.0
+
+    @property
+    def main(self) -> OptimizedImage:
+        return self.outputs[0]
