@@ -1,0 +1,152 @@
+"""Database against real SQLite files and the loopback PostgreSQL (one schema per test)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from picopt.kernel.db import Database, database_url, mask_url
+from picopt.kernel.tests.demo_models import Widget
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MIGRATIONS = Path(__file__).parent / "demo_migrations"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _drop_schema(schema: str) -> None:
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    _drop_schema(schema)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'nested' / 'demo.db'}"
+
+
+def _tables(db: Database) -> set[str]:
+    return set(sa.inspect(db.engine).get_table_names())
+
+
+def test_database_url_precedence_and_normalization(tmp_path: Path) -> None:
+    assert database_url("auth", env={}, var_dir=tmp_path) == f"sqlite:///{tmp_path / 'auth.db'}"
+    env = {"DATABASE_URL": "postgres://u:p@h/db"}
+    assert database_url("auth", env=env) == "postgresql+psycopg://u:p@h/db"
+    env["AUTH_DATABASE_URL"] = "postgresql://a@h/auth"
+    assert database_url("auth", env=env) == "postgresql+psycopg://a@h/auth"
+    assert database_url("billing", env=env) == "postgresql+psycopg://u:p@h/db"
+    assert mask_url("amqp://guest:secret@h:5672/%2F") == "amqp://guest:***@h:5672/%2F"
+
+
+def test_rejects_unsafe_schema_name() -> None:
+    with pytest.raises(ValueError):
+        Database(PG_URL, 'x"; DROP SCHEMA public; --')
+
+
+def test_sqlite_migrates_twice_with_pragmas(sqlite_url: str) -> None:
+    db = Database(sqlite_url, "demo")
+    try:
+        assert db.dialect == "sqlite"
+        db.migrate(MIGRATIONS)
+        db.migrate(MIGRATIONS)
+        assert {"widgets", "outbox", "processed_events", "alembic_version"} <= _tables(db)
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
+                ("0001",)
+            ]
+    finally:
+        db.dispose()
+
+
+def test_postgres_migrates_twice_into_own_schema(pg_schema: str) -> None:
+    db = Database(PG_URL.replace("postgresql+psycopg://", "postgresql://"), pg_schema)
+    try:
+        assert db.dialect == "postgresql"
+        db.migrate(MIGRATIONS)
+        db.migrate(MIGRATIONS)
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
+                {"s": pg_schema},
+            ).scalars()
+            assert {"widgets", "outbox", "processed_events", "alembic_version"} <= set(rows)
+            assert conn.execute(sa.text("SHOW search_path")).scalar() == pg_schema
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
+                ("0001",)
+            ]
+    finally:
+        db.dispose()
+
+
+def test_session_commits_or_rolls_back(sqlite_url: str) -> None:
+    db = Database(sqlite_url, "demo")
+    try:
+        db.migrate(MIGRATIONS)
+        with db.session() as session:
+            session.add(Widget(name="kept"))
+        with pytest.raises(RuntimeError), db.session() as session:
+            session.add(Widget(name="dropped"))
+            session.flush()
+            raise RuntimeError("boom")
+        with db.session() as session:
+            assert session.scalars(sa.select(Widget.name)).all() == ["kept"]
+    finally:
+        db.dispose()
+
+
+def _migrate_concurrently(url: str, schema: str, processes: int = 2) -> None:
+    code = (
+        "import sys; from pathlib import Path; from picopt.kernel.db import Database; "
+        "db = Database(sys.argv[1], sys.argv[2]); db.migrate(Path(sys.argv[3])); db.dispose()"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url, schema, str(MIGRATIONS)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(processes)
+    ]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out.decode()
+
+
+def test_concurrent_migrations_sqlite(sqlite_url: str) -> None:
+    _migrate_concurrently(sqlite_url, "demo")
+    db = Database(sqlite_url, "demo")
+    try:
+        assert {"widgets", "outbox", "processed_events"} <= _tables(db)
+    finally:
+        db.dispose()
+
+
+def test_concurrent_migrations_postgres(pg_schema: str) -> None:
+    _migrate_concurrently(PG_URL, pg_schema)
+    db = Database(PG_URL, pg_schema)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
+                ("0001",)
+            ]
+    finally:
+        db.dispose()
