@@ -1,0 +1,442 @@
+"""Event consumer: manual acks after commit, dedup by event id, delayed retries, DLQ."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+import structlog
+from google.protobuf.message import Message
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from picopt.events.v1 import events_pb2
+from picopt.kernel.db import Database, ProcessedEvent, utcnow
+from picopt.kernel.messaging.connection import (
+    DEFAULT_HEARTBEAT,
+    RECONNECT_ERRORS,
+    Backoff,
+    connection_parameters,
+)
+from picopt.kernel.messaging.topology import (
+    DEFAULT_DLX,
+    DEFAULT_EXCHANGE,
+    declare_exchanges,
+    declare_subscription,
+    queue_name,
+    retry_queue_name,
+)
+
+log = structlog.get_logger(__name__)
+
+PERSISTENT = pika.DeliveryMode.Persistent
+_MAX_ERROR_HEADER = 1000
+
+
+class PermanentError(Exception):
+    """Handler says: retrying will not help; dead-letter now."""
+
+
+@dataclass
+class HandlerContext:
+    """What a handler gets: the event, its decoded payload and the open transaction."""
+
+    envelope: events_pb2.Envelope
+    payload: Message
+    session: Session | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Handle one event type; the service's queue for it is "<service>.<event_type>"."""
+
+    event_type: str
+    payload_type: type[Message]
+    handler: Callable[[HandlerContext], None]
+
+
+class _Duplicate(Exception):
+    """Internal: the event id is already recorded for this queue."""
+
+
+class _ConsumerCancelled(Exception):
+    """Internal: the broker cancelled our consumer (queue deleted, leader moved)."""
+
+
+_Delivery = tuple[str, Basic.Deliver, BasicProperties, bytes]
+
+
+def _attempt_of(properties: BasicProperties) -> int:
+    raw = (properties.headers or {}).get("x-attempt", 1)
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _error_site(exc: BaseException) -> str:
+    """Where it failed (file:line function), loggable without the exception's message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno} {last.name}"
+
+
+class Consumer:
+    """Consumes one queue per subscription; at-least-once delivery, effectively-once effects
+    when a database is given (processed event ids are recorded in the handler's transaction).
+
+    Not reusable after stop(): a stop that races with the start of run() is not lost.
+    """
+
+    def __init__(
+        self,
+        amqp_url: str,
+        service: str,
+        subscriptions: Sequence[Subscription],
+        db: Database | None = None,
+        exchange: str = DEFAULT_EXCHANGE,
+        dlx: str = DEFAULT_DLX,
+        prefetch: int = 1,
+        max_attempts: int = 5,
+        retry_delay_ms: int = 2000,
+        delivery_limit: int = 10,
+        *,
+        heartbeat: int = DEFAULT_HEARTBEAT,
+    ) -> None:
+        if not subscriptions:
+            raise ValueError("a consumer needs at least one subscription")
+        if max_attempts < 1 or prefetch < 1:
+            raise ValueError("max_attempts and prefetch must be >= 1")
+        self.service = service
+        self.exchange = exchange
+        self.dlx = dlx
+        self.prefetch = prefetch
+        self.max_attempts = max_attempts
+        self.retry_delay_ms = retry_delay_ms
+        self.delivery_limit = delivery_limit
+        self._db = db
+        self._routes: dict[str, Subscription] = {}
+        for sub in subscriptions:
+            queue = queue_name(service, sub.event_type)
+            if queue in self._routes:
+                raise ValueError(f"duplicate subscription for {sub.event_type!r}")
+            self._routes[queue] = sub
+        self._params = connection_parameters(
+            amqp_url,
+            f"picopt-consumer {service} {exchange} pid={os.getpid()}",
+            heartbeat=heartbeat,
+        )
+        self._stop_requested = False
+        self._run_thread: threading.Thread | None = None
+        self._connection: pika.BlockingConnection | None = None
+        self._broker_cancelled = False
+
+    @property
+    def queues(self) -> list[str]:
+        """Main queue names, one per subscription."""
+        return list(self._routes)
+
+    def declare(self) -> None:
+        """Declare exchanges and every subscription's queues (idempotent)."""
+        connection = pika.BlockingConnection(self._params)
+        try:
+            self._declare(connection.channel())
+        finally:
+            connection.close()
+
+    def _declare(self, channel: BlockingChannel) -> None:
+        declare_exchanges(channel, self.exchange, self.dlx)
+        for queue, sub in self._routes.items():
+            declare_subscription(
+                channel,
+                exchange=self.exchange,
+                dlx=self.dlx,
+                queue=queue,
+                routing_key=sub.event_type,
+                retry_delay_ms=self.retry_delay_ms,
+                delivery_limit=self.delivery_limit,
+            )
+
+    def stop(self) -> None:
+        """Thread- and signal-safe: finish the message in hand, then make run() return."""
+        self._stop_requested = True
+        connection = self._connection
+        # Waking the loop takes a lock; never do it from a signal handler that interrupted the
+        # consumer thread itself (it notices the flag within a second anyway).
+        if connection is not None and threading.current_thread() is not self._run_thread:
+            self._wake(connection)
+
+    def run(self) -> None:
+        """Consume until stop(); reconnects with backoff when the broker goes away."""
+        self._run_thread = threading.current_thread()
+        backoff = Backoff()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.service}-handler")
+        try:
+            while not self._stop_requested:
+                try:
+                    self._serve(executor, backoff)
+                except (*RECONNECT_ERRORS, _ConsumerCancelled) as exc:
+                    if self._stop_requested:
+                        break
+                    delay = backoff.next_delay()
+                    log.warning(
+                        "consumer_connection_lost",
+                        service=self.service,
+                        error_type=type(exc).__name__,
+                        retry_in=round(delay, 2),
+                    )
+                    self._sleep(delay)
+        finally:
+            executor.shutdown(wait=True)
+            log.info("consumer_stopped", service=self.service)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stop_requested and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    @staticmethod
+    def _wake(connection: pika.BlockingConnection) -> None:
+        with contextlib.suppress(*RECONNECT_ERRORS, RuntimeError):
+            connection.add_callback_threadsafe(lambda: None)
+
+    def _serve(self, executor: ThreadPoolExecutor, backoff: Backoff) -> None:
+        connection = pika.BlockingConnection(self._params)
+        self._connection = connection
+        self._broker_cancelled = False
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.basic_qos(prefetch_count=self.prefetch)
+            self._declare(channel)
+            buffer: deque[_Delivery] = deque()
+            channel.add_on_cancel_callback(self._on_broker_cancel)
+            tags = [
+                channel.basic_consume(
+                    queue,
+                    on_message_callback=lambda _ch, method, props, body, q=queue: buffer.append(
+                        (q, method, props, body)
+                    ),
+                    auto_ack=False,
+                )
+                for queue in self._routes
+            ]
+            backoff.reset()
+            log.info("consumer_started", service=self.service, queues=list(self._routes))
+            while not self._stop_requested:
+                if self._broker_cancelled:
+                    raise _ConsumerCancelled()
+                if buffer:
+                    self._process(connection, channel, executor, buffer.popleft(), tags)
+                else:
+                    connection.process_data_events(time_limit=1)
+            self._cancel(channel, tags)
+            # Deliveries still buffered were never started: closing requeues them.
+            channel.close()
+        finally:
+            self._connection = None
+            if connection.is_open:
+                with contextlib.suppress(*RECONNECT_ERRORS):
+                    connection.close()
+
+    def _on_broker_cancel(self, _frame: Any) -> None:
+        self._broker_cancelled = True
+
+    @staticmethod
+    def _cancel(channel: BlockingChannel, tags: list[str]) -> None:
+        while tags:
+            channel.basic_cancel(tags.pop())
+
+    def _parse(
+        self, sub: Subscription, body: bytes
+    ) -> tuple[events_pb2.Envelope | None, Message | None, str]:
+        """(envelope, payload, "") or (envelope-if-any, None, reason)."""
+        try:
+            envelope = events_pb2.Envelope.FromString(body)
+        except Exception:
+            return None, None, "malformed_envelope"
+        if not envelope.event_id:
+            return envelope, None, "missing_event_id"
+        if envelope.type != sub.event_type:
+            return envelope, None, "type_mismatch"
+        try:
+            payload = sub.payload_type.FromString(envelope.payload)
+        except Exception:
+            return envelope, None, "malformed_payload"
+        return envelope, payload, ""
+
+    def _process(
+        self,
+        connection: pika.BlockingConnection,
+        channel: BlockingChannel,
+        executor: ThreadPoolExecutor,
+        delivery: _Delivery,
+        tags: list[str],
+    ) -> None:
+        queue, _method, props, body = delivery
+        sub = self._routes[queue]
+        attempt = _attempt_of(props)
+        envelope, payload, reason = self._parse(sub, body)
+        if envelope is None or payload is None:
+            event_id = (envelope.event_id if envelope else "") or props.message_id or ""
+            self._dead_letter(channel, delivery, reason, reason, event_id, attempt)
+            return
+
+        future = executor.submit(self._handle, sub, queue, envelope, payload, attempt)
+        future.add_done_callback(lambda _f: self._wake(connection))
+        try:
+            # Only this thread touches the connection; pumping it keeps heartbeats flowing
+            # while a long handler runs in the worker.
+            while not future.done():
+                if self._stop_requested and tags:
+                    self._cancel(channel, tags)
+                connection.process_data_events(time_limit=1)
+        except RECONNECT_ERRORS:
+            # Cannot ack any more: let the handler finish (its commit makes the redelivery a
+            # duplicate) before reconnecting, so it never runs twice at once here.
+            with contextlib.suppress(Exception):
+                future.result()
+            raise
+        self._settle(channel, delivery, envelope, attempt, future)
+
+    def _settle(
+        self,
+        channel: BlockingChannel,
+        delivery: _Delivery,
+        envelope: events_pb2.Envelope,
+        attempt: int,
+        future: Future[str],
+    ) -> None:
+        queue, method, _props, _body = delivery
+        exc = future.exception()
+        if exc is None:
+            outcome = future.result()
+            channel.basic_ack(method.delivery_tag)
+            if outcome == "duplicate":
+                log.info("event_duplicate_skipped", queue=queue, event_id=envelope.event_id)
+            else:
+                log.debug("event_handled", queue=queue, event_id=envelope.event_id, attempt=attempt)
+            return
+        error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_HEADER]
+        log.warning(
+            "event_handler_failed",
+            queue=queue,
+            event_id=envelope.event_id,
+            attempt=attempt,
+            error_type=type(exc).__name__,
+            error_at=_error_site(exc),
+        )
+        if isinstance(exc, PermanentError):
+            self._dead_letter(
+                channel, delivery, "permanent_error", error, envelope.event_id, attempt
+            )
+        elif attempt >= self.max_attempts:
+            self._dead_letter(
+                channel, delivery, "max_attempts_exceeded", error, envelope.event_id, attempt
+            )
+        else:
+            self._retry(channel, delivery, envelope.event_id, attempt)
+
+    def _handle(
+        self,
+        sub: Subscription,
+        queue: str,
+        envelope: events_pb2.Envelope,
+        payload: Message,
+        attempt: int,
+    ) -> str:
+        """Runs in the worker thread; never touches the AMQP connection."""
+        if self._db is None:
+            sub.handler(HandlerContext(envelope, payload, None, attempt))
+            return "handled"
+        try:
+            with self._db.session() as session:
+                if session.get(ProcessedEvent, (queue, envelope.event_id)) is not None:
+                    raise _Duplicate()
+                # Recorded first: a concurrent copy of the event blocks on this row (PostgreSQL)
+                # and then fails as a duplicate instead of running the handler twice.
+                session.add(
+                    ProcessedEvent(queue=queue, event_id=envelope.event_id, processed_at=utcnow())
+                )
+                try:
+                    session.flush()
+                except IntegrityError as exc:
+                    raise _Duplicate() from exc
+                sub.handler(HandlerContext(envelope, payload, session, attempt))
+        except _Duplicate:
+            return "duplicate"
+        return "handled"
+
+    def _retry(
+        self, channel: BlockingChannel, delivery: _Delivery, event_id: str, attempt: int
+    ) -> None:
+        queue, method, props, body = delivery
+        headers = dict(props.headers or {})
+        headers["x-attempt"] = attempt + 1
+        channel.basic_publish(
+            exchange="",
+            routing_key=retry_queue_name(queue),
+            body=body,
+            properties=self._copy_properties(props, headers),
+            mandatory=True,
+        )
+        channel.basic_ack(method.delivery_tag)
+        log.info(
+            "event_retry_scheduled",
+            queue=queue,
+            event_id=event_id,
+            attempt=attempt + 1,
+            delay_ms=self.retry_delay_ms,
+        )
+
+    def _dead_letter(
+        self,
+        channel: BlockingChannel,
+        delivery: _Delivery,
+        reason: str,
+        error: str,
+        event_id: str,
+        attempt: int,
+    ) -> None:
+        queue, method, props, body = delivery
+        headers = dict(props.headers or {})
+        headers.update({"x-error": error, "x-queue": queue, "x-attempt": attempt})
+        # Confirmed publish before the ack: a crash in between leaves the original unacked
+        # (redelivered) rather than losing it.
+        channel.basic_publish(
+            exchange=self.dlx,
+            routing_key=queue,
+            body=body,
+            properties=self._copy_properties(props, headers),
+            mandatory=True,
+        )
+        channel.basic_ack(method.delivery_tag)
+        log.warning(
+            "message_dead_lettered", queue=queue, event_id=event_id, reason=reason, attempt=attempt
+        )
+
+    @staticmethod
+    def _copy_properties(props: BasicProperties, headers: dict[str, Any]) -> BasicProperties:
+        return pika.BasicProperties(
+            content_type=props.content_type,
+            message_id=props.message_id,
+            type=props.type,
+            timestamp=props.timestamp,
+            delivery_mode=PERSISTENT,
+            headers=headers,
+        )

@@ -1,0 +1,517 @@
+"""Messaging against the real loopback RabbitMQ (and SQLite / PostgreSQL for the outbox and
+dedup). Every test uses its own exchanges and queues, deleted afterwards."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+import sqlalchemy as sa
+
+from picopt.events.v1 import events_pb2
+from picopt.kernel.db import Database, OutboxRow, ProcessedEvent
+from picopt.kernel.messaging import (
+    Consumer,
+    HandlerContext,
+    Outbox,
+    OutboxRelay,
+    PermanentError,
+    Publisher,
+    Subscription,
+    UnroutableError,
+    new_envelope,
+)
+from picopt.kernel.tests.demo_models import Widget
+
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MIGRATIONS = Path(__file__).parent / "demo_migrations"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+JOB = "job.submitted"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+@dataclass
+class Bus:
+    """Unique exchange/dlx/service names for one test, plus an admin channel."""
+
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    queues: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.exchange = f"test.events.{self.suffix}"
+        self.dlx = f"test.dlx.{self.suffix}"
+        self.service = f"svc{self.suffix}"
+        self.connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        self.channel = self.connection.channel()
+
+    def consumer(self, subscriptions: list[Subscription], **kwargs: Any) -> Consumer:
+        consumer = Consumer(
+            AMQP_URL, self.service, subscriptions, exchange=self.exchange, dlx=self.dlx, **kwargs
+        )
+        self.queues.update(consumer.queues)
+        return consumer
+
+    def publisher(self) -> Publisher:
+        return Publisher(AMQP_URL, self.exchange)
+
+    def publish_raw(self, body: bytes, routing_key: str = JOB) -> None:
+        self.channel.basic_publish(self.exchange, routing_key, body)
+
+    def count(self, queue: str) -> int:
+        return self.channel.queue_declare(queue, passive=True).method.message_count
+
+    def drain(self, queue: str, expected: int, timeout: float = 15.0) -> list[tuple[Any, bytes]]:
+        got: list[tuple[Any, bytes]] = []
+
+        def _get() -> bool:
+            method, props, body = self.channel.basic_get(queue, auto_ack=True)
+            if method is not None:
+                got.append((props, body))
+            return len(got) >= expected
+
+        wait_for(_get, timeout, f"{expected} messages in {queue}")
+        return got
+
+    def close(self) -> None:
+        for queue in self.queues:
+            for name in (queue, f"{queue}.retry", f"{queue}.dlq"):
+                self.channel.queue_delete(name)
+        self.channel.exchange_delete(self.exchange)
+        self.channel.exchange_delete(self.dlx)
+        self.connection.close()
+
+
+@pytest.fixture
+def bus() -> Iterator[Bus]:
+    b = Bus()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'svc.db'}", "svc")
+    db.migrate(MIGRATIONS)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def pg_db() -> Iterator[Database]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    db = Database(PG_URL, schema)
+    db.migrate(MIGRATIONS)
+    yield db
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    db.dispose()
+
+
+@contextmanager
+def running(consumer: Consumer) -> Iterator[threading.Thread]:
+    consumer.declare()
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        consumer.stop()
+        thread.join(15)
+        assert not thread.is_alive(), "consumer did not stop"
+
+
+def job(job_id: str) -> events_pb2.Envelope:
+    return new_envelope(JOB, events_pb2.JobSubmitted(job_id=job_id, owner_id="o1"), "test")
+
+
+def close_broker_side(name_fragment: str) -> None:
+    """Drop our own connections from the broker side (never other people's)."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "list_connections", "pid", "client_properties", "-q", "--no-table-headers"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pids = [line.split("\t")[0] for line in listing.splitlines() if name_fragment in line]
+    assert pids, f"no connection named like {name_fragment}"
+    for pid in pids:
+        subprocess.run(
+            ["rabbitmqctl", "close_connection", pid, "test"], check=True, capture_output=True
+        )
+
+
+def test_publisher_sets_properties_and_refuses_unroutable(bus: Bus) -> None:
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    publisher = bus.publisher()
+    try:
+        envelope = job("j1")
+        publisher.publish(envelope)
+        ((props, body),) = bus.drain(consumer.queues[0], 1)
+        assert props.message_id == envelope.event_id
+        assert props.content_type == "application/x-protobuf"
+        assert props.delivery_mode == 2
+        assert events_pb2.Envelope.FromString(body) == envelope
+        with pytest.raises(UnroutableError):
+            publisher.publish(new_envelope("nobody.listens", events_pb2.AccountCreated(), "test"))
+    finally:
+        publisher.close()
+
+
+def test_roundtrip(bus: Bus) -> None:
+    seen: list[HandlerContext] = []
+    done = threading.Event()
+
+    def handler(ctx: HandlerContext) -> None:
+        seen.append(ctx)
+        done.set()
+
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)])
+    publisher = bus.publisher()
+    with running(consumer):
+        envelope = job("j-roundtrip")
+        publisher.publish(envelope)
+        assert done.wait(15)
+    publisher.close()
+    (ctx,) = seen
+    assert ctx.envelope.event_id == envelope.event_id
+    assert ctx.envelope.producer == "test"
+    assert ctx.payload.job_id == "j-roundtrip"
+    assert ctx.session is None
+    assert ctx.attempt == 1
+    assert bus.count(consumer.queues[0]) == 0
+
+
+def test_duplicate_delivery_has_one_effect(bus: Bus, pg_db: Database) -> None:
+    handled: list[str] = []
+
+    def handler(ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        ctx.session.add(Widget(name=ctx.payload.job_id))
+        handled.append(ctx.payload.job_id)
+
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)], db=pg_db)
+    publisher = bus.publisher()
+    dup, last = job("dup"), job("last")
+    with running(consumer):
+        for envelope in (dup, dup, last):
+            publisher.publish(envelope)
+        # One consumer, prefetch 1, FIFO queue: "last" is handled after both copies of "dup".
+        wait_for(lambda: "last" in handled, what="last handled")
+    publisher.close()
+    assert handled == ["dup", "last"]
+    with pg_db.session() as session:
+        assert session.scalars(sa.select(Widget.name).order_by(Widget.id)).all() == ["dup", "last"]
+        assert session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent)) == 2
+
+
+def test_failure_is_retried_with_delay_then_succeeds(bus: Bus, sqlite_db: Database) -> None:
+    attempts: list[tuple[int, float]] = []
+    done = threading.Event()
+
+    def handler(ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        attempts.append((ctx.attempt, time.monotonic()))
+        ctx.session.add(Widget(name=f"attempt-{ctx.attempt}"))
+        if ctx.attempt < 3:
+            raise RuntimeError("transient")
+        done.set()
+
+    consumer = bus.consumer(
+        [Subscription(JOB, events_pb2.JobSubmitted, handler)], db=sqlite_db, retry_delay_ms=300
+    )
+    with running(consumer):
+        publisher = bus.publisher()
+        publisher.publish(job("flaky"))
+        publisher.close()
+        assert done.wait(15)
+    assert [a for a, _ in attempts] == [1, 2, 3]
+    gaps = [b - a for (_, a), (_, b) in itertools.pairwise(attempts)]
+    assert all(gap >= 0.25 for gap in gaps), gaps
+    with sqlite_db.session() as session:
+        # The failed attempts' writes were rolled back.
+        assert session.scalars(sa.select(Widget.name)).all() == ["attempt-3"]
+    queue = consumer.queues[0]
+    assert bus.count(queue) == bus.count(f"{queue}.retry") == bus.count(f"{queue}.dlq") == 0
+
+
+def test_always_failing_goes_to_dlq_after_max_attempts(bus: Bus) -> None:
+    calls: list[int] = []
+
+    def handler(ctx: HandlerContext) -> None:
+        calls.append(ctx.attempt)
+        raise RuntimeError("always broken")
+
+    consumer = bus.consumer(
+        [Subscription(JOB, events_pb2.JobSubmitted, handler)], max_attempts=3, retry_delay_ms=50
+    )
+    envelope = job("poison")
+    with running(consumer):
+        publisher = bus.publisher()
+        publisher.publish(envelope)
+        publisher.close()
+        ((props, body),) = bus.drain(f"{consumer.queues[0]}.dlq", 1)
+    assert calls == [1, 2, 3]
+    assert events_pb2.Envelope.FromString(body).event_id == envelope.event_id
+    assert props.headers["x-attempt"] == 3
+    assert props.headers["x-queue"] == consumer.queues[0]
+    assert props.headers["x-error"].startswith("RuntimeError")
+    assert props.message_id == envelope.event_id
+
+
+def test_permanent_error_dead_letters_at_once(bus: Bus, sqlite_db: Database) -> None:
+    calls: list[int] = []
+
+    def handler(ctx: HandlerContext) -> None:
+        calls.append(ctx.attempt)
+        raise PermanentError("unsupported format")
+
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)], db=sqlite_db)
+    with running(consumer):
+        publisher = bus.publisher()
+        publisher.publish(job("bad-input"))
+        publisher.close()
+        ((props, _body),) = bus.drain(f"{consumer.queues[0]}.dlq", 1)
+    assert calls == [1]
+    assert props.headers["x-attempt"] == 1
+    assert props.headers["x-error"] == "PermanentError: unsupported format"
+    with sqlite_db.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent)) == 0
+
+
+def test_malformed_messages_go_to_dlq_and_consumer_keeps_serving(bus: Bus) -> None:
+    handled: list[str] = []
+    done = threading.Event()
+
+    def handler(ctx: HandlerContext) -> None:
+        handled.append(ctx.payload.job_id)
+        done.set()
+
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)])
+    no_id = job("x")
+    no_id.event_id = ""
+    wrong_type = job("x")
+    wrong_type.type = "job.completed"
+    bad_payload = job("x")
+    bad_payload.payload = b"\xff"
+    malformed = {
+        b"not a protobuf \xff": "malformed_envelope",
+        no_id.SerializeToString(): "missing_event_id",
+        wrong_type.SerializeToString(): "type_mismatch",
+        bad_payload.SerializeToString(): "malformed_payload",
+    }
+    with running(consumer):
+        for body in malformed:
+            bus.publish_raw(body)
+        publisher = bus.publisher()
+        publisher.publish(job("good"))
+        publisher.close()
+        assert done.wait(15)
+        dead = bus.drain(f"{consumer.queues[0]}.dlq", len(malformed))
+    assert handled == ["good"]
+    assert {body: props.headers["x-error"] for props, body in dead} == malformed
+
+
+def test_outbox_publishes_committed_rows_exactly_once(bus: Bus, pg_db: Database) -> None:
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    outbox = Outbox("gateway")
+    rolled_back = ""
+    with pytest.raises(RuntimeError), pg_db.session() as session:
+        rolled_back = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="never"))
+        raise RuntimeError("business rule failed")
+    with pg_db.session() as session:
+        first = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="a"), traceparent="00-t")
+        second = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="b"))
+    relay = OutboxRelay(pg_db, AMQP_URL, exchange=bus.exchange)
+    try:
+        assert relay.run_once() == 2
+        assert relay.run_once() == 0
+    finally:
+        relay.stop()
+    got = [events_pb2.Envelope.FromString(body) for _, body in bus.drain(consumer.queues[0], 2)]
+    assert [e.event_id for e in got] == [first, second]
+    assert rolled_back not in {e.event_id for e in got}
+    assert got[0].producer == "gateway"
+    assert got[0].traceparent == "00-t"
+    assert events_pb2.JobSubmitted.FromString(got[1].payload).job_id == "b"
+    assert bus.count(consumer.queues[0]) == 0
+    with pg_db.session() as session:
+        assert (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.published_at.is_(None))
+            )
+            == 0
+        )
+
+
+def test_relay_survives_dropped_connection(bus: Bus, sqlite_db: Database) -> None:
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    outbox = Outbox("gateway")
+    relay = OutboxRelay(sqlite_db, AMQP_URL, exchange=bus.exchange, poll_interval=0.05)
+    relay.start()
+    try:
+        with sqlite_db.session() as session:
+            before = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="before"))
+        ((_, body),) = bus.drain(consumer.queues[0], 1)
+        assert events_pb2.Envelope.FromString(body).event_id == before
+        close_broker_side(f"picopt-relay-loop {bus.exchange}")
+        with sqlite_db.session() as session:
+            after = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="after"))
+        ((_, body),) = bus.drain(consumer.queues[0], 1, timeout=30)
+        assert events_pb2.Envelope.FromString(body).event_id == after
+    finally:
+        relay.stop()
+
+
+def test_consumer_reconnects_after_dropped_connection(bus: Bus) -> None:
+    handled: list[str] = []
+    consumer = bus.consumer(
+        [Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: handled.append(ctx.payload.job_id))]
+    )
+    publisher = bus.publisher()
+    with running(consumer):
+        publisher.publish(job("one"))
+        wait_for(lambda: handled == ["one"])
+        close_broker_side(f"picopt-consumer {bus.service} ")
+        publisher.publish(job("two"))
+        wait_for(lambda: handled == ["one", "two"], timeout=30)
+    publisher.close()
+
+
+def test_long_handler_keeps_connection_alive(bus: Bus) -> None:
+    handled: list[str] = []
+
+    def handler(ctx: HandlerContext) -> None:
+        if ctx.payload.job_id == "slow":
+            time.sleep(3.5)  # several heartbeat intervals with heartbeat=1
+        handled.append(ctx.payload.job_id)
+
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)], heartbeat=1)
+    publisher = bus.publisher()
+    with running(consumer):
+        publisher.publish(job("slow"))
+        publisher.publish(job("next"))
+        wait_for(lambda: handled == ["slow", "next"], timeout=20)
+    publisher.close()
+    # A connection killed by missed heartbeats would have redelivered "slow" (handled twice).
+    assert handled == ["slow", "next"]
+
+
+def test_graceful_stop_acks_in_flight_message(bus: Bus, sqlite_db: Database) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def handler(ctx: HandlerContext) -> None:
+        entered.set()
+        assert release.wait(15)
+
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)], db=sqlite_db)
+    consumer.declare()
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    publisher = bus.publisher()
+    publisher.publish(job("in-flight"))
+    publisher.close()
+    assert entered.wait(15)
+    consumer.stop()
+    assert thread.is_alive()
+    release.set()
+    thread.join(15)
+    assert not thread.is_alive()
+    assert bus.count(consumer.queues[0]) == 0  # acked, not requeued by the close
+    with sqlite_db.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent)) == 1
+
+
+def _spawn_consumer(bus: Bus, markers: Path, mode: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "picopt.kernel.tests.consumer_proc",
+            AMQP_URL,
+            bus.service,
+            bus.exchange,
+            bus.dlx,
+            str(markers),
+            mode,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_sigkilled_consumer_message_goes_to_another(bus: Bus, tmp_path: Path) -> None:
+    handled: list[str] = []
+    done = threading.Event()
+
+    def handler(ctx: HandlerContext) -> None:
+        handled.append(ctx.envelope.event_id)
+        done.set()
+
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)])
+    consumer.declare()
+    proc = _spawn_consumer(bus, tmp_path, "block")
+    try:
+        envelope = job("orphan")
+        publisher = bus.publisher()
+        publisher.publish(envelope)
+        publisher.close()
+        wait_for((tmp_path / f"started-{envelope.event_id}").exists, what="subprocess started")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with running(consumer):
+        assert done.wait(15)
+    assert handled == [envelope.event_id]
+
+
+def test_sigterm_finishes_in_flight_message(bus: Bus, tmp_path: Path) -> None:
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    proc = _spawn_consumer(bus, tmp_path, "slow")
+    try:
+        envelope = job("slow")
+        publisher = bus.publisher()
+        publisher.publish(envelope)
+        publisher.close()
+        wait_for((tmp_path / f"started-{envelope.event_id}").exists, what="subprocess started")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (tmp_path / f"done-{envelope.event_id}").exists()
+    assert bus.count(consumer.queues[0]) == 0
