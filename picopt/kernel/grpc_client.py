@@ -1,0 +1,82 @@
+"""gRPC channels with a default deadline and propagated request/trace ids."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from picopt.kernel import tracing
+from picopt.kernel.logs import get_logger
+
+log = get_logger(__name__)
+
+# Transparent retries for calls that never reached a server (all our RPCs are
+# idempotent by id, so retrying UNAVAILABLE is safe).
+_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{}],
+                "retryPolicy": {
+                    "maxAttempts": 3,
+                    "initialBackoff": "0.1s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+
+class _ClientCallDetails(grpc.ClientCallDetails):
+    def __init__(self, base: Any, timeout: float | None, metadata: list[tuple[str, str]]) -> None:
+        self.method = base.method
+        self.timeout = timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = base.wait_for_ready
+        self.compression = getattr(base, "compression", None)
+
+
+class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor):
+    """Adds a deadline when the caller gave none, plus trace and request ids."""
+
+    def __init__(self, deadline_s: float, request_id: Callable[[], str]) -> None:
+        self.deadline_s = deadline_s
+        self.request_id = request_id
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = list(details.metadata or ())
+        traceparent = tracing.current_traceparent()
+        if traceparent:
+            metadata.append(("traceparent", traceparent))
+        request_id = self.request_id()
+        if request_id:
+            metadata.append(("x-request-id", request_id))
+        timeout = details.timeout if details.timeout is not None else self.deadline_s
+        return continuation(_ClientCallDetails(details, timeout, metadata), request)
+
+
+def _no_request_id() -> str:
+    return ""
+
+
+def make_channel(
+    address: str,
+    deadline_s: float = 5.0,
+    request_id: Callable[[], str] = _no_request_id,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> grpc.Channel:
+    """A channel whose calls always carry a deadline."""
+    options = [("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1)]
+    base = (
+        grpc.secure_channel(address, credentials, options=options)
+        if credentials
+        else grpc.insecure_channel(address, options=options)
+    )
+    return grpc.intercept_channel(base, _DefaultsInterceptor(deadline_s, request_id))

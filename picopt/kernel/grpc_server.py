@@ -1,0 +1,123 @@
+"""gRPC server bootstrap: health, reflection, interceptors, graceful stop.
+
+Every service builds its server with `build_server`, so health checks, error
+mapping, deadline handling and request logging behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from picopt.kernel import tracing
+from picopt.kernel.errors import ERROR_CODE_KEY, AppError
+from picopt.kernel.logs import bound_context, get_logger
+
+log = get_logger(__name__)
+
+# Calls slower than this are logged at info; others at debug, to keep logs useful.
+SLOW_CALL_MS = 500.0
+
+
+class _ContextInterceptor(grpc.ServerInterceptor):
+    """Binds request and trace ids, maps AppError to a status, logs the outcome."""
+
+    def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = details.method
+        inner = handler.unary_unary
+
+        def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
+            metadata = dict(context.invocation_metadata() or ())
+            request_id = metadata.get("x-request-id", "")
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline already expired")
+            tracing.continue_trace(metadata.get("traceparent"))
+            started = time.perf_counter()
+            code = "OK"
+            with bound_context(request_id=request_id, rpc=method):
+                try:
+                    return inner(request, context)
+                except AppError as err:
+                    code = err.status.name
+                    context.set_trailing_metadata(((ERROR_CODE_KEY, err.code),))
+                    context.abort(err.status, err.message)
+                except Exception:
+                    if context.code() not in (None, grpc.StatusCode.OK):
+                        code = context.code().name
+                        raise
+                    code = "INTERNAL"
+                    log.exception("grpc_unhandled_error")
+                    context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                finally:
+                    ms = (time.perf_counter() - started) * 1000
+                    level = log.info if ms > SLOW_CALL_MS or code != "OK" else log.debug
+                    level("grpc_call", code=code, ms=round(ms, 1))
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapper,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class GrpcServer:
+    """A started-on-demand gRPC server with the standard health service."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        max_workers: int = 16,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
+        self.name = name
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{name}-grpc"),
+            interceptors=[_ContextInterceptor()],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._service_names: list[str] = [health.SERVICE_NAME]
+        address = f"{host}:{port}"
+        bound = (
+            self.server.add_secure_port(address, credentials)
+            if credentials
+            else self.server.add_insecure_port(address)
+        )
+        if bound == 0:
+            raise RuntimeError(f"cannot bind gRPC port {address}")
+        self.port = bound
+
+    def add(
+        self, register: Callable[[Any, grpc.Server], None], servicer: Any, names: Iterable[str]
+    ) -> None:
+        """Register a servicer with its full service names (for health and reflection)."""
+        register(servicer, self.server)
+        self._service_names.extend(names)
+
+    def start(self) -> None:
+        reflection.enable_server_reflection(
+            [*self._service_names, reflection.SERVICE_NAME], self.server
+        )
+        self.server.start()
+        for service in ["", *self._service_names]:
+            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info("grpc_server_started", port=self.port)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop answering health checks first, then drain in-flight calls."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        log.info("grpc_server_stopped")

@@ -1,0 +1,94 @@
+"""Structured JSON logs for every process, with ids bound from context.
+
+Request, job and trace ids are bound with `bind_context` and appear on every
+line. Fields that could carry personal data or secrets are dropped before
+rendering, as a safety net behind the rule of not logging them at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
+
+REDACTED_KEYS = frozenset(
+    {
+        "email",
+        "name",
+        "password",
+        "token",
+        "secret",
+        "api_key",
+        "authorization",
+        "cookie",
+        "session_token",
+        "data",
+        "body",
+    }
+)
+
+__all__ = ["bind_context", "bound_context", "clear_context", "configure", "get_logger"]
+
+bind_context = bind_contextvars
+bound_context = bound_contextvars
+clear_context = clear_contextvars
+
+
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if key.lower() in REDACTED_KEYS:
+            event[key] = "[redacted]"
+    return event
+
+
+def configure(service: str, level: str = "info") -> None:
+    """Configure structlog and the standard library once per process."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.dict_tracebacks,
+            structlog.processors.EventRenamer("event"),
+            _add_service(service),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(),
+            foreign_pre_chain=[*shared, _add_service(service)],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for noisy in ("pika", "alembic", "urllib3", "werkzeug", "gunicorn.access"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+
+
+def _add_service(service: str) -> Any:
+    def processor(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event.setdefault("service", service)
+        return event
+
+    return processor
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,163 @@
+"""One call per concern to wire a service: settings, logging, database, bus, server — go.
+
+A service's entry point builds a `ServiceApp`, asks it for what it needs and
+calls `run()`, which starts everything, waits for SIGTERM/SIGINT and stops it
+all in reverse order: health goes NOT_SERVING first, consumers finish the
+message in hand, the outbox relay publishes what is committed.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from picopt.kernel import logs
+from picopt.kernel.blobstore import BlobStore, open_blob_store
+from picopt.kernel.db import Database, database_url
+from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.grpc_server import GrpcServer
+from picopt.kernel.messaging import Consumer, OutboxRelay, Publisher, Subscription
+from picopt.kernel.settings import Settings
+
+log = logs.get_logger(__name__)
+
+# Stop order: refuse new calls, finish the work in hand, flush events, close storage.
+_STOP_SERVER, _STOP_INTAKE, _STOP_BUS, _STOP_DB = range(4)
+
+
+class _Periodic:
+    """Runs a function every `interval` seconds in a daemon thread until stopped."""
+
+    def __init__(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
+        self.name, self.interval, self.fn = name, interval, fn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.fn()
+            except Exception:
+                log.exception("periodic_task_failed", task=self.name)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+
+class ServiceApp:
+    """The process of one service (or one worker kind of a service)."""
+
+    def __init__(self, name: str, env: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.settings = Settings.load(name, env)
+        logs.configure(name, self.settings.log_level)
+        self._starters: list[Callable[[], None]] = []
+        self._stoppers: list[tuple[int, Callable[[], None]]] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._failed = False
+        self._blobs: BlobStore | None = None
+
+    # -- resources -------------------------------------------------------
+
+    def database(self, migrations_dir: Path) -> Database:
+        """Open this service's database and bring its schema up to date."""
+        db = Database(
+            database_url(self.name, self.settings.env.env, self.settings.var_dir), schema=self.name
+        )
+        db.migrate(migrations_dir)
+        self._stoppers.append((_STOP_DB, db.dispose))
+        return db
+
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            self._blobs = open_blob_store(self.settings)
+        return self._blobs
+
+    def channel(self, service: str) -> Any:
+        """A gRPC channel to another service, with the default deadline."""
+        return make_channel(self.settings.addresses[service], self.settings.grpc_deadline_s)
+
+    def publisher(self) -> Publisher:
+        publisher = Publisher(self.settings.amqp_url)
+        self._stoppers.append((_STOP_BUS, publisher.close))
+        return publisher
+
+    # -- moving parts ----------------------------------------------------
+
+    def grpc_server(self, port: int | None = None) -> GrpcServer:
+        server = GrpcServer(
+            self.name, self.settings.grpc_host, self.settings.grpc_port if port is None else port
+        )
+        self._starters.append(server.start)
+        self._stoppers.append((_STOP_SERVER, server.stop))
+        return server
+
+    def consume(
+        self, subscriptions: Sequence[Subscription], db: Database | None = None, **options: Any
+    ) -> Consumer:
+        consumer = Consumer(self.settings.amqp_url, self.name, subscriptions, db=db, **options)
+        consumer.declare()
+        self._starters.append(lambda: self._thread(f"{self.name}-consumer", consumer.run))
+        self._stoppers.append((_STOP_INTAKE, consumer.stop))
+        return consumer
+
+    def outbox_relay(self, db: Database) -> OutboxRelay:
+        relay = OutboxRelay(db, self.settings.amqp_url)
+        self._starters.append(relay.start)
+        self._stoppers.append((_STOP_BUS, relay.stop))
+        return relay
+
+    def every(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
+        task = _Periodic(name, interval, fn)
+        self._starters.append(task.start)
+        self._stoppers.append((_STOP_INTAKE, task.stop))
+
+    def _thread(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except Exception:
+                log.exception("component_crashed", component=name)
+                self._failed = True
+            finally:
+                self._stop.set()
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    # -- lifecycle -------------------------------------------------------
+
+    def run(self) -> None:
+        """Start everything, block until a signal or a crashed component, stop cleanly."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stop.set())
+        for start in self._starters:
+            start()
+        log.info("service_started")
+        self._stop.wait()
+        log.info("service_stopping")
+        for phase in (_STOP_SERVER, _STOP_INTAKE, _STOP_BUS, _STOP_DB):
+            for stop in (fn for p, fn in self._stoppers if p == phase):
+                try:
+                    stop()
+                except Exception:
+                    log.exception("stop_failed")
+            if phase == _STOP_INTAKE:
+                for thread in self._threads:
+                    thread.join(timeout=60)
+        log.info("service_stopped", failed=self._failed)
+        if self._failed:
+            sys.exit(1)
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,108 @@
+"""The gateway's Flask application: the only public surface."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from picopt.kernel import tracing
+from picopt.kernel.blobstore import BlobStore, open_blob_store
+from picopt.kernel.logs import bind_context, clear_context, get_logger
+from picopt.kernel.settings import Settings
+from services.gateway import routes_account, routes_billing, routes_jobs
+from services.gateway.backends import Backends
+from services.gateway.problems import Problem, render
+
+log = get_logger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _request_id() -> str:
+    return getattr(g, "request_id", "") if _in_request() else ""
+
+
+def _in_request() -> bool:
+    from flask import has_request_context
+
+    return has_request_context()
+
+
+def create_app(
+    settings: Settings, backends: Backends | None = None, blobs: BlobStore | None = None
+) -> Flask:
+    env = settings.env
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=env.int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        COOKIE_SECURE=env.bool("SESSION_COOKIE_SECURE", True),
+        IMAGE_TTL_S=min(env.int("RETENTION_IMAGE_TTL", 86_400), 86_400),
+    )
+    app.extensions["backends"] = backends or Backends.connect(settings, _request_id)
+    app.extensions["blobs"] = blobs or open_blob_store(settings)
+    for blueprint in (routes_account.bp, routes_jobs.bp, routes_billing.bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def start_request() -> None:
+        clear_context()
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        tracing.continue_trace(request.headers.get("traceparent"))
+        bind_context(request_id=g.request_id)
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        ms = (time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000
+        log.info(
+            "http_request",
+            method=request.method,
+            route=request.url_rule.rule if request.url_rule else "unmatched",
+            status=response.status_code,
+            ms=round(ms, 1),
+            user_id=getattr(g, "user_id", None),
+        )
+        return response
+
+    @app.errorhandler(Problem)
+    def on_problem(problem: Problem) -> Response:
+        return render(problem)
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(err: HTTPException) -> Response:
+        code = {413: "too-large", 404: "not-found", 405: "method-not-allowed"}.get(
+            err.code or 500, "bad-request"
+        )
+        detail = err.description or ""
+        if err.code == 413:
+            detail = f"uploads are limited to {app.config['MAX_CONTENT_LENGTH']} bytes"
+        return render(Problem(err.code or 500, code, detail))
+
+    @app.errorhandler(Exception)
+    def on_error(err: Exception) -> Response:
+        log.exception("unhandled_error")
+        return render(Problem(500, "internal-error", "an internal error occurred"))
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify({"status": "ok"})
+
+    return app

@@ -1,0 +1,51 @@
+"""gRPC stubs for the services behind the gateway, with request ids attached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from picopt.auth.v1 import auth_pb2_grpc
+from picopt.billing.v1 import billing_pb2_grpc
+from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.settings import Settings
+from picopt.processor.v1 import processor_pb2_grpc
+from services.gateway.problems import from_rpc_error
+
+
+@dataclass
+class Backends:
+    auth: Any
+    billing: Any
+    processor: Any
+    channels: list[grpc.Channel]
+
+    @classmethod
+    def connect(cls, settings: Settings, request_id: Callable[[], str]) -> Backends:
+        def channel(name: str) -> grpc.Channel:
+            return make_channel(settings.addresses[name], settings.grpc_deadline_s, request_id)
+
+        auth, billing, processor = channel("auth"), channel("billing"), channel("processor")
+        return cls(
+            auth=auth_pb2_grpc.AuthServiceStub(auth),
+            billing=billing_pb2_grpc.BillingServiceStub(billing),
+            processor=processor_pb2_grpc.ProcessorServiceStub(processor),
+            channels=[auth, billing, processor],
+        )
+
+    def close(self) -> None:
+        for channel in self.channels:
+            channel.close()
+
+
+@contextmanager
+def calling(service: str) -> Iterator[None]:
+    """Translate a backend's gRPC failure into the matching HTTP problem."""
+    try:
+        yield
+    except grpc.RpcError as err:
+        raise from_rpc_error(err, service) from err

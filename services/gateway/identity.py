@@ -1,0 +1,58 @@
+"""Who is calling: an API key (`Authorization: Bearer`) or a session cookie.
+
+Cookie-authenticated unsafe requests must echo the CSRF cookie in the
+`X-CSRF-Token` header (double submit); API-key requests are exempt because
+browsers never attach them on their own.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app, g, request
+
+from picopt.auth.v1 import auth_pb2
+from services.gateway.backends import calling
+from services.gateway.problems import Problem
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_COOKIE = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def session_cookie_name() -> str:
+    return "__Host-session" if current_app.config["COOKIE_SECURE"] else "session"
+
+
+def current_user_id() -> str:
+    """The authenticated user's id, or a 401 problem."""
+    if getattr(g, "user_id", None):
+        return str(g.user_id)
+    backends = current_app.extensions["backends"]
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Problem(401, "unauthenticated", "use 'Authorization: Bearer <api key>'")
+        with calling("auth"):
+            reply = backends.auth.AuthenticateApiKey(
+                auth_pb2.AuthenticateApiKeyRequest(api_key=key.strip())
+            )
+        g.user_id, g.auth_kind = reply.user_id, "api_key"
+        return str(reply.user_id)
+    token = request.cookies.get(session_cookie_name(), "")
+    if not token:
+        raise Problem(401, "unauthenticated", "sign in or send an API key")
+    with calling("auth"):
+        reply = backends.auth.AuthenticateSession(
+            auth_pb2.AuthenticateSessionRequest(session_token=token)
+        )
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        if not sent or not expected or not hmac.compare_digest(sent, expected):
+            raise Problem(
+                403, "csrf-failed", f"send the {CSRF_COOKIE} cookie's value in {CSRF_HEADER}"
+            )
+    g.user_id, g.auth_kind = reply.user_id, "session"
+    return str(reply.user_id)

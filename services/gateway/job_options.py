@@ -1,0 +1,89 @@
+"""Parse and validate the optional fields of a job submission."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from picopt.processor.v1 import processor_pb2
+from services.gateway.problems import Problem
+from services.processor.engine.api import FITS, FORMATS, KEEP, QUALITY_PRESETS
+
+OUTPUT_FORMATS = tuple(f for f in FORMATS if f != "gif")
+QUALITY_WORDS = ("auto", "lossless", *QUALITY_PRESETS)
+MAX_DIMENSION = 16384
+MAX_WIDTHS = 8
+_ACCEPT_MIME = {"image/avif": "avif", "image/webp": "webp", "image/jxl": "jxl"}
+
+
+def _invalid(field: str, detail: str) -> Problem:
+    return Problem(400, "invalid-option", detail, field=field)
+
+
+def _dimension(form: Mapping[str, str], field: str) -> int:
+    raw = form.get(field, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DIMENSION:
+        raise _invalid(field, f"{field} must be an integer from 1 to {MAX_DIMENSION}")
+    return int(raw)
+
+
+def _bool(form: Mapping[str, str], field: str, default: bool) -> bool:
+    raw = form.get(field, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise _invalid(field, f"{field} must be true or false")
+
+
+def accept_from_header(header: str) -> list[str]:
+    """Formats a browser-style Accept header allows, beyond the universal JPEG and PNG."""
+    accepted = ["jpeg", "png"]
+    for part in header.split(","):
+        mime = part.split(";")[0].strip().lower()
+        if mime in _ACCEPT_MIME and _ACCEPT_MIME[mime] not in accepted:
+            accepted.append(_ACCEPT_MIME[mime])
+    return accepted
+
+
+def parse_options(form: Mapping[str, str], accept_header: str) -> processor_pb2.JobOptions:
+    fmt = form.get("format", "auto").strip().lower() or "auto"
+    if fmt != "auto" and fmt not in OUTPUT_FORMATS:
+        raise _invalid("format", f"format must be auto or one of {', '.join(OUTPUT_FORMATS)}")
+    accept = [a.strip().lower() for a in form.get("accept", "").split(",") if a.strip()]
+    for a in accept:
+        if a not in OUTPUT_FORMATS:
+            raise _invalid("accept", f"accept lists unknown format {a!r}")
+    if fmt == "auto" and not accept and "image/" in accept_header:
+        accept = accept_from_header(accept_header)
+    quality = form.get("quality", "auto").strip().lower() or "auto"
+    if quality not in QUALITY_WORDS and not (quality.isdigit() and 1 <= int(quality) <= 100):
+        raise _invalid("quality", "quality must be auto, high, balanced, small, lossless or 1-100")
+    fit = form.get("fit", "inside").strip().lower() or "inside"
+    if fit not in FITS:
+        raise _invalid("fit", f"fit must be one of {', '.join(FITS)}")
+    keep = form.get("keep_metadata", "none").strip().lower() or "none"
+    if keep not in KEEP:
+        raise _invalid("keep_metadata", f"keep_metadata must be one of {', '.join(KEEP)}")
+    widths: list[int] = []
+    for raw in (w.strip() for w in form.get("widths", "").split(",") if w.strip()):
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_DIMENSION:
+            raise _invalid("widths", f"widths must be integers from 1 to {MAX_DIMENSION}")
+        widths.append(int(raw))
+    if len(widths) > MAX_WIDTHS:
+        raise _invalid("widths", f"at most {MAX_WIDTHS} widths")
+    return processor_pb2.JobOptions(
+        format=fmt,
+        accept=accept,
+        quality=quality,
+        width=_dimension(form, "width"),
+        height=_dimension(form, "height"),
+        fit=fit,
+        keep_metadata=keep,
+        metadata=_bool(form, "metadata", True),
+        widths=sorted(set(widths)),
+        placeholder=_bool(form, "placeholder", False),
+    )

@@ -1,0 +1,192 @@
+"""Submitting jobs, reading their status and downloading results.
+
+Submission order keeps every failure lossless: reserve credits, store the
+upload, create the job. If a later step fails, the earlier ones are undone
+(credits released, upload deleted) before the error is answered; if the
+gateway itself dies in between, billing's reservation timeout and
+retention's orphan sweep clean up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from picopt.billing.v1 import billing_pb2
+from picopt.kernel.blobstore import BlobNotFound
+from picopt.kernel.logs import bound_context, get_logger
+from picopt.kernel.protos import to_timestamp
+from picopt.processor.v1 import processor_pb2
+from services.gateway.backends import calling
+from services.gateway.identity import current_user_id
+from services.gateway.job_json import job_json
+from services.gateway.job_options import parse_options
+from services.gateway.problems import Problem
+from services.processor.engine.api import EngineError
+from services.processor.engine.detect import detect_format
+
+bp = Blueprint("jobs", __name__)
+log = get_logger(__name__)
+
+MIME = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "jxl": "image/jxl",
+    "gif": "image/gif",
+}
+EXTENSION = {"jpeg": "jpg"}
+
+
+def _backends() -> Any:
+    return current_app.extensions["backends"]
+
+
+def _get_job(job_id: str, user_id: str) -> processor_pb2.Job:
+    with calling("processor"):
+        return (
+            _backends()
+            .processor.GetJob(processor_pb2.GetJobRequest(job_id=job_id, owner_id=user_id))
+            .job
+        )
+
+
+@bp.post("/v1/jobs")
+def submit() -> tuple[Response, int, dict[str, str]]:
+    user_id = current_user_id()
+    upload = request.files.get("file")
+    if upload is None:
+        raise Problem(400, "missing-file", "send the image as multipart/form-data field 'file'")
+    options = parse_options(request.form, request.headers.get("Accept", ""))
+    data = upload.read()
+    if not data:
+        raise Problem(400, "empty-file", "the uploaded file is empty")
+    try:
+        input_format = detect_format(data)
+    except EngineError as err:
+        raise Problem(415, err.code, err.message) from err
+    job_id = str(uuid.uuid4())
+    input_key = f"uploads/{job_id}"
+    expires = datetime.now(UTC) + timedelta(seconds=current_app.config["IMAGE_TTL_S"])
+    backends, blobs = _backends(), current_app.extensions["blobs"]
+    with bound_context(job_id=job_id):
+        with calling("billing"):
+            backends.billing.Reserve(
+                billing_pb2.ReserveRequest(
+                    job_id=job_id,
+                    user_id=user_id,
+                    with_metadata=options.metadata,
+                    outputs=max(len(options.widths), 1),
+                )
+            )
+        try:
+            blobs.put(input_key, data, owner=user_id, deadline=expires)
+            with calling("processor"):
+                job = backends.processor.CreateJob(
+                    processor_pb2.CreateJobRequest(
+                        job_id=job_id,
+                        owner_id=user_id,
+                        input_key=input_key,
+                        input_bytes=len(data),
+                        input_format=input_format,
+                        options=options,
+                        input_name=(upload.filename or "")[:255],
+                        expires_at=to_timestamp(expires),
+                    )
+                ).job
+        except BaseException:
+            _undo_submission(job_id, input_key)
+            raise
+    log.info("job_submitted", job_id=job_id, bytes_in=len(data), format_in=input_format)
+    return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job_id}"}
+
+
+def _undo_submission(job_id: str, input_key: str) -> None:
+    """Release the hold and drop the upload; what cannot be undone now is swept later."""
+    current_app.extensions["blobs"].delete(input_key)
+    try:
+        _backends().billing.Release(
+            billing_pb2.ReleaseRequest(job_id=job_id, reason="submission_failed")
+        )
+    except Exception:
+        log.warning("release_after_failed_submission_failed", job_id=job_id)
+
+
+@bp.get("/v1/jobs")
+def list_jobs() -> Response:
+    user_id = current_user_id()
+    raw_limit = request.args.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise Problem(
+            400, "invalid-parameter", "limit must be an integer from 1 to 100", field="limit"
+        )
+    with calling("processor"):
+        reply = _backends().processor.ListJobs(
+            processor_pb2.ListJobsRequest(
+                owner_id=user_id, page_size=int(raw_limit), cursor=request.args.get("cursor", "")
+            )
+        )
+    return jsonify(
+        {"jobs": [job_json(j) for j in reply.jobs], "next_cursor": reply.next_cursor or None}
+    )
+
+
+@bp.get("/v1/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return jsonify(job_json(_get_job(job_id, current_user_id())))
+
+
+@bp.delete("/v1/jobs/<job_id>")
+def cancel_job(job_id: str) -> Response:
+    user_id = current_user_id()
+    with calling("processor"):
+        job = (
+            _backends()
+            .processor.CancelJob(processor_pb2.CancelJobRequest(job_id=job_id, owner_id=user_id))
+            .job
+        )
+    return jsonify(job_json(job))
+
+
+@bp.get("/v1/jobs/<job_id>/result")
+def download(job_id: str) -> Response:
+    user_id = current_user_id()
+    job = _get_job(job_id, user_id)
+    if job.status != "done":
+        raise Problem(
+            409, "job-not-done", f"the job is {job_json(job)['status']}; poll it until done"
+        )
+    variant = request.args.get("variant", "0")
+    if not variant.isdigit() or int(variant) >= max(len(job.outputs), 1):
+        raise Problem(400, "invalid-parameter", "variant is out of range", field="variant")
+    output = job.outputs[int(variant)] if job.outputs else None
+    key = output.blob_key if output else job.result_key
+    fmt = output.format if output else job.output_format
+    try:
+        data = current_app.extensions["blobs"].get(key)
+    except BlobNotFound as exc:
+        raise Problem(
+            410, "result-gone", "the result was deleted after download or expiry"
+        ) from exc
+    with calling("processor"):
+        _backends().processor.MarkResultDownloaded(
+            processor_pb2.MarkResultDownloadedRequest(job_id=job_id, owner_id=user_id)
+        )
+    stem = (job.input_name.rsplit(".", 1)[0] or job_id)[:100]
+    filename = f"{stem}.{EXTENSION.get(fmt, fmt)}"
+    return Response(
+        data,
+        mimetype=MIME.get(fmt, "application/octet-stream"),
+        headers={
+            "Content-Disposition": f'attachment; filename="{_ascii(filename)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)

@@ -1,0 +1,62 @@
+"""Run the processor: `python -m services.processor api` (job API) or `... worker`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from picopt.kernel.messaging import Outbox
+from picopt.kernel.protos import service_name
+from picopt.kernel.runtime import ServiceApp
+from picopt.processor.v1 import processor_pb2, processor_pb2_grpc
+from services.processor.analyzed import AnalyzedHandler
+from services.processor.engine import Limits
+from services.processor.grpc_api import ProcessorServicer
+from services.processor.jobs import JobService
+from services.processor.worker import Worker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def run_api() -> None:
+    app = ServiceApp("processor")
+    db = app.database(MIGRATIONS)
+    outbox = Outbox("processor")
+    app.grpc_server().add(
+        processor_pb2_grpc.add_ProcessorServiceServicer_to_server,
+        ProcessorServicer(JobService(db, outbox)),
+        [service_name(processor_pb2.DESCRIPTOR, "ProcessorService")],
+    )
+    app.consume(AnalyzedHandler(outbox).subscriptions(), db=db)
+    app.outbox_relay(db)
+    app.run()
+
+
+def run_worker() -> None:
+    app = ServiceApp("processor")
+    env = app.settings.env
+    db = app.database(MIGRATIONS)
+    limits = Limits(
+        max_bytes=env.int("ENGINE_MAX_BYTES", 50 * 1024 * 1024),
+        max_pixels=env.int("ENGINE_MAX_PIXELS", 100_000_000),
+        max_frames=env.int("ENGINE_MAX_FRAMES", 1000),
+        timeout_s=env.float("ENGINE_TIMEOUT_S", 120.0),
+        max_memory_mb=env.int("ENGINE_MAX_MEMORY_MB", 2048),
+    )
+    max_attempts = env.int("WORKER_MAX_ATTEMPTS", 3)
+    worker = Worker(db, app.blobs(), Outbox("processor"), limits, max_attempts)
+    app.grpc_server(port=env.int("WORKER_HEALTH_PORT", 0))
+    app.consume(worker.subscriptions(), db=db, max_attempts=max_attempts, prefetch=1)
+    app.outbox_relay(db)
+    app.run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.processor")
+    parser.add_argument("role", choices=["api", "worker"], nargs="?", default="api")
+    args = parser.parse_args()
+    run_worker() if args.role == "worker" else run_api()
+
+
+if __name__ == "__main__":
+    main()

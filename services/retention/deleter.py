@@ -1,0 +1,189 @@
+"""Deleting images: on events, when due, and by a backstop sweep that needs no events.
+
+Every deletion is verified (the object no longer exists) and recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from picopt.events.v1 import events_pb2
+from picopt.kernel.blobstore import BlobStore, FilesystemBlobStore
+from picopt.kernel.db import Database
+from picopt.kernel.logs import get_logger
+from picopt.kernel.messaging import HandlerContext, Subscription
+from picopt.kernel.protos import from_timestamp
+from services.retention.models import DeletionRecord, SweepRun, TrackedObject
+from services.retention.policy import RetentionPolicy
+
+log = get_logger(__name__)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Deleter:
+    db: Database
+    blobs: BlobStore
+    policy: RetentionPolicy
+
+    # -- bookkeeping ----------------------------------------------------
+
+    def _track(
+        self,
+        s: Session,
+        key: str,
+        job_id: str,
+        kind: str,
+        delete_after: datetime,
+        cause: str = "deadline",
+    ) -> None:
+        """Remember an object; a later event may only bring its deletion closer."""
+        row = s.get(TrackedObject, key)
+        if row is None:
+            s.add(
+                TrackedObject(
+                    key=key, job_id=job_id, kind=kind, delete_after=delete_after, cause=cause
+                )
+            )
+            s.flush()
+        elif _aware(row.delete_after) > delete_after:
+            row.delete_after, row.cause = delete_after, cause
+
+    def _delete(self, s: Session, key: str, reason: str) -> bool:
+        existed = self.blobs.delete(key)
+        verified = not self.blobs.exists(key)
+        row = s.get(TrackedObject, key)
+        if row is not None and row.deleted_at is None:
+            row.deleted_at, row.reason = now(), reason
+        if existed:
+            s.add(DeletionRecord(key=key, reason=reason, verified=verified, deleted_at=now()))
+            log.info("image_deleted", key=key, reason=reason, verified=verified)
+        return existed
+
+    def _cap(self, deadline: datetime | None) -> datetime:
+        limit = now() + self.policy.image_ttl
+        return min(deadline, limit) if deadline else limit
+
+    # -- event handlers -------------------------------------------------
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription("job.submitted", events_pb2.JobSubmitted, self.on_submitted),
+            Subscription("job.completed", events_pb2.JobCompleted, self.on_completed),
+            Subscription("job.failed", events_pb2.JobFailed, self.on_failed),
+            Subscription("result.downloaded", events_pb2.ResultDownloaded, self.on_downloaded),
+        ]
+
+    def on_submitted(self, ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        e = ctx.payload
+        self._track(
+            ctx.session, e.input_key, e.job_id, "input", self._cap(from_timestamp(e.expires_at))
+        )
+
+    def on_completed(self, ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        e = ctx.payload
+        self._track(ctx.session, e.input_key, e.job_id, "input", now())
+        self._delete(ctx.session, e.input_key, "job_ended")
+        for key in e.output_keys or [e.result_key]:
+            self._track(
+                ctx.session, key, e.job_id, "result", self._cap(from_timestamp(e.expires_at))
+            )
+
+    def on_failed(self, ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        e = ctx.payload
+        self._track(ctx.session, e.input_key, e.job_id, "input", now())
+        self._delete(ctx.session, e.input_key, "job_ended")
+        for key in self._result_keys(ctx.session, e.job_id):
+            self._delete(ctx.session, key, "job_ended")
+
+    def on_downloaded(self, ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        e = ctx.payload
+        when = (from_timestamp(e.downloaded_at) or now()) + self.policy.download_grace
+        for key in e.output_keys or [e.result_key]:
+            self._track(ctx.session, key, e.job_id, "result", self._cap(when), cause="download")
+
+    def _result_keys(self, s: Session, job_id: str) -> list[str]:
+        return list(
+            s.scalars(
+                select(TrackedObject.key).where(
+                    TrackedObject.job_id == job_id, TrackedObject.kind == "result"
+                )
+            )
+        )
+
+    # -- timers ---------------------------------------------------------
+
+    def delete_due(self) -> int:
+        """Delete every tracked object whose time has come."""
+        with self.db.session() as s:
+            due = list(
+                s.scalars(
+                    select(TrackedObject)
+                    .where(TrackedObject.deleted_at.is_(None), TrackedObject.delete_after <= now())
+                    .limit(500)
+                )
+            )
+            count = sum(self._delete(s, row.key, row.cause) for row in due)
+            for row in due:
+                row.deleted_at = row.deleted_at or now()
+        return count
+
+    def sweep(self) -> tuple[int, int]:
+        """Backstop: whatever the events said, nothing outlives its deadline or the TTL.
+
+        Also removes orphans (objects retention never heard of) once they are
+        older than a short grace, and leftovers of interrupted writes.
+        """
+        started = now()
+        oldest_allowed = started - self.policy.image_ttl
+        deleted = orphans = 0
+        with self.db.session() as s:
+            for info in list(self.blobs.list()):
+                if _aware(info.deadline) <= started or _aware(info.created_at) <= oldest_allowed:
+                    deleted += self._delete(s, info.key, "expired")
+                elif s.get(TrackedObject, info.key) is None and (
+                    _aware(info.created_at) <= started - self.policy.orphan_grace
+                ):
+                    orphans += self._delete(s, info.key, "orphan")
+            if isinstance(self.blobs, FilesystemBlobStore):
+                for path in self.blobs.temp_files():
+                    if (
+                        datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                        <= started - self.policy.orphan_grace
+                    ):
+                        path.unlink(missing_ok=True)
+            s.add(SweepRun(started_at=started, deleted=deleted, orphans=orphans))
+        log.info("sweep_finished", deleted=deleted, orphans=orphans)
+        return deleted, orphans
+
+    def report(self) -> dict[str, object]:
+        with self.db.session() as s:
+            counts = dict(
+                s.execute(
+                    select(DeletionRecord.reason, func.count()).group_by(DeletionRecord.reason)
+                ).all()
+            )
+            last = s.scalar(select(func.max(SweepRun.started_at)))
+        infos = list(self.blobs.list())
+        oldest = min((_aware(i.created_at) for i in infos), default=None)
+        return {
+            "stored_objects": len(infos),
+            "oldest_object_age_seconds": int((now() - oldest).total_seconds()) if oldest else 0,
+            "deletions": counts,
+            "last_sweep_at": _aware(last) if last else None,
+        }
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,28 @@
+"""Run the vision service: `python -m services.vision`."""
+
+from __future__ import annotations
+
+from picopt.kernel.protos import service_name
+from picopt.kernel.runtime import ServiceApp
+from picopt.vision.v1 import vision_pb2, vision_pb2_grpc
+from services.vision.analysis import Analyzer
+from services.vision.grpc_api import VisionServicer
+from services.vision.providers import get_provider
+
+
+def main() -> None:
+    app = ServiceApp("vision")
+    env = app.settings.env
+    provider = get_provider(env.str("VISION_PROVIDER", "local"), env.env)
+    analyzer = Analyzer(app.blobs(), provider, app.publisher())
+    app.grpc_server().add(
+        vision_pb2_grpc.add_VisionServiceServicer_to_server,
+        VisionServicer(analyzer),
+        [service_name(vision_pb2.DESCRIPTOR, "VisionService")],
+    )
+    app.consume(analyzer.subscriptions(), prefetch=1)
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
