@@ -449,7 +449,9 @@ def test_graceful_stop_acks_in_flight_message(bus: Bus, sqlite_db: Database) -> 
         assert session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent)) == 1
 
 
-def _spawn_consumer(bus: Bus, markers: Path, mode: str) -> subprocess.Popen[bytes]:
+def _spawn_consumer(
+    bus: Bus, markers: Path, mode: str, delivery_limit: int = 10
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -461,6 +463,7 @@ def _spawn_consumer(bus: Bus, markers: Path, mode: str) -> subprocess.Popen[byte
             bus.dlx,
             str(markers),
             mode,
+            str(delivery_limit),
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
@@ -515,3 +518,54 @@ def test_sigterm_finishes_in_flight_message(bus: Bus, tmp_path: Path) -> None:
             proc.wait()
     assert (tmp_path / f"done-{envelope.event_id}").exists()
     assert bus.count(consumer.queues[0]) == 0
+
+
+def test_poison_message_that_kills_consumers_ends_in_dlq(bus: Bus, tmp_path: Path) -> None:
+    consumer = bus.consumer(
+        [Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)], delivery_limit=1
+    )
+    consumer.declare()
+    envelope = job("segfault")
+    publisher = bus.publisher()
+    publisher.publish(envelope)
+    publisher.close()
+    dlq = f"{consumer.queues[0]}.dlq"
+    crashes = 0
+    # Delivery limit 1: the first redelivery is allowed, the next one dead-letters.
+    while bus.count(dlq) == 0:
+        assert crashes < 4, "poison message never reached the DLQ"
+        proc = _spawn_consumer(bus, tmp_path, "crash", delivery_limit=1)
+        try:
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 70, err.decode()
+        crashes += 1
+        wait_for(lambda: bus.count(dlq) or bus.count(consumer.queues[0]), what="message requeued")
+    assert crashes == 2
+    ((_, body),) = bus.drain(dlq, 1)
+    assert events_pb2.Envelope.FromString(body).event_id == envelope.event_id
+
+
+def test_relay_holds_unroutable_rows_without_blocking_others(bus: Bus, sqlite_db: Database) -> None:
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    outbox = Outbox("gateway")
+    with sqlite_db.session() as session:
+        orphan = outbox.add(session, "nobody.listens", events_pb2.AccountCreated(user_id="u"))
+        routed = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="a"))
+    relay = OutboxRelay(sqlite_db, AMQP_URL, exchange=bus.exchange, unroutable_retry=60)
+    try:
+        assert relay.run_once() == 1
+        assert relay.run_once() == 0
+    finally:
+        relay.stop()
+    ((_, body),) = bus.drain(consumer.queues[0], 1)
+    assert events_pb2.Envelope.FromString(body).event_id == routed
+    with sqlite_db.session() as session:
+        pending = session.scalars(
+            sa.select(OutboxRow.event_id).where(OutboxRow.published_at.is_(None))
+        ).all()
+    assert pending == [orphan]
