@@ -48,6 +48,8 @@ class OptimizeOptions:
     widths: tuple[int, ...] = ()
     keep_metadata: str = "none"
     placeholder: bool = False
+    # A SSIMULACRA2 score to reach instead of a preset; overrides `quality`.
+    target_score: float | None = None
 
 
 @dataclass
@@ -61,6 +63,8 @@ class OptimizedImage:
     ssimulacra2: float | None = None
     no_gain: bool = False
     frames: int = 1
+    # The encoder setting used; None for lossless or an untouched input.
+    quality: int | None = None
 
 
 @dataclass

@@ -1,0 +1,201 @@
+"""Pick format and encoder quality: the smallest accepted file that meets the target."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .encode import ALPHA_FORMATS, ANIMATED_FORMATS, Extras, encode
+from .search import Judge, Scored, lowest_passing, mosaic, verify_up
+
+QUALITY_RANGES = {
+    "jpeg": (20, 98),
+    "webp": (20, 100),
+    "avif": (15, 95),
+    "jxl": (20, 98),
+    "png": (10, 100),
+    "gif": (100, 100),
+}
+GRAPHIC_MAX_COLOURS = 1024
+ANIMATION_SAMPLES = 3
+# Re-check the runner-up at full size when its estimate is this close to the winner's.
+RUNNER_UP_MARGIN = 1.15
+
+
+@dataclass(frozen=True)
+class Target:
+    """Either a score to meet, a fixed encoder quality, or lossless."""
+
+    score: float | None = None
+    fixed_quality: int | None = None
+    lossless: bool = False
+
+
+@dataclass
+class Choice:
+    """The encode that won, with what it was."""
+
+    data: bytes
+    format: str
+    quality: int | None
+    score: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    format: str
+    kind: str  # "lossy", "palette" or "lossless"
+
+
+def is_graphic(im: Image.Image) -> bool:
+    """Few distinct colours means drawn content: palette or lossless coding wins there."""
+    return im.getcolors(GRAPHIC_MAX_COLOURS) is not None
+
+
+def candidates(
+    formats: tuple[str, ...], target: Target, graphic: bool, alpha: bool, animated: bool
+) -> list[Candidate]:
+    """The encodes worth trying for this kind of image."""
+    if animated:
+        formats = tuple(f for f in formats if f in ANIMATED_FORMATS) or formats
+    if alpha and any(f in ALPHA_FORMATS for f in formats):
+        formats = tuple(f for f in formats if f in ALPHA_FORMATS)
+    out: list[Candidate] = []
+    for fmt in formats:
+        if fmt == "gif":
+            out.append(Candidate(fmt, "lossless"))
+        elif fmt == "png":
+            if animated or target.lossless:
+                out.append(Candidate(fmt, "lossless"))
+            elif graphic or len(formats) == 1:
+                out += [Candidate(fmt, "palette"), Candidate(fmt, "lossless")]
+        elif target.lossless and fmt in ("webp", "jxl"):
+            out.append(Candidate(fmt, "lossless"))
+        elif target.lossless:
+            out.append(Candidate(fmt, "lossy"))
+        else:
+            out.append(Candidate(fmt, "lossy"))
+            if graphic and fmt in ("webp", "jxl"):
+                out.append(Candidate(fmt, "lossless"))
+    return out
+
+
+def choose(
+    frames: list[Image.Image], formats: tuple[str, ...], target: Target, extras: Extras
+) -> Choice:
+    """Encode `frames` every way worth trying and keep the smallest that meets the target."""
+    graphic = is_graphic(frames[0])
+    extras = Extras(
+        durations=extras.durations,
+        loop=extras.loop,
+        icc_profile=extras.icc_profile,
+        exif=extras.exif,
+        graphic=graphic,
+    )
+    alpha = any(f.mode == "RGBA" for f in frames)
+    cands = candidates(formats, target, graphic, alpha, len(frames) > 1)
+    judge = AnimationJudge(frames) if len(frames) > 1 else Judge(frames[0])
+    if target.lossless or target.fixed_quality is not None:
+        return _fixed(frames, cands, target, extras, judge)
+    return _searched(frames, cands, target.score or 80.0, extras, judge)
+
+
+def _fixed(
+    frames: list[Image.Image], cands: list[Candidate], target: Target, extras: Extras, judge: Judge
+) -> Choice:
+    best: Choice | None = None
+    for c in cands:
+        q = None if c.kind == "lossless" else (target.fixed_quality or 100)
+        data = encode(frames, c.format, q, extras)
+        if best is None or len(data) < len(best.data):
+            best = Choice(data, c.format, q, 0.0)
+    assert best is not None
+    best.score = 100.0 if best.quality is None else judge.score_bytes(best.data)
+    return best
+
+
+def _searched(
+    frames: list[Image.Image], cands: list[Candidate], target: float, extras: Extras, judge: Judge
+) -> Choice:
+    """Search each lossy candidate on a sample, then verify the most promising at full size."""
+    full_pixels = frames[0].width * frames[0].height
+    sample = mosaic(frames[0]) if len(frames) == 1 else frames[len(frames) // 2]
+    sample_judge = Judge(sample)
+    exact = sample is frames[0] and len(frames) == 1
+    estimates: list[tuple[float, Candidate, Scored]] = []
+    for c in cands:
+        if c.kind == "lossless":
+            data = encode(frames, c.format, None, extras)
+            estimates.append((float(len(data)), c, Scored(data, None, 100.0)))
+            continue
+        lo, hi = QUALITY_RANGES[c.format]
+        found = lowest_passing(
+            lambda q, fmt=c.format: encode([sample], fmt, q, extras), sample_judge, target, lo, hi
+        )
+        if found is None:
+            continue
+        scale = 1.0 if exact else full_pixels * len(frames) / (sample.width * sample.height)
+        estimates.append((len(found.data) * scale, c, found))
+    estimates.sort(key=lambda e: e[0])
+    best: Choice | None = None
+    for estimate, c, found in estimates:
+        if best is not None and estimate > len(best.data) * RUNNER_UP_MARGIN:
+            break
+        verified = (
+            found
+            if exact or found.quality is None
+            else _verify(frames, c, found, target, extras, judge)
+        )
+        if verified is not None and (best is None or len(verified.data) < len(best.data)):
+            best = Choice(verified.data, c.format, verified.quality, verified.score)
+    if best is None:
+        return _best_effort(frames, cands, extras, judge)
+    return best
+
+
+def _verify(
+    frames: list[Image.Image],
+    c: Candidate,
+    found: Scored,
+    target: float,
+    extras: Extras,
+    judge: Judge,
+) -> Scored | None:
+    _, hi = QUALITY_RANGES[c.format]
+    assert found.quality is not None
+    return verify_up(
+        lambda q: encode(frames, c.format, q, extras), judge, target, found.quality, hi
+    )
+
+
+def _best_effort(
+    frames: list[Image.Image], cands: list[Candidate], extras: Extras, judge: Judge
+) -> Choice:
+    """Nothing reached the target: the highest setting of the first candidate, scored honestly."""
+    c = cands[0]
+    q = None if c.kind == "lossless" else QUALITY_RANGES[c.format][1]
+    data = encode(frames, c.format, q, extras)
+    return Choice(data, c.format, q, 100.0 if q is None else judge.score_bytes(data))
+
+
+class AnimationJudge(Judge):
+    """Scores an animation as its worst sampled frame."""
+
+    def __init__(self, frames: list[Image.Image]) -> None:
+        n = len(frames)
+        self._indices = sorted(
+            {round(i * (n - 1) / (ANIMATION_SAMPLES - 1)) for i in range(ANIMATION_SAMPLES)}
+        )
+        self._judges = {i: Judge(frames[i]) for i in self._indices}
+        self.size = frames[0].size
+
+    def score_bytes(self, data: bytes) -> float:
+        scores = []
+        with Image.open(io.BytesIO(data)) as out:
+            for i in self._indices:
+                out.seek(min(i, getattr(out, "n_frames", 1) - 1))
+                scores.append(self._judges[i].score_image(out.convert("RGBA")))
+        return float(np.min(scores))

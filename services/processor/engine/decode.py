@@ -1,0 +1,223 @@
+"""Decoding with limits: orientation applied, colours in sRGB (or the kept profile), no metadata."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageCms, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
+
+from .api import EngineError, Limits
+from .detect import detect_format
+
+pillow_heif.register_heif_opener()
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_PIL_FORMATS = {
+    "jpeg": ("JPEG", "MPO"),
+    "png": ("PNG",),
+    "gif": ("GIF",),
+    "webp": ("WEBP",),
+    "tiff": ("TIFF",),
+    "bmp": ("BMP", "DIB"),
+    "avif": ("AVIF",),
+    "heic": ("HEIF",),
+}
+_ANIMATED_FORMATS = {"gif", "webp", "avif", "png"}
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError)
+_SRGB = ImageCms.createProfile("sRGB")
+# Orientations 5-8 swap width and height.
+_TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+@dataclass
+class Decoded:
+    """Pixels ready to resize and encode, plus what the metadata policy may need."""
+
+    format: str
+    frames: list[Image.Image]
+    width: int
+    height: int
+    durations: list[int] = field(default_factory=list)
+    loop: int = 0
+    icc_profile: bytes | None = None
+    exif: Image.Exif | None = None
+    orientation: int = 1
+    source_size: tuple[int, int] = (0, 0)
+
+    @property
+    def animated(self) -> bool:
+        return len(self.frames) > 1
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.frames[0].mode == "RGBA"
+
+
+def decode(
+    data: bytes,
+    limits: Limits,
+    keep_icc: bool = False,
+    size_hint: Callable[[int, int], tuple[int, int] | None] | None = None,
+) -> Decoded:
+    """Decode `data` within `limits`; `size_hint(w, h)` gives the final size for shrink-on-load."""
+    if len(data) > limits.max_bytes:
+        raise EngineError(
+            "too_large", f"The file is {len(data)} bytes; the limit is {limits.max_bytes}."
+        )
+    fmt = detect_format(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[fmt])
+            return _decode_opened(im, fmt, limits, keep_icc, size_hint)
+    except EngineError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise EngineError("too_many_pixels", "The image has too many pixels.") from exc
+    except UnidentifiedImageError as exc:
+        raise EngineError(
+            "corrupt_image", f"The file starts like {fmt.upper()} but cannot be read as one."
+        ) from exc
+    except MemoryError as exc:
+        raise EngineError("too_large", "The image needs more memory than allowed.") from exc
+    except _DECODE_ERRORS as exc:
+        raise EngineError("corrupt_image", f"The {fmt.upper()} image is damaged: {exc}.") from exc
+
+
+def _decode_opened(
+    im: Image.Image,
+    fmt: str,
+    limits: Limits,
+    keep_icc: bool,
+    size_hint: Callable[[int, int], tuple[int, int] | None] | None,
+) -> Decoded:
+    n_frames = getattr(im, "n_frames", 1) if fmt in _ANIMATED_FORMATS else 1
+    if n_frames > limits.max_frames:
+        raise EngineError(
+            "too_many_frames", f"The image has {n_frames} frames; the limit is {limits.max_frames}."
+        )
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise EngineError("corrupt_image", "The image has no pixels.")
+    if width * height * n_frames > limits.max_pixels:
+        raise EngineError(
+            "too_many_pixels",
+            f"The image has {width * height * n_frames} pixels (all frames); "
+            f"the limit is {limits.max_pixels}.",
+        )
+    exif = im.getexif()
+    icc = im.info.get("icc_profile") or None
+    orientation = int(exif.get(0x0112, 1) or 1)
+    if n_frames == 1 and fmt == "jpeg" and size_hint is not None:
+        _shrink_on_load(im, orientation, size_hint)
+    if n_frames > 1:
+        frames, durations = _animation_frames(im)
+        loop = int(im.info.get("loop", 0) or 0)
+    else:
+        im.load()
+        frames = [_normalise(ImageOps.exif_transpose(im), icc, keep_icc)]
+        durations, loop = [], 0
+    kept_icc = icc if keep_icc and icc and frames[0].mode != "L" else None
+    transposed = orientation in _TRANSPOSING_ORIENTATIONS and n_frames == 1
+    return Decoded(
+        format=fmt,
+        frames=frames,
+        width=frames[0].width,
+        height=frames[0].height,
+        durations=durations,
+        loop=loop,
+        icc_profile=kept_icc,
+        exif=exif,
+        orientation=orientation if n_frames == 1 else 1,
+        source_size=(height, width) if transposed else (width, height),
+    )
+
+
+def _shrink_on_load(
+    im: Image.Image, orientation: int, size_hint: Callable[[int, int], tuple[int, int] | None]
+) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale while keeping 2x the final size for filtering."""
+    w, h = im.size
+    if orientation in _TRANSPOSING_ORIENTATIONS:
+        w, h = h, w
+    target = size_hint(w, h)
+    if target is None:
+        return
+    tw, th = target
+    if orientation in _TRANSPOSING_ORIENTATIONS:
+        tw, th = th, tw
+    im.draft(None, (tw * 2, th * 2))
+
+
+def _animation_frames(im: Image.Image) -> tuple[list[Image.Image], list[int]]:
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    for frame in ImageSequence.Iterator(im):
+        durations.append(int(frame.info.get("duration", 100) or 100))
+        frames.append(_strip_info(frame.convert("RGBA")))
+    return frames, durations
+
+
+def _normalise(im: Image.Image, icc: bytes | None, keep_icc: bool) -> Image.Image:
+    """Bring any mode to L, RGB or RGBA in 8 bits, in sRGB unless a wide-gamut profile is kept."""
+    im = _to_8bit(im)
+    if im.mode == "CMYK" or (icc and not keep_icc):
+        im = _to_srgb(im, icc)
+    if im.mode in ("P", "PA", "LA", "1") or (im.mode == "L" and "transparency" in im.info):
+        im = im.convert("RGBA" if im.has_transparency_data else "L")
+    elif im.mode not in ("L", "RGB", "RGBA"):
+        im = im.convert("RGBA" if im.has_transparency_data else "RGB")
+    if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] == 255:
+        im = im.convert("RGB")
+    return _strip_info(im)
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if arr.max(initial=0) > 255 or im.mode != "I" else 255.0
+        return Image.fromarray(np.clip(arr * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+        return Image.fromarray(np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8), "L")
+    return im
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert through the embedded profile; a broken profile falls back to a plain conversion."""
+    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA", "PA") else None
+    base = im.convert("RGB") if im.mode in ("P", "PA", "RGBA") else im
+    if base.mode == "LA":
+        base = base.convert("L")
+    out: Image.Image | None = None
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            out_mode = "L" if base.mode == "L" else "RGB"
+            dst = _SRGB if out_mode == "RGB" else ImageCms.createProfile("sRGB")
+            if out_mode == "L":
+                out = base
+            else:
+                out = ImageCms.profileToProfile(
+                    base, src, dst, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode=out_mode
+                )
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            out = None
+    if out is None:
+        out = base.convert("RGB") if base.mode not in ("L", "RGB") else base
+    if alpha is not None:
+        out = out.convert("RGB")
+        out.putalpha(alpha)
+    return out
+
+
+def _strip_info(im: Image.Image) -> Image.Image:
+    """Drop everything Pillow would otherwise copy into an output (EXIF, XMP, ICC, comments)."""
+    im.info = {}
+    return im

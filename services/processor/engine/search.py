@@ -1,0 +1,124 @@
+"""Find the lowest encoder quality whose output still meets the SSIMULACRA2 target.
+
+The search runs on a mosaic of tiles spread over the image (cheap to encode and score), and
+only the chosen quality is encoded at full size and verified, stepping up if it falls short.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .metric import Ssimulacra2
+
+TILE = 128
+MOSAIC_GRID = 4
+MOSAIC_MIN_PIXELS = 4 * (TILE * MOSAIC_GRID) ** 2
+BACKGROUNDS = (26, 230)  # dark and light backdrops for judging transparency
+
+
+@dataclass
+class Scored:
+    """One encode with its score."""
+
+    data: bytes
+    quality: int | None
+    score: float
+
+
+class Judge:
+    """Scores encodes of one image; with transparency, the worse of a dark and light backdrop."""
+
+    def __init__(self, im: Image.Image) -> None:
+        self.size = im.size
+        rgba = np.asarray(im.convert("RGBA")) if im.mode == "RGBA" else None
+        self._alpha_refs = (
+            [Ssimulacra2(_over(rgba, bg)) for bg in BACKGROUNDS] if rgba is not None else []
+        )
+        self._opaque_ref = Ssimulacra2(
+            np.asarray(_over(rgba, 255)) if rgba is not None else np.asarray(im.convert("RGB"))
+        )
+
+    def score_bytes(self, data: bytes) -> float:
+        with Image.open(io.BytesIO(data)) as out:
+            out.load()
+            return self.score_image(out)
+
+    def score_image(self, out: Image.Image) -> float:
+        if out.size != self.size:
+            raise ValueError("output size differs from the source")
+        if self._alpha_refs and out.has_transparency_data:
+            rgba = np.asarray(out.convert("RGBA"))
+            return min(
+                ref.score(_over(rgba, bg))
+                for ref, bg in zip(self._alpha_refs, BACKGROUNDS, strict=True)
+            )
+        return self._opaque_ref.score(np.asarray(out.convert("RGB")))
+
+
+def _over(rgba: np.ndarray, bg: int) -> np.ndarray:
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    mixed = rgba[..., :3].astype(np.float32) * alpha + float(bg) * (1.0 - alpha)
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+def mosaic(im: Image.Image) -> Image.Image:
+    """A grid of tiles taken evenly across the image, or the image itself when small."""
+    if im.width * im.height <= MOSAIC_MIN_PIXELS or min(im.size) < TILE * 2:
+        return im
+    out = Image.new(im.mode, (TILE * MOSAIC_GRID, TILE * MOSAIC_GRID))
+    for row in range(MOSAIC_GRID):
+        for col in range(MOSAIC_GRID):
+            cx = (col + 0.5) * im.width / MOSAIC_GRID
+            cy = (row + 0.5) * im.height / MOSAIC_GRID
+            left = int(min(max(cx - TILE / 2, 0), im.width - TILE)) // 16 * 16
+            top = int(min(max(cy - TILE / 2, 0), im.height - TILE)) // 16 * 16
+            out.paste(im.crop((left, top, left + TILE, top + TILE)), (col * TILE, row * TILE))
+    return out
+
+
+def lowest_passing(
+    encode: Callable[[int], bytes],
+    judge: Judge,
+    target: float,
+    lo: int,
+    hi: int,
+) -> Scored | None:
+    """Bisect for the lowest quality in [lo, hi] meeting `target` (score rises with quality)."""
+    best: Scored | None = None
+    while lo <= hi:
+        q = (lo + hi) // 2
+        data = encode(q)
+        s = Scored(data, q, judge.score_bytes(data))
+        if s.score >= target:
+            best = s if best is None or len(s.data) <= len(best.data) else best
+            hi = q - 1
+        else:
+            lo = q + 1
+    return best
+
+
+def verify_up(
+    encode: Callable[[int], bytes],
+    judge: Judge,
+    target: float,
+    quality: int,
+    ceiling: int,
+    step: int = 3,
+    attempts: int = 4,
+) -> Scored | None:
+    """Encode at `quality` and step up until the full-size output meets `target`."""
+    q = quality
+    for _ in range(attempts):
+        data = encode(q)
+        s = Scored(data, q, judge.score_bytes(data))
+        if s.score >= target:
+            return s
+        if q >= ceiling:
+            return None
+        q = min(ceiling, q + step)
+    return None
