@@ -49,7 +49,11 @@ class Publisher:
         self._channel: BlockingChannel | None = None
 
     def _ensure_channel(self) -> BlockingChannel:
-        if self._channel is not None and self._channel.is_open:
+        if self._connection is not None and self._channel is not None and self._channel.is_open:
+            # An idle connection may have been closed by the broker (missed heartbeats,
+            # restart): reading pending frames now surfaces that before we write, instead of
+            # after a publish whose fate is unknown.
+            self._connection.process_data_events(time_limit=0)
             return self._channel
         self.close()
         self._connection = pika.BlockingConnection(self._params)

@@ -181,6 +181,21 @@ def test_publisher_sets_properties_and_refuses_unroutable(bus: Bus) -> None:
         publisher.close()
 
 
+def test_publisher_reconnects_once_after_dropped_connection(bus: Bus) -> None:
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    publisher = Publisher(AMQP_URL, bus.exchange, connection_name=f"picopt-pub {bus.exchange}")
+    try:
+        publisher.publish(job("before"))
+        close_broker_side(f"picopt-pub {bus.exchange}")
+        publisher.publish(job("after"))
+    finally:
+        publisher.close()
+    got = [events_pb2.Envelope.FromString(body) for _, body in bus.drain(consumer.queues[0], 2)]
+    jobs = [events_pb2.JobSubmitted.FromString(e.payload).job_id for e in got]
+    assert jobs == ["before", "after"]
+
+
 def test_roundtrip(bus: Bus) -> None:
     seen: list[HandlerContext] = []
     done = threading.Event()
