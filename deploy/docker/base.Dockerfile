@@ -10,9 +10,7 @@
 #
 # Build from the repository root:
 #   docker build -f deploy/docker/base.Dockerfile -t picopt-base .
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-
-FROM ${PYTHON_IMAGE} AS builder
+FROM python:3.11-slim-bookworm AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -37,7 +35,7 @@ RUN pip install --no-deps . \
  && python -m compileall -q /opt/venv/lib \
  && python -P -c "import picopt, services"
 
-FROM ${PYTHON_IMAGE} AS runtime
+FROM python:3.11-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="picture-optimizer-base" \
       org.opencontainers.image.source="https://example.invalid/picture-optimizer" \
       org.opencontainers.image.licenses="see repository"
@@ -64,5 +62,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     METRICS_PORT=9090
 WORKDIR /tmp
 VOLUME ["/data/blobs"]
+# The base runs nothing itself; each service image declares its own check.
+HEALTHCHECK NONE
 USER 10001:10001
 CMD ["python", "-c", "print('picture-optimizer base image: run a service image instead')"]

@@ -11,6 +11,7 @@
 # (Compose passes the base through `additional_contexts: picopt-base: service:base`;
 #  a registry build passes --build-arg BASE_IMAGE=<registry>/picopt-base:<tag>.)
 ARG BASE_IMAGE=picopt-base
+# checkov:skip=CKV_DOCKER_7: the base is this repository's own image, named by the build (compose context or --build-arg)
 FROM ${BASE_IMAGE} AS gateway
 LABEL org.opencontainers.image.title="picture-optimizer-gateway"
 ENV GATEWAY_PORT=8080

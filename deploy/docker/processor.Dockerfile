@@ -17,6 +17,7 @@
 # (Compose passes the base through `additional_contexts: picopt-base: service:base`;
 #  a registry build passes --build-arg BASE_IMAGE=<registry>/picopt-base:<tag>.)
 ARG BASE_IMAGE=picopt-base
+# checkov:skip=CKV_DOCKER_7: the base is this repository's own image, named by the build (compose context or --build-arg)
 FROM ${BASE_IMAGE} AS processor
 LABEL org.opencontainers.image.title="picture-optimizer-processor"
 ENV PROCESSOR_GRPC_PORT=50053 \
