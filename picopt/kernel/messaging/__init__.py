@@ -5,6 +5,7 @@ from picopt.kernel.messaging.consumer import (
     HandlerContext,
     PermanentError,
     Subscription,
+    TopologyMismatchError,
 )
 from picopt.kernel.messaging.envelope import CONTENT_TYPE, new_envelope
 from picopt.kernel.messaging.outbox import Outbox, OutboxRelay, purge_kernel_tables
@@ -29,6 +30,7 @@ __all__ = [
     "PublishError",
     "Publisher",
     "Subscription",
+    "TopologyMismatchError",
     "UnroutableError",
     "dead_letter_queue_name",
     "new_envelope",

@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 
 PERSISTENT = pika.DeliveryMode.Persistent
 _MAX_ERROR_HEADER = 1000
+PRECONDITION_FAILED = 406
 
 
 class PermanentError(Exception):
@@ -66,6 +67,10 @@ class Subscription:
     event_type: str
     payload_type: type[Message]
     handler: Callable[[HandlerContext], None]
+
+
+class TopologyMismatchError(RuntimeError):
+    """A queue or exchange exists with different arguments (e.g. another delivery limit)."""
 
 
 class _Duplicate(Exception):
@@ -223,7 +228,14 @@ class Consumer:
             channel = connection.channel()
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=self.prefetch)
-            self._declare(channel)
+            try:
+                self._declare(channel)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if exc.reply_code == PRECONDITION_FAILED:
+                    # Existing queues were declared with other arguments: reconnecting cannot
+                    # fix that, so fail loudly instead of looping.
+                    raise TopologyMismatchError(exc.reply_text) from exc
+                raise
             buffer: deque[_Delivery] = deque()
             channel.add_on_cancel_callback(self._on_broker_cancel)
             tags = [

@@ -31,6 +31,7 @@ from picopt.kernel.messaging import (
     PermanentError,
     Publisher,
     Subscription,
+    TopologyMismatchError,
     UnroutableError,
     new_envelope,
 )
@@ -584,3 +585,71 @@ def test_relay_holds_unroutable_rows_without_blocking_others(bus: Bus, sqlite_db
             sa.select(OutboxRow.event_id).where(OutboxRow.published_at.is_(None))
         ).all()
     assert pending == [orphan]
+
+
+def test_concurrent_relays_publish_each_row_once(bus: Bus, pg_db: Database) -> None:
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    outbox = Outbox("gateway")
+    with pg_db.session() as session:
+        ids = {outbox.add(session, JOB, events_pb2.JobSubmitted(job_id=str(i))) for i in range(60)}
+    relays = [OutboxRelay(pg_db, AMQP_URL, exchange=bus.exchange, batch_size=7) for _ in range(2)]
+    counts = [0, 0]
+
+    def drain(i: int) -> None:
+        while True:
+            published = relays[i].run_once()
+            if not published:
+                return
+            counts[i] += published
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for relay in relays:
+        relay.stop()
+    got = [events_pb2.Envelope.FromString(b).event_id for _, b in bus.drain(consumer.queues[0], 60)]
+    assert sum(counts) == 60
+    assert sorted(got) == sorted(ids)
+    assert bus.count(consumer.queues[0]) == 0
+
+
+def test_concurrent_duplicates_on_two_consumers_have_one_effect(bus: Bus, pg_db: Database) -> None:
+    calls: list[str] = []
+
+    def handler(ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        calls.append(ctx.envelope.event_id)
+        ctx.session.add(Widget(name=ctx.payload.job_id))
+        ctx.session.flush()
+        time.sleep(0.3)  # keep the transaction open while the other copy arrives
+
+    subs = [Subscription(JOB, events_pb2.JobSubmitted, handler)]
+    first, second = bus.consumer(subs, db=pg_db), bus.consumer(subs, db=pg_db)
+    envelope = job("twice")
+    publisher = bus.publisher()
+    with running(first), running(second):
+        publisher.publish(envelope)
+        publisher.publish(envelope)
+
+        def both_settled() -> bool:
+            queue = first.queues[0]
+            with pg_db.session() as session:
+                done = session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent))
+            return done == 1 and bus.count(queue) == 0 and bus.count(f"{queue}.retry") == 0
+
+        wait_for(both_settled, what="both copies settled")
+    publisher.close()
+    assert calls == [envelope.event_id]
+    with pg_db.session() as session:
+        assert session.scalars(sa.select(Widget.name)).all() == ["twice"]
+
+
+def test_conflicting_queue_arguments_fail_loudly(bus: Bus) -> None:
+    subs = [Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)]
+    bus.consumer(subs, delivery_limit=10).declare()
+    conflicting = bus.consumer(subs, delivery_limit=3)
+    with pytest.raises(TopologyMismatchError):
+        conflicting.run()
