@@ -1,7 +1,55 @@
-PY ?= .venv/bin/python
-PROTO_OUT := .
+# The front door. `make demo` and `make test` are the two commands a newcomer needs.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
 
-.PHONY: proto proto-check
-proto:
-	$(PY) -m grpc_tools.protoc -I proto --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) --grpc_python_out=$(PROTO_OUT) $$(find proto -name '*.proto' | sort)
+.PHONY: setup up demo test unit integration lint typecheck proto proto-check bench bench-vision clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e ".[dev,bench]"
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the project with its `picopt` command
+
+up: setup  ## run every service and two workers in the foreground (Ctrl-C stops all)
+	$(PY) -m picopt.devstack
+
+demo: setup  ## start the stack, push real images through the API, print the table, stop
+	$(PY) -m picopt.demo
+
+test: setup lint typecheck proto-check  ## everything CI runs
+	$(PY) -m pytest -q
+
+unit: setup
+	$(PY) -m pytest -q -m "not integration"
+
+integration: setup
+	$(PY) -m pytest -q tests/integration
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check picopt/kernel picopt/devstack.py picopt/client.py services/gateway services/auth services/billing services/retention tests/integration
+
+typecheck: setup
+	$(VENV)/bin/mypy picopt/kernel services/processor/engine
+
+proto: setup  ## regenerate Python code from proto/
+	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. $$(find proto -name '*.proto' | sort)
 	find picopt -type d -path '*/v1' | while read d; do touch "$$d/__init__.py" "$$(dirname $$d)/__init__.py"; done
+
+proto-check: setup  ## fail when generated code is stale or buf lint complains
+	$(VENV)/bin/buf lint proto
+	$(PY) -m picopt.protocheck
+
+bench: setup  ## engine benchmark against baselines measured in the same run
+	$(PY) -m bench.engine
+
+bench-vision: setup  ## vision quality benchmark
+	$(PY) -m bench.vision
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

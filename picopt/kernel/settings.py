@@ -10,7 +10,6 @@ import base64
 import hashlib
 import os
 import secrets
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,9 +188,7 @@ def local_secret(path: Path) -> str:
         return path.read_text().strip()
     finally:
         tmp.unlink()
-    warnings.warn(
-        f"generated a local secret in {path}; set it from the environment in production",
-        stacklevel=2,
+    log.warning(
+        "local_secret_generated", file=path.name, hint="set it from the environment in production"
     )
-    log.warning("local_secret_generated", file=path.name)
     return value

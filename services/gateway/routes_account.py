@@ -111,6 +111,14 @@ def logout() -> tuple[str, int]:
     return "", 204
 
 
+@bp.get("/v1/account")
+def account() -> Response:
+    user_id = current_user_id()
+    with calling("auth"):
+        reply = _backends().auth.GetUser(auth_pb2.GetUserRequest(user_id=user_id))
+    return jsonify({"user": user_json(reply.user)})
+
+
 @bp.get("/v1/api-keys")
 def list_keys() -> Response:
     user_id = current_user_id()

@@ -1,0 +1,112 @@
+"""A small typed client for the public REST API (used by the demo, the CLI and the tests)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+TERMINAL = ("done", "failed")
+
+
+class ApiError(Exception):
+    """A problem+json answer (or a transport failure, status 0)."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
+        self.status = status
+        self.problem = dict(problem)
+        self.code = str(problem.get("code", ""))
+        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}")
+
+
+class Client:
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = requests.Session()
+        self.timeout = timeout
+        if api_key:
+            self.http.headers["Authorization"] = f"Bearer {api_key}"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        csrf = self.http.cookies.get("csrf_token")
+        if csrf and method not in {"GET", "HEAD"}:
+            headers["X-CSRF-Token"] = csrf
+        try:
+            response = self.http.request(
+                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise ApiError(
+                0, {"title": "Network error", "detail": str(exc), "code": "network"}
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason, "detail": response.text[:200]}
+            raise ApiError(response.status_code, problem)
+        return response
+
+    def signup(self, name: str, email: str, password: str) -> dict[str, Any]:
+        body = {"name": name, "email": email, "password": password}
+        return dict(self._call("POST", "/v1/auth/signup", json=body).json())
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        body = {"email": email, "password": password}
+        return dict(self._call("POST", "/v1/auth/login", json=body).json())
+
+    def create_api_key(self, name: str = "default") -> str:
+        return str(self._call("POST", "/v1/api-keys", json={"name": name}).json()["key"])
+
+    def use_api_key(self, key: str) -> None:
+        self.http.headers["Authorization"] = f"Bearer {key}"
+
+    def account(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/account").json()["user"])
+
+    def balance(self) -> dict[str, int]:
+        return dict(self._call("GET", "/v1/billing/balance").json())
+
+    def submit(self, image: Path | bytes, filename: str = "", **options: Any) -> dict[str, Any]:
+        data = image.read_bytes() if isinstance(image, Path) else image
+        name = filename or (image.name if isinstance(image, Path) else "upload")
+        form = {k: _form_value(v) for k, v in options.items() if v is not None}
+        files = {"file": (name, data, "application/octet-stream")}
+        return dict(self._call("POST", "/v1/jobs", files=files, data=form).json())
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/jobs/{job_id}").json())
+
+    def jobs(self, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return dict(self._call("GET", "/v1/jobs", params=params).json())
+
+    def wait(self, job_id: str, timeout: float = 120.0, interval: float = 0.25) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["status"] in TERMINAL:
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job['status']} after {timeout:.0f}s")
+            time.sleep(interval)
+
+    def download(self, job_id: str, variant: int = 0) -> bytes:
+        return self._call("GET", f"/v1/jobs/{job_id}/result", params={"variant": variant}).content
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return dict(self._call("DELETE", f"/v1/jobs/{job_id}").json())
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)

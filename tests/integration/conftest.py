@@ -1,0 +1,58 @@
+"""Fixtures: one running stack per module, plus a signed-up user with an API key."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from picopt.client import Client
+from picopt.devstack import Stack
+from tests.integration.harness import running_stack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("stack")
+    with running_stack(tmp) as running:
+        yield running
+
+
+def wait_for(
+    predicate: Any, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def new_user(stack: Stack) -> Client:
+    """Sign up, sign in, create an API key and wait for the trial credits."""
+    client = Client(stack.gateway_url())
+    email = f"it-{uuid.uuid4().hex[:12]}@example.test"
+    client.signup("Test User", email, "correct horse battery staple")
+    client.login(email, "correct horse battery staple")
+    key = client.create_api_key("integration")
+    api = Client(stack.gateway_url(), api_key=key)
+    wait_for(lambda: api.balance()["available"] > 0, what="trial credits")
+    return api
+
+
+@pytest.fixture
+def user(stack: Stack) -> Client:
+    return new_user(stack)
+
+
+def blob_dir(stack: Stack) -> Path:
+    return Path(stack.env["BLOB_DIR"])

@@ -1,0 +1,167 @@
+"""Faults we can provoke: duplicates, a killed worker, poison messages, a backend down."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import grpc
+import pika
+import psycopg
+import pytest
+
+from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
+from picopt.client import ApiError, Client
+from picopt.devstack import Stack
+from picopt.events.v1 import events_pb2
+from picopt.kernel.messaging import new_envelope
+from tests.integration.conftest import blob_dir, wait_for
+from tests.integration.images import graphic_png, large_photo, skimage_photo
+
+pytestmark = pytest.mark.integration
+
+EXCHANGE = "picopt.events"
+
+
+def ledger_kinds(stack: Stack, client: Client, job_id: str) -> list[str]:
+    user_id = client.account()["id"]
+    with grpc.insecure_channel(stack.grpc_address("billing")) as channel:
+        stub = billing_pb2_grpc.BillingServiceStub(channel)
+        reply = stub.ListLedger(billing_pb2.ListLedgerRequest(user_id=user_id), timeout=5)
+    return sorted(e.kind for e in reply.entries if e.job_id == job_id)
+
+
+def sql(stack: Stack, query: str, *params: object) -> list[tuple[object, ...]]:
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        return list(conn.execute(query, params).fetchall())
+
+
+def publish_raw(stack: Stack, routing_key: str, body: bytes, message_id: str = "") -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(stack.env["AMQP_URL"]))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            EXCHANGE,
+            routing_key,
+            body,
+            pika.BasicProperties(delivery_mode=2, message_id=message_id or None),
+            mandatory=True,
+        )
+    finally:
+        connection.close()
+
+
+def queue_depth(stack: Stack, queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(stack.env["AMQP_URL"]))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()
+
+
+def result_files(stack: Stack, job_id: str) -> list[Path]:
+    return sorted((blob_dir(stack) / "results" / job_id).glob("*"))
+
+
+def test_duplicate_submission_events_produce_one_result_and_one_capture(
+    stack: Stack, user: Client
+) -> None:
+    job = user.submit(skimage_photo("coffee.png"), format="jpeg", metadata=False)
+    done = user.wait(job["id"])
+    assert done["status"] == "done", done["error"]
+    (envelope_bytes,) = sql(
+        stack,
+        "SELECT envelope FROM processor.outbox WHERE event_type = 'job.submitted' "
+        "AND envelope LIKE %s",
+        b"%" + job["id"].encode() + b"%",
+    )[0]
+    original = events_pb2.Envelope.FromString(bytes(envelope_bytes))
+    # The same event delivered again (dropped by event id) ...
+    publish_raw(stack, "job.submitted", original.SerializeToString(), original.event_id)
+    # ... and the same job announced under a new event id (dropped by job state).
+    again = new_envelope(
+        "job.submitted", events_pb2.JobSubmitted.FromString(original.payload), "test"
+    )
+    publish_raw(stack, "job.submitted", again.SerializeToString(), again.event_id)
+
+    wait_for(
+        lambda: sql(
+            stack, "SELECT 1 FROM processor.processed_events WHERE event_id = %s", again.event_id
+        ),
+        what="second delivery handled",
+    )
+    wait_for(lambda: queue_depth(stack, "processor.job.submitted") == 0, what="queue drained")
+    time.sleep(1.0)
+    assert user.job(job["id"])["status"] == "done"
+    assert len(result_files(stack, job["id"])) == 1
+    assert ledger_kinds(stack, user, job["id"]) == ["capture", "reserve"]
+    (processed,) = sql(
+        stack,
+        "SELECT count(*) FROM processor.processed_events WHERE event_id = %s",
+        original.event_id,
+    )[0]
+    assert processed == 1
+
+
+def test_worker_killed_mid_job_completes_elsewhere_with_one_capture(
+    stack: Stack, user: Client
+) -> None:
+    stack.kill("worker.2", signal.SIGTERM)  # one worker takes the job ...
+    try:
+        job = user.submit(large_photo(), filename="dog.jpg", format="webp", metadata=False)
+        wait_for(
+            lambda: user.job(job["id"])["status"] == "processing",
+            interval=0.05,
+            what="worker to claim the job",
+        )
+        stack.kill("worker.1", signal.SIGKILL)  # ... and dies in the middle of it.
+        assert user.job(job["id"])["status"] == "processing"
+    finally:
+        stack.restart("worker.2")
+    try:
+        done = user.wait(job["id"], timeout=180)
+        assert done["status"] == "done", done["error"]
+        (attempts,) = sql(stack, "SELECT attempts FROM processor.jobs WHERE id = %s", job["id"])[0]
+        assert attempts == 2
+        assert ledger_kinds(stack, user, job["id"]) == ["capture", "reserve"]
+        assert len(result_files(stack, job["id"])) == 1
+    finally:
+        stack.restart("worker.1")
+
+
+def test_malformed_message_is_dead_lettered_and_the_worker_keeps_serving(
+    stack: Stack, user: Client
+) -> None:
+    dlq = "processor.job.submitted.dlq"
+    before = queue_depth(stack, dlq)
+    publish_raw(stack, "job.submitted", b"\x00 this is not an envelope", "poison-1")
+    wait_for(lambda: queue_depth(stack, dlq) == before + 1, what="poison message in the DLQ")
+    job = user.submit(graphic_png(), metadata=False)
+    assert user.wait(job["id"], timeout=60)["status"] == "done"
+
+
+@pytest.mark.parametrize("backend", ["processor", "billing"])
+def test_backend_down_answers_503_and_loses_nothing(
+    stack: Stack, user: Client, backend: str
+) -> None:
+    uploads = blob_dir(stack) / "uploads"
+    before_uploads = set(uploads.glob("*")) if uploads.exists() else set()
+    before = user.balance()
+    stack.kill(backend, signal.SIGTERM)
+    try:
+        with pytest.raises(ApiError) as err:
+            user.submit(graphic_png(), metadata=False)
+        assert err.value.status == 503
+        assert err.value.problem["type"].endswith("service-unavailable")
+        assert err.value.problem["request_id"]
+    finally:
+        stack.restart(backend)
+        stack.wait_healthy(timeout=60, services=(backend,))
+    after_uploads = set(uploads.glob("*")) if uploads.exists() else set()
+    assert after_uploads <= before_uploads, "no upload may be left behind"
+    assert user.balance() == before, "no credit may be lost"
+    job = user.submit(graphic_png(), metadata=False)
+    assert user.wait(job["id"], timeout=60)["status"] == "done"
