@@ -16,7 +16,9 @@ import re
 from collections.abc import Iterator
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod"}
-SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|MASTER_KEY|DATABASE_URL|AMQP_URL|ACCESS_KEY)")
+SECRETISH = re.compile(
+    r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|MASTER_KEY|DATABASE_URL|AMQP_URL|ACCESS_KEY)"
+)
 
 
 def pod_spec(obj: dict) -> dict | None:
