@@ -30,6 +30,7 @@ _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Long enough that a service's processes queue behind a migration or a relay batch instead
 # of failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+_READONLY = "picopt_readonly"
 
 
 def utcnow() -> datetime:
@@ -127,6 +128,9 @@ class Database:
         else:
             raise ValueError(f"unsupported database {mask_url(self.url)}")
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._readonly_sessions = sessionmaker(
+            bind=self.engine.execution_options(**{_READONLY: True}), expire_on_commit=False
+        )
 
     def _postgres_engine(self) -> sa.Engine:
         engine = sa.create_engine(
@@ -178,15 +182,23 @@ class Database:
         def _begin(conn: sa.Connection) -> None:
             # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
             # then writes fails at once (SQLITE_BUSY, no busy wait) when another process
-            # committed in between, which happens constantly with several workers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # committed in between, which happens constantly with several workers. Read-only
+            # sessions stay deferred so, under WAL, they never wait behind a writer.
+            readonly = conn.get_execution_options().get(_READONLY, False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: commit on success, rollback on exception, always close."""
-        session = self._sessions()
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One transaction: commit on success, rollback on exception, always close.
+
+        readonly=True is for read paths (status queries): on SQLite they then do not queue
+        behind a long write transaction; on PostgreSQL it makes writes fail.
+        """
+        session = (self._readonly_sessions if readonly else self._sessions)()
+        if readonly and self.dialect == "postgresql":
+            session.execute(sa.text("SET TRANSACTION READ ONLY"))
         try:
             yield session
             session.commit()

@@ -81,6 +81,7 @@ class _ConsumerCancelled(Exception):
     """Internal: the broker cancelled our consumer (queue deleted, leader moved)."""
 
 
+_RESTART_ERRORS: tuple[type[BaseException], ...] = (*RECONNECT_ERRORS, _ConsumerCancelled)
 _Delivery = tuple[str, Basic.Deliver, BasicProperties, bytes]
 
 
@@ -195,7 +196,7 @@ class Consumer:
             while not self._stop_requested:
                 try:
                     self._serve(executor, backoff)
-                except (*RECONNECT_ERRORS, _ConsumerCancelled) as exc:
+                except _RESTART_ERRORS as exc:
                     if self._stop_requested:
                         break
                     delay = backoff.next_delay()

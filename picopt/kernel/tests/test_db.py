@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,5 +149,31 @@ def test_concurrent_migrations_postgres(pg_schema: str) -> None:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
                 ("0001",)
             ]
+    finally:
+        db.dispose()
+
+
+def test_sqlite_readonly_session_does_not_wait_for_writer(sqlite_url: str) -> None:
+    db = Database(sqlite_url, "demo")
+    try:
+        db.migrate(MIGRATIONS)
+        with db.session() as writer:
+            writer.add(Widget(name="uncommitted"))
+            writer.flush()  # holds the write lock until the block ends
+            started = time.monotonic()
+            with db.session(readonly=True) as reader:
+                assert reader.scalars(sa.select(Widget.name)).all() == []
+            assert time.monotonic() - started < 1.0
+    finally:
+        db.dispose()
+
+
+def test_postgres_readonly_session_refuses_writes(pg_schema: str) -> None:
+    db = Database(PG_URL, pg_schema)
+    try:
+        db.migrate(MIGRATIONS)
+        with pytest.raises(sa.exc.InternalError), db.session(readonly=True) as session:
+            session.add(Widget(name="nope"))
+            session.flush()
     finally:
         db.dispose()
