@@ -13,6 +13,7 @@ from PIL import Image, ImageCms, ImageFile, ImageOps, ImageSequence, Unidentifie
 
 from .api import EngineError, Limits
 from .detect import detect_format
+from .resize import resample
 
 pillow_heif.register_heif_opener()
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -30,6 +31,8 @@ _PIL_FORMATS = {
 _ANIMATED_FORMATS = {"gif", "webp", "avif", "png"}
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError)
 _SRGB = ImageCms.createProfile("sRGB")
+_PRESCALE_MODES = {"RGB", "RGBA", "L", "CMYK"}
+SizeHint = Callable[[int, int], tuple[int, int] | None]
 # Orientations 5-8 swap width and height.
 _TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
 
@@ -62,7 +65,7 @@ def decode(
     data: bytes,
     limits: Limits,
     keep_icc: bool = False,
-    size_hint: Callable[[int, int], tuple[int, int] | None] | None = None,
+    size_hint: SizeHint | None = None,
 ) -> Decoded:
     """Decode `data` within `limits`; `size_hint(w, h)` gives the final size for shrink-on-load."""
     if len(data) > limits.max_bytes:
@@ -94,7 +97,7 @@ def _decode_opened(
     fmt: str,
     limits: Limits,
     keep_icc: bool,
-    size_hint: Callable[[int, int], tuple[int, int] | None] | None,
+    size_hint: SizeHint | None,
 ) -> Decoded:
     n_frames = getattr(im, "n_frames", 1) if fmt in _ANIMATED_FORMATS else 1
     if n_frames > limits.max_frames:
@@ -113,6 +116,7 @@ def _decode_opened(
     exif = im.getexif()
     icc = im.info.get("icc_profile") or None
     orientation = int(exif.get(0x0112, 1) or 1)
+    cmyk = im.mode == "CMYK"
     if n_frames == 1 and fmt == "jpeg" and size_hint is not None:
         _shrink_on_load(im, orientation, size_hint)
     if n_frames > 1:
@@ -120,9 +124,10 @@ def _decode_opened(
         loop = int(im.info.get("loop", 0) or 0)
     else:
         im.load()
+        im = _prescale(im, orientation, size_hint)
         frames = [_normalise(ImageOps.exif_transpose(im), icc, keep_icc)]
         durations, loop = [], 0
-    kept_icc = icc if keep_icc and icc and frames[0].mode != "L" else None
+    kept_icc = icc if keep_icc and icc and not cmyk and frames[0].mode != "L" else None
     transposed = orientation in _TRANSPOSING_ORIENTATIONS and n_frames == 1
     return Decoded(
         format=fmt,
@@ -138,20 +143,39 @@ def _decode_opened(
     )
 
 
-def _shrink_on_load(
-    im: Image.Image, orientation: int, size_hint: Callable[[int, int], tuple[int, int] | None]
-) -> None:
-    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale while keeping 2x the final size for filtering."""
-    w, h = im.size
-    if orientation in _TRANSPOSING_ORIENTATIONS:
-        w, h = h, w
-    target = size_hint(w, h)
+def _raw_target(
+    size: tuple[int, int], orientation: int, size_hint: SizeHint | None
+) -> tuple[int, int] | None:
+    """The hinted final size, expressed in the stored (not yet rotated) orientation."""
+    if size_hint is None:
+        return None
+    w, h = size
+    swap = orientation in _TRANSPOSING_ORIENTATIONS
+    target = size_hint(*((h, w) if swap else (w, h)))
     if target is None:
-        return
-    tw, th = target
-    if orientation in _TRANSPOSING_ORIENTATIONS:
-        tw, th = th, tw
-    im.draft(None, (tw * 2, th * 2))
+        return None
+    return (target[1], target[0]) if swap else target
+
+
+def _shrink_on_load(im: Image.Image, orientation: int, size_hint: SizeHint) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale, never below the final size."""
+    target = _raw_target(im.size, orientation, size_hint)
+    if target is not None:
+        im.draft(None, target)
+
+
+def _prescale(im: Image.Image, orientation: int, size_hint: SizeHint | None) -> Image.Image:
+    """Resize before rotating and colour-converting, so those run on the smaller image."""
+    target = _raw_target(im.size, orientation, size_hint)
+    if target is None or im.mode not in _PRESCALE_MODES:
+        return im
+    if target[0] >= im.width or target[1] >= im.height:
+        return im
+    icc = im.info.get("icc_profile")
+    out = resample(im, target)
+    if icc:
+        out.info["icc_profile"] = icc
+    return out
 
 
 def _animation_frames(im: Image.Image) -> tuple[list[Image.Image], list[int]]:
@@ -166,7 +190,7 @@ def _animation_frames(im: Image.Image) -> tuple[list[Image.Image], list[int]]:
 def _normalise(im: Image.Image, icc: bytes | None, keep_icc: bool) -> Image.Image:
     """Bring any mode to L, RGB or RGBA in 8 bits, in sRGB unless a wide-gamut profile is kept."""
     im = _to_8bit(im)
-    if im.mode == "CMYK" or (icc and not keep_icc):
+    if im.mode == "CMYK" or (icc and not keep_icc and not _is_srgb(icc)):
         im = _to_srgb(im, icc)
     if im.mode in ("P", "PA", "LA", "1") or (im.mode == "L" and "transparency" in im.info):
         im = im.convert("RGBA" if im.has_transparency_data else "L")
@@ -175,6 +199,15 @@ def _normalise(im: Image.Image, icc: bytes | None, keep_icc: bool) -> Image.Imag
     if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] == 255:
         im = im.convert("RGB")
     return _strip_info(im)
+
+
+def _is_srgb(icc: bytes) -> bool:
+    """Profiles that already describe sRGB need no conversion (saves a full-image transform)."""
+    try:
+        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+    return "srgb" in description.lower()
 
 
 def _to_8bit(im: Image.Image) -> Image.Image:

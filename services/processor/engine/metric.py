@@ -8,6 +8,7 @@ Weights and constants are those of libjxl's ssimulacra2 (BSD-3-Clause).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -155,6 +156,7 @@ def _kernel() -> np.ndarray:
 
 
 _KERNEL = _kernel()
+_IDENTITY = np.ones(1, dtype=np.float32)
 _SRGB_TO_LINEAR = np.where(
     np.arange(256) / 255.0 <= 0.04045,
     np.arange(256) / 255.0 / 12.92,
@@ -164,21 +166,23 @@ _SRGB_TO_LINEAR = np.where(
 
 def to_linear(rgb: np.ndarray) -> np.ndarray:
     """8-bit sRGB (H, W, 3) to linear float32 by table lookup."""
-    return _SRGB_TO_LINEAR[rgb]
+    return cv2.LUT(np.ascontiguousarray(rgb), _SRGB_TO_LINEAR)
 
 
-def _xyb(linear: np.ndarray) -> np.ndarray:
-    mixed = cv2.transform(linear, _OPSIN.astype(np.float32)) + np.float32(_OPSIN_BIAS)
+def _xyb(linear: np.ndarray) -> list[np.ndarray]:
+    """Linear RGB to the three positive XYB planes (X, Y, B-Y), each float32."""
+    mixed = cv2.transform(linear, _OPSIN.astype(np.float32))
+    mixed += np.float32(_OPSIN_BIAS)
     np.maximum(mixed, 0.0, out=mixed)
-    cubed = np.cbrt(mixed) - np.float32(_CBRT_BIAS)
-    return cv2.transform(cubed, _TO_POSITIVE_XYB)
+    cubed = cv2.pow(mixed, 1.0 / 3.0)
+    cubed -= np.float32(_CBRT_BIAS)
+    return [cv2.transform(cubed, _TO_POSITIVE_XYB[c : c + 1]) for c in range(3)]
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
     """Gaussian (sigma 1.5, radius 5) with the reference's borders: zeros on x, mirrored on y."""
-    padded = cv2.copyMakeBorder(img, 0, 0, _RADIUS, _RADIUS, cv2.BORDER_CONSTANT, value=0)
-    out = cv2.sepFilter2D(padded, -1, _KERNEL, _KERNEL, borderType=cv2.BORDER_REFLECT)
-    return out[:, _RADIUS:-_RADIUS]
+    rows = cv2.sepFilter2D(img, -1, _KERNEL, _IDENTITY, borderType=cv2.BORDER_CONSTANT)
+    return cv2.sepFilter2D(rows, -1, _IDENTITY, _KERNEL, borderType=cv2.BORDER_REFLECT)
 
 
 def _downsample(linear: np.ndarray) -> np.ndarray:
@@ -189,38 +193,56 @@ def _downsample(linear: np.ndarray) -> np.ndarray:
     return cv2.resize(linear, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
 
 
-def _norms(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and 4-norm (mean of fourth powers, fourth root), accumulated in double."""
-    mean = np.array(cv2.mean(plane)[:3])
+def _norms(plane: np.ndarray) -> tuple[float, float]:
+    """Mean and 4-norm (fourth root of the mean fourth power), accumulated in double."""
+    mean = cv2.mean(plane)[0]
     fourth = cv2.multiply(plane, plane)
     cv2.multiply(fourth, fourth, dst=fourth)
-    return mean, np.array(cv2.mean(fourth)[:3]) ** 0.25
+    return mean, cv2.mean(fourth)[0] ** 0.25
 
 
 @dataclass
-class _SourceScale:
-    xyb: np.ndarray
+class _SourcePlane:
+    """What the score needs from one source plane at one scale."""
+
+    x: np.ndarray
     mu: np.ndarray
-    mu_sq: np.ndarray
-    sigma_sq: np.ndarray
-    edge: np.ndarray
+    variance: np.ndarray  # sigma^2 - mu^2 + C2
+    edge: np.ndarray  # 1 + |x - mu|
+
+
+def _source_plane(x: np.ndarray) -> _SourcePlane:
+    mu = _blur(x)
+    variance = _blur(x * x)
+    variance -= mu * mu
+    variance += np.float32(_C2)
+    edge = np.abs(x - mu)
+    edge += np.float32(1.0)
+    return _SourcePlane(x, mu, variance, edge)
 
 
 class Ssimulacra2:
-    """SSIMULACRA2 against one source image; `score()` any number of distorted versions."""
+    """SSIMULACRA2 against one source image; `score()` any number of distorted versions.
+
+    Small sources (the search mosaics) keep their per-scale planes; large ones keep only the
+    linear image and recompute, which halves peak memory where few scores are needed.
+    """
+
+    CACHE_MAX_PIXELS = 1_500_000
 
     def __init__(self, source_rgb: np.ndarray) -> None:
         self.shape = source_rgb.shape
-        self._scales: list[_SourceScale] = []
-        linear = to_linear(source_rgb)
+        self._linear = to_linear(source_rgb)
+        self._cache: list[list[_SourcePlane]] | None = None
+        if source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS:
+            self._cache = list(self._source_scales())
+
+    def _source_scales(self) -> Iterator[list[_SourcePlane]]:
+        linear = self._linear
         for scale in range(_SCALES):
             if linear.shape[0] < 8 or linear.shape[1] < 8:
-                break
-            xyb = _xyb(linear)
-            mu = _blur(xyb)
-            self._scales.append(
-                _SourceScale(xyb, mu, mu * mu, _blur(xyb * xyb), 1.0 + np.abs(xyb - mu))
-            )
+                return
+            yield [_source_plane(x) for x in _xyb(linear)]
             if scale < _SCALES - 1:
                 linear = _downsample(linear)
 
@@ -229,25 +251,46 @@ class Ssimulacra2:
         if distorted_rgb.shape != self.shape:
             raise ValueError("the distorted image must have the source's size")
         linear = to_linear(distorted_rgb)
-        ssim = np.zeros((3, len(self._scales), 2))
-        edges = np.zeros((3, len(self._scales), 4))
-        for i, src in enumerate(self._scales):
-            xyb = _xyb(linear)
-            mu = _blur(xyb)
-            mu_sq = mu * mu
-            sigma_sq = _blur(xyb * xyb)
-            sigma_cross = _blur(src.xyb * xyb)
-            num_m = 1.0 - (src.mu - mu) ** 2
-            num_s = 2.0 * (sigma_cross - src.mu * mu) + _C2
-            denom_s = (src.sigma_sq - src.mu_sq) + (sigma_sq - mu_sq) + _C2
-            d = np.maximum(1.0 - num_m * num_s / denom_s, 0.0)
-            ssim[:, i, 0], ssim[:, i, 1] = _norms(d)
-            ratio = (1.0 + np.abs(xyb - mu)) / src.edge - 1.0
-            edges[:, i, 0], edges[:, i, 1] = _norms(np.maximum(ratio, 0.0))
-            edges[:, i, 2], edges[:, i, 3] = _norms(np.maximum(-ratio, 0.0))
-            if i < len(self._scales) - 1:
+        sources = self._cache if self._cache is not None else self._source_scales()
+        ssim: list[list[tuple[float, float]]] = [[], [], []]
+        edges: list[list[tuple[float, float, float, float]]] = [[], [], []]
+        for i, planes in enumerate(sources):
+            if i:
                 linear = _downsample(linear)
-        return _final_score(ssim, edges)
+            for c, (src, x) in enumerate(zip(planes, _xyb(linear), strict=True)):
+                ssim[c].append(_ssim_norms(src, x))
+                edges[c].append(_edge_norms(src, x))
+        return _final_score(np.array(ssim), np.array(edges))
+
+
+def _ssim_norms(src: _SourcePlane, x: np.ndarray) -> tuple[float, float]:
+    mu = _blur(x)
+    cross = _blur(src.x * x)
+    cross -= src.mu * mu
+    cross *= np.float32(2.0)
+    cross += np.float32(_C2)  # numerator of the structure term
+    denom = _blur(x * x)
+    denom -= mu * mu
+    denom += src.variance
+    diff = src.mu - mu
+    diff *= diff
+    np.subtract(np.float32(1.0), diff, out=diff)  # numerator of the mean term
+    diff *= cross
+    diff /= denom
+    np.subtract(np.float32(1.0), diff, out=diff)
+    np.maximum(diff, 0.0, out=diff)
+    return _norms(diff)
+
+
+def _edge_norms(src: _SourcePlane, x: np.ndarray) -> tuple[float, float, float, float]:
+    ratio = np.abs(x - _blur(x))
+    ratio += np.float32(1.0)
+    ratio /= src.edge
+    ratio -= np.float32(1.0)
+    artifact = np.maximum(ratio, 0.0)
+    np.negative(ratio, out=ratio)
+    np.maximum(ratio, 0.0, out=ratio)
+    return (*_norms(artifact), *_norms(ratio))
 
 
 def _final_score(ssim: np.ndarray, edges: np.ndarray) -> float:
@@ -255,7 +298,7 @@ def _final_score(ssim: np.ndarray, edges: np.ndarray) -> float:
     total = 0.0
     i = 0
     for c in range(3):
-        for s in range(ssim.shape[1]):
+        for s in range(ssim.shape[1] if ssim.ndim == 3 else 0):
             for n in range(2):
                 total += _WEIGHTS[i] * abs(ssim[c, s, n])
                 total += _WEIGHTS[i + 1] * abs(edges[c, s, n])

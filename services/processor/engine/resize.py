@@ -12,7 +12,7 @@ def apply_plan(frames: list[Image.Image], p: Plan) -> list[Image.Image]:
     """Resize (Lanczos with a reducing gap), then crop around the focus or pad, for every frame."""
     if (p.scaled_w, p.scaled_h) == frames[0].size and (p.out_w, p.out_h) == frames[0].size:
         return frames
-    scaled = [_resize(f, (p.scaled_w, p.scaled_h)) for f in frames]
+    scaled = [resample(f, (p.scaled_w, p.scaled_h)) for f in frames]
     if p.mode == "crop" and (p.out_w, p.out_h) != (p.scaled_w, p.scaled_h):
         box = crop_box((p.scaled_w, p.scaled_h), (p.out_w, p.out_h), focus_point(scaled[0]))
         return [f.crop(box) for f in scaled]
@@ -21,7 +21,8 @@ def apply_plan(frames: list[Image.Image], p: Plan) -> list[Image.Image]:
     return scaled
 
 
-def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+def resample(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Lanczos with a reducing gap; RGBA premultiplied so transparent colour does not bleed."""
     if im.size == size:
         return im
     if im.mode == "RGBA":
