@@ -61,7 +61,10 @@ def fresh_vhost(name: str) -> Iterator[str]:
 
 @contextmanager
 def running_stack(
-    tmp: Path, extra_env: dict[str, str] | None = None, workers: int = 2
+    tmp: Path,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 2,
+    wait: tuple[str, ...] = GRPC_SERVICES,
 ) -> Iterator[Stack]:
     run = f"picopt_it_{uuid.uuid4().hex[:10]}"
     with fresh_database(run) as db_url, fresh_vhost(run) as amqp_url:
@@ -92,7 +95,7 @@ def running_stack(
         stack = Stack.from_environment(env, log_dir=logs, echo=False)
         stack.start()
         try:
-            stack.wait_healthy(timeout=90)
+            stack.wait_healthy(timeout=90, services=wait)
             yield stack
         finally:
             stack.stop()

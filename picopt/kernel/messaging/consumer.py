@@ -58,15 +58,23 @@ class HandlerContext:
     payload: Message
     session: Session | None
     attempt: int
+    # What the subscription's `prepare` step returned (None without one).
+    prepared: Any = None
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """Handle one event type; the service's queue for it is "<service>.<event_type>"."""
+    """Handle one event type; the service's queue for it is "<service>.<event_type>".
+
+    `prepare`, if given, runs before the handler's transaction opens and gets the
+    same context without a session: slow work (an image to optimize) goes there so
+    no database lock is held meanwhile; the handler then records its outcome.
+    """
 
     event_type: str
     payload_type: type[Message]
     handler: Callable[[HandlerContext], None]
+    prepare: Callable[[HandlerContext], Any] | None = None
 
 
 class TopologyMismatchError(RuntimeError):
@@ -377,6 +385,12 @@ class Consumer:
         if self._db is None:
             sub.handler(HandlerContext(envelope, payload, None, attempt))
             return "handled"
+        prepared = None
+        if sub.prepare is not None:
+            with self._db.session(readonly=True) as session:
+                if session.get(ProcessedEvent, (queue, envelope.event_id)) is not None:
+                    return "duplicate"
+            prepared = sub.prepare(HandlerContext(envelope, payload, None, attempt))
         try:
             with self._db.session() as session:
                 if session.get(ProcessedEvent, (queue, envelope.event_id)) is not None:
@@ -390,7 +404,7 @@ class Consumer:
                     session.flush()
                 except IntegrityError as exc:
                     raise _Duplicate() from exc
-                sub.handler(HandlerContext(envelope, payload, session, attempt))
+                sub.handler(HandlerContext(envelope, payload, session, attempt, prepared))
         except _Duplicate:
             return "duplicate"
         return "handled"

@@ -653,3 +653,36 @@ def test_conflicting_queue_arguments_fail_loudly(bus: Bus) -> None:
     conflicting = bus.consumer(subs, delivery_limit=3)
     with pytest.raises(TopologyMismatchError):
         conflicting.run()
+
+
+def test_prepare_runs_outside_the_transaction_and_is_skipped_for_duplicates(
+    bus: Bus, sqlite_db: Database
+) -> None:
+    prepared: list[str] = []
+    recorded: list[tuple[str, str]] = []
+
+    def prepare(ctx: HandlerContext) -> str:
+        assert ctx.session is None
+        # No write lock is held: another writer gets through at once (SQLite would block).
+        with sqlite_db.session() as session:
+            session.add(Widget(name=f"side-{ctx.payload.job_id}"))
+        prepared.append(ctx.payload.job_id)
+        return f"made-{ctx.payload.job_id}"
+
+    def handler(ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        ctx.session.add(Widget(name=ctx.prepared))
+        recorded.append((ctx.payload.job_id, ctx.prepared))
+
+    consumer = bus.consumer(
+        [Subscription(JOB, events_pb2.JobSubmitted, handler, prepare=prepare)], db=sqlite_db
+    )
+    publisher = bus.publisher()
+    dup, last = job("dup"), job("last")
+    with running(consumer):
+        for envelope in (dup, dup, last):
+            publisher.publish(envelope)
+        wait_for(lambda: len(recorded) == 2, what="both events recorded")
+    publisher.close()
+    assert prepared == ["dup", "last"]
+    assert recorded == [("dup", "made-dup"), ("last", "made-last")]
