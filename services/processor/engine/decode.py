@@ -192,8 +192,8 @@ def _normalise(im: Image.Image, icc: bytes | None, keep_icc: bool) -> Image.Imag
     im = _to_8bit(im)
     if im.mode == "CMYK" or (icc and not keep_icc and not _is_srgb(icc)):
         im = _to_srgb(im, icc)
-    if im.mode in ("P", "PA", "LA", "1") or (im.mode == "L" and "transparency" in im.info):
-        im = im.convert("RGBA" if im.has_transparency_data else "L")
+    if im.mode in ("1", "L", "LA") and not im.has_transparency_data:
+        im = im.convert("L")
     elif im.mode not in ("L", "RGB", "RGBA"):
         im = im.convert("RGBA" if im.has_transparency_data else "RGB")
     if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] == 255:
