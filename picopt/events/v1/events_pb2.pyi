@@ -112,3 +112,63 @@ class AccountCreated(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class AccountConfirmed(_message.Message):
+    __slots__ = ("user_id", "email_digest")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    email_digest: str
+    def __init__(self, user_id: _Optional[str] = ..., email_digest: _Optional[str] = ...) -> None: ...
+
+class AccountErase(_message.Message):
+    __slots__ = ("user_id", "request_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    request_id: str
+    def __init__(self, user_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class AccountErased(_message.Message):
+    __slots__ = ("user_id", "request_id", "service", "counts")
+    class CountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    request_id: str
+    service: str
+    counts: _containers.ScalarMap[str, int]
+    def __init__(self, user_id: _Optional[str] = ..., request_id: _Optional[str] = ..., service: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class LogsPurge(_message.Message):
+    __slots__ = ("request_id", "older_than")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OLDER_THAN_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    older_than: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., older_than: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LogsPurged(_message.Message):
+    __slots__ = ("request_id", "service", "counts")
+    class CountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    service: str
+    counts: _containers.ScalarMap[str, int]
+    def __init__(self, request_id: _Optional[str] = ..., service: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ...) -> None: ...
