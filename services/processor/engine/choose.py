@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .encode import ALPHA_FORMATS, ANIMATED_FORMATS, Extras, encode
+from .encode import ALPHA_FORMATS, ANIMATED_FORMATS, LOSSLESS_FORMATS, Extras, encode
 from .search import Judge, Scored, lowest_passing, mosaic, verify_up
 
 QUALITY_RANGES = {
@@ -63,6 +63,8 @@ def candidates(
         formats = tuple(f for f in formats if f in ANIMATED_FORMATS) or formats
     if alpha and any(f in ALPHA_FORMATS for f in formats):
         formats = tuple(f for f in formats if f in ALPHA_FORMATS)
+    if target.lossless and any(f in LOSSLESS_FORMATS for f in formats):
+        formats = tuple(f for f in formats if f in LOSSLESS_FORMATS)
     out: list[Candidate] = []
     for fmt in formats:
         if fmt == "gif":
@@ -152,7 +154,21 @@ def _searched(
         if verified is not None and (best is None or len(verified.data) < len(best.data)):
             best = Choice(verified.data, c.format, verified.quality, verified.score)
     if best is None:
-        return _best_effort(frames, cands, extras, judge)
+        return _lossless_fallback(frames, cands, extras) or _best_effort(
+            frames, cands, extras, judge
+        )
+    return best
+
+
+def _lossless_fallback(
+    frames: list[Image.Image], cands: list[Candidate], extras: Extras
+) -> Choice | None:
+    """No lossy setting reaches the target: the smallest lossless encode always does."""
+    best: Choice | None = None
+    for fmt in dict.fromkeys(c.format for c in cands if c.format in LOSSLESS_FORMATS):
+        data = encode(frames, fmt, None, extras)
+        if best is None or len(data) < len(best.data):
+            best = Choice(data, fmt, None, 100.0)
     return best
 
 
