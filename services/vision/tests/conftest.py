@@ -1,0 +1,15 @@
+"""Shared fixtures: one real local provider per test session (models load once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.vision.providers import get_provider
+from services.vision.providers.local import LocalProvider
+
+
+@pytest.fixture(scope="session")
+def local() -> LocalProvider:
+    provider = get_provider("local", {})
+    assert isinstance(provider, LocalProvider)
+    return provider

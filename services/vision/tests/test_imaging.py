@@ -1,0 +1,66 @@
+"""prepare_image: every input shape becomes an upright, bounded, 8-bit RGB image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from services.vision.providers import UnreadableImageError, prepare_image
+from services.vision.providers.imaging import INFO_FRAMES, INFO_HAS_ALPHA, INFO_SOURCE_SIZE
+from services.vision.tests.images import encode
+
+
+def test_exif_orientation_is_applied() -> None:
+    img = Image.new("RGB", (200, 100), "red")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    out = prepare_image(encode(img, "JPEG", exif=exif))
+    assert out.size == (100, 200)
+
+
+def test_downscales_to_max_side_and_keeps_source_size() -> None:
+    out = prepare_image(encode(Image.new("RGB", (3000, 1500), "blue"), "JPEG"), max_side=1024)
+    assert max(out.size) == 1024
+    assert out.info[INFO_SOURCE_SIZE] == (3000, 1500)
+
+
+def test_dark_strokes_on_transparency_are_flattened_on_white() -> None:
+    img = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    img.paste((0, 0, 0, 255), (40, 40, 60, 60))
+    out = prepare_image(encode(img))
+    assert out.mode == "RGB"
+    assert out.getpixel((5, 5)) == (255, 255, 255)
+    assert out.getpixel((50, 50)) == (0, 0, 0)
+    assert out.info[INFO_HAS_ALPHA] is True
+
+
+def test_light_strokes_on_transparency_are_flattened_on_black() -> None:
+    img = Image.new("RGBA", (100, 100), (255, 255, 255, 0))
+    img.paste((255, 255, 255, 255), (40, 40, 60, 60))
+    out = prepare_image(encode(img))
+    assert out.getpixel((5, 5)) == (0, 0, 0)
+    assert out.getpixel((50, 50)) == (255, 255, 255)
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
+    arr = np.full((50, 50), 32768, dtype=np.uint16)
+    out = prepare_image(encode(Image.fromarray(arr)))
+    assert out.mode == "RGB"
+    assert 120 <= out.getpixel((0, 0))[0] <= 135
+
+
+def test_cmyk_jpeg_and_animated_gif() -> None:
+    cmyk = prepare_image(encode(Image.new("CMYK", (40, 40), (0, 255, 255, 0)), "JPEG"))
+    r, g, b = cmyk.getpixel((20, 20))
+    assert r > 200 and g < 60 and b < 60
+
+    frames = [Image.new("RGB", (30, 30), c) for c in ("red", "green", "blue")]
+    gif = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    assert prepare_image(gif).info[INFO_FRAMES] == 3
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
+def test_unreadable_bytes_raise_a_clear_error(data: bytes) -> None:
+    with pytest.raises(UnreadableImageError):
+        prepare_image(data)
