@@ -46,7 +46,6 @@ def create_app(
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=env.int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
-        MAX_FORM_MEMORY_SIZE=64 * 1024,
         COOKIE_SECURE=env.bool("SESSION_COOKIE_SECURE", True),
         IMAGE_TTL_S=min(env.int("RETENTION_IMAGE_TTL", 86_400), 86_400),
     )
