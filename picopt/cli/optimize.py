@@ -15,6 +15,19 @@ from services.processor.engine.api import FITS
 QUALITY_CHOICES = "auto|high|balanced|small|lossless|1-100"
 FORMAT_CHOICES = ("auto", "jpeg", "png", "webp", "avif", "jxl")
 KEEP_CHOICES = ("none", "copyright", "icc", "all")
+REPORT_KEYS = (
+    "input",
+    "output",
+    "format_in",
+    "format_out",
+    "bytes_in",
+    "bytes_out",
+    "width",
+    "height",
+    "ssimulacra2",
+    "no_gain",
+    "ms",
+)
 EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "avif": ".avif", "jxl": ".jxl"}
 
 
@@ -80,7 +93,8 @@ def _one(
     path: Path, output: Path | None, out_dir: Path | None, options: OptimizeOptions
 ) -> dict[str, object]:
     started = time.perf_counter()
-    report: dict[str, object] = {"input": str(path), "output": None}
+    report: dict[str, object] = dict.fromkeys(REPORT_KEYS)
+    report["input"] = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -91,6 +105,7 @@ def _one(
         result = optimize(data, options)
     except EngineError as exc:
         report["error"] = {"code": exc.code, "message": exc.message}
+        report["ms"] = round((time.perf_counter() - started) * 1000, 1)
         return report
     main = result.main
     target = output or (out_dir or path.parent) / (path.stem + EXTENSIONS[main.format])

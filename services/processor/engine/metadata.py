@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 from PIL import Image
 
 ARTIST = 0x013B
@@ -38,12 +40,23 @@ def kept_exif(exif: Image.Exif | None, keep: str) -> bytes | None:
         for tag, value in exif.items():
             if tag not in PRIVATE_TAGS and tag not in (EXIF_IFD, ORIENTATION):
                 out[tag] = value
-        sub = {k: v for k, v in exif.get_ifd(EXIF_IFD).items() if k not in PRIVATE_TAGS}
+        sub = {k: v for k, v in _sub_ifd(exif, EXIF_IFD).items() if k not in PRIVATE_TAGS}
         if sub:
             out[EXIF_IFD] = sub
-    if not len(out) and not out.get_ifd(EXIF_IFD):
+    if not len(out):
         return None
     return out.tobytes()
+
+
+def _sub_ifd(exif: Image.Exif, tag: int) -> dict[int, object]:
+    """A sub-IFD as a dict, whether the EXIF was parsed from a file or built in memory."""
+    value = exif.get(tag)
+    if isinstance(value, dict):
+        return value
+    try:
+        return dict(exif.get_ifd(tag))
+    except (AttributeError, KeyError, ValueError, TypeError, OSError, struct.error):
+        return {}
 
 
 def with_orientation(exif: bytes | None, orientation: int) -> bytes:
