@@ -14,7 +14,7 @@ from picopt.kernel import tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.logs import bind_context, clear_context, get_logger
 from picopt.kernel.settings import Settings
-from services.gateway import routes_account, routes_billing, routes_jobs
+from services.gateway import routes_account, routes_billing, routes_docs, routes_jobs
 from services.gateway.backends import Backends
 from services.gateway.problems import Problem, render
 
@@ -51,7 +51,14 @@ def create_app(
     )
     app.extensions["backends"] = backends or Backends.connect(settings, _request_id)
     app.extensions["blobs"] = blobs or open_blob_store(settings)
-    for blueprint in (routes_account.bp, routes_jobs.bp, routes_billing.bp):
+    # One blueprint per line: billing and privacy each add theirs here.
+    blueprints = [
+        routes_docs.bp,
+        routes_account.bp,
+        routes_jobs.bp,
+        routes_billing.bp,
+    ]
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     @app.before_request
@@ -93,7 +100,12 @@ def create_app(
         detail = err.description or ""
         if err.code == 413:
             detail = f"uploads are limited to {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return render(Problem(err.code or 500, code, detail))
+        response = render(Problem(err.code or 500, code, detail))
+        if err.code == 405:
+            allow = dict(err.get_headers()).get("Allow")
+            if allow:
+                response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def on_error(err: Exception) -> Response:

@@ -11,19 +11,18 @@ from picopt.auth.v1 import auth_pb2
 from picopt.kernel.protos import from_timestamp
 from services.gateway.backends import calling
 from services.gateway.identity import CSRF_COOKIE, current_user_id, session_cookie_name
-from services.gateway.problems import Problem
+from services.gateway.openapi import operation
+from services.gateway.schemas import (
+    ApiKeyBody,
+    ApiKeyCreated,
+    ApiKeyList,
+    LoginBody,
+    LoginReply,
+    SignupBody,
+    UserReply,
+)
 
 bp = Blueprint("account", __name__)
-
-
-def json_body(*required: str) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Problem(400, "invalid-body", "send a JSON object with Content-Type: application/json")
-    for field in required:
-        if not isinstance(body.get(field), str) or not body[field]:
-            raise Problem(400, "invalid-body", f"{field} is required", field=field)
-    return body
 
 
 def user_json(user: auth_pb2.User) -> dict[str, Any]:
@@ -53,25 +52,30 @@ def _backends() -> Any:
 
 
 @bp.post("/v1/auth/signup")
-def signup() -> tuple[Response, int]:
-    body = json_body("name", "email", "password")
+@operation(
+    "Create an account",
+    tags=["auth"],
+    body=SignupBody,
+    responses={201: UserReply},
+    problems=[409],
+    auth=False,
+)
+def signup(body: SignupBody) -> tuple[Response, int]:
     with calling("auth"):
         reply = _backends().auth.SignUp(
-            auth_pb2.SignUpRequest(
-                name=body["name"], email=body["email"], password=body["password"]
-            )
+            auth_pb2.SignUpRequest(name=body.name, email=body.email, password=body.password)
         )
     return jsonify({"user": user_json(reply.user)}), 201
 
 
 @bp.post("/v1/auth/login")
-def login() -> Response:
-    body = json_body("email", "password")
+@operation("Sign in", tags=["auth"], body=LoginBody, responses={200: LoginReply}, auth=False)
+def login(body: LoginBody) -> Response:
     with calling("auth"):
         reply = _backends().auth.LogIn(
             auth_pb2.LogInRequest(
-                email=body["email"],
-                password=body["password"],
+                email=body.email,
+                password=body.password,
                 client_address=request.remote_addr or "",
             )
         )
@@ -102,6 +106,7 @@ def login() -> Response:
 
 
 @bp.post("/v1/auth/logout")
+@operation("Sign out of this session", tags=["auth"], responses={204: None})
 def logout() -> tuple[str, int]:
     current_user_id()
     token = request.cookies.get(session_cookie_name(), "")
@@ -112,6 +117,7 @@ def logout() -> tuple[str, int]:
 
 
 @bp.get("/v1/account")
+@operation("The signed-in user", tags=["account"], responses={200: UserReply})
 def account() -> Response:
     user_id = current_user_id()
     with calling("auth"):
@@ -120,6 +126,7 @@ def account() -> Response:
 
 
 @bp.get("/v1/api-keys")
+@operation("List API keys", tags=["api-keys"], responses={200: ApiKeyList})
 def list_keys() -> Response:
     user_id = current_user_id()
     with calling("auth"):
@@ -128,20 +135,23 @@ def list_keys() -> Response:
 
 
 @bp.post("/v1/api-keys")
-def create_key() -> tuple[Response, int]:
+@operation(
+    "Create an API key (shown once)",
+    tags=["api-keys"],
+    body=ApiKeyBody,
+    responses={201: ApiKeyCreated},
+)
+def create_key(body: ApiKeyBody) -> tuple[Response, int]:
     user_id = current_user_id()
-    body = request.get_json(silent=True) or {}
-    name = body.get("name", "default") if isinstance(body, dict) else "default"
-    if not isinstance(name, str):
-        raise Problem(400, "invalid-body", "name must be a string", field="name")
     with calling("auth"):
         reply = _backends().auth.CreateApiKey(
-            auth_pb2.CreateApiKeyRequest(user_id=user_id, name=name)
+            auth_pb2.CreateApiKeyRequest(user_id=user_id, name=body.name)
         )
     return jsonify({"api_key": key_json(reply.key), "key": reply.secret}), 201
 
 
 @bp.delete("/v1/api-keys/<key_id>")
+@operation("Revoke an API key", tags=["api-keys"], responses={204: None}, problems=[404])
 def revoke_key(key_id: str) -> tuple[str, int]:
     user_id = current_user_id()
     with calling("auth"):

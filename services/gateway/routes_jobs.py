@@ -24,7 +24,9 @@ from services.gateway.backends import calling
 from services.gateway.identity import current_user_id
 from services.gateway.job_json import job_json
 from services.gateway.job_options import parse_options
+from services.gateway.openapi import operation
 from services.gateway.problems import Problem
+from services.gateway.schemas import Job, JobList, ListJobsQuery, ResultQuery
 from services.processor.engine.api import EngineError
 from services.processor.engine.detect import detect_format
 
@@ -40,6 +42,26 @@ MIME = {
     "gif": "image/gif",
 }
 EXTENSION = {"jpeg": "jpg"}
+_TEXT = {"type": "string"}
+OPTION_FIELDS: dict[str, Any] = {
+    "format": {"type": "string", "description": "auto (default) or an output format"},
+    "accept": {"type": "string", "description": "comma list of formats the client accepts"},
+    "quality": {"type": "string", "description": "auto, high, balanced, small, lossless, 1-100"},
+    "width": _TEXT,
+    "height": _TEXT,
+    "fit": _TEXT,
+    "keep_metadata": _TEXT,
+    "metadata": {"type": "string", "description": "true (default) for AI metadata"},
+    "widths": {"type": "string", "description": "comma list of responsive widths"},
+    "placeholder": _TEXT,
+}
+BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
+JOB_FORM = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {"file": BINARY, **OPTION_FIELDS},
+}
+JOB_PROBLEMS = [402, 413, 415]
 
 
 def _backends() -> Any:
@@ -56,6 +78,13 @@ def _get_job(job_id: str, user_id: str) -> processor_pb2.Job:
 
 
 @bp.post("/v1/jobs")
+@operation(
+    "Submit an image (multipart field `file`)",
+    tags=["jobs"],
+    form=JOB_FORM,
+    responses={202: Job},
+    problems=JOB_PROBLEMS,
+)
 def submit() -> tuple[Response, int, dict[str, str]]:
     user_id = current_user_id()
     upload = request.files.get("file")
@@ -117,17 +146,15 @@ def _undo_submission(job_id: str, input_key: str) -> None:
 
 
 @bp.get("/v1/jobs")
-def list_jobs() -> Response:
+@operation(
+    "List your jobs, newest first", tags=["jobs"], query=ListJobsQuery, responses={200: JobList}
+)
+def list_jobs(query: ListJobsQuery) -> Response:
     user_id = current_user_id()
-    raw_limit = request.args.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
-        raise Problem(
-            400, "invalid-parameter", "limit must be an integer from 1 to 100", field="limit"
-        )
     with calling("processor"):
         reply = _backends().processor.ListJobs(
             processor_pb2.ListJobsRequest(
-                owner_id=user_id, page_size=int(raw_limit), cursor=request.args.get("cursor", "")
+                owner_id=user_id, page_size=query.limit, cursor=query.cursor
             )
         )
     return jsonify(
@@ -136,11 +163,13 @@ def list_jobs() -> Response:
 
 
 @bp.get("/v1/jobs/<job_id>")
+@operation("A job's status and result summary", tags=["jobs"], responses={200: Job}, problems=[404])
 def get_job(job_id: str) -> Response:
     return jsonify(job_json(_get_job(job_id, current_user_id())))
 
 
 @bp.delete("/v1/jobs/<job_id>")
+@operation("Cancel a job", tags=["jobs"], responses={200: Job}, problems=[404, 409])
 def cancel_job(job_id: str) -> Response:
     user_id = current_user_id()
     with calling("processor"):
@@ -153,17 +182,23 @@ def cancel_job(job_id: str) -> Response:
 
 
 @bp.get("/v1/jobs/<job_id>/result")
-def download(job_id: str) -> Response:
+@operation(
+    "Download the result (once; it is deleted shortly after)",
+    tags=["jobs"],
+    query=ResultQuery,
+    responses={200: "image/*"},
+    problems=[404, 409, 410],
+)
+def download(job_id: str, query: ResultQuery) -> Response:
     user_id = current_user_id()
     job = _get_job(job_id, user_id)
     if job.status != "done":
         raise Problem(
             409, "job-not-done", f"the job is {job_json(job)['status']}; poll it until done"
         )
-    variant = request.args.get("variant", "0")
-    if not variant.isdigit() or int(variant) >= max(len(job.outputs), 1):
+    if query.variant >= max(len(job.outputs), 1):
         raise Problem(400, "invalid-parameter", "variant is out of range", field="variant")
-    output = job.outputs[int(variant)] if job.outputs else None
+    output = job.outputs[query.variant] if job.outputs else None
     key = output.blob_key if output else job.result_key
     fmt = output.format if output else job.output_format
     try:

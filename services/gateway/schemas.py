@@ -1,0 +1,208 @@
+"""Request and response models of the public API (they generate the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Email = Field(min_length=3, max_length=320)
+Password = Field(min_length=1, max_length=1024)
+Token = Field(min_length=1, max_length=200)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Email
+    password: str = Password
+
+
+class LoginBody(_Body):
+    email: str = Email
+    password: str = Password
+
+
+class TokenBody(_Body):
+    token: str = Token
+
+
+class PasswordResetBody(_Body):
+    email: str = Email
+
+
+class PasswordResetConfirmBody(_Body):
+    token: str = Token
+    password: str = Password
+
+
+class AccountPatchBody(_Body):
+    """Change the name right away; a new email takes effect once confirmed (needs the password)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, min_length=3, max_length=320)
+    current_password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class PasswordChangeBody(_Body):
+    current_password: str = Password
+    new_password: str = Password
+
+
+class ApiKeyBody(_Body):
+    name: str = Field(default="default", min_length=1, max_length=100)
+
+
+class Accepted(BaseModel):
+    """Accepted; what happens next is sent by email."""
+
+    status: str
+    detail: str
+
+
+class User(BaseModel):
+    """The signed-in user."""
+
+    id: str
+    name: str
+    email: str
+    email_confirmed: bool
+    pending_email: bool = False
+    created_at: str | None
+
+
+class UserReply(BaseModel):
+    """The signed-in user."""
+
+    user: User
+
+
+class LoginReply(BaseModel):
+    """Signed in: the session cookie and the csrf_token cookie are set."""
+
+    user: User
+    expires_at: str | None
+
+
+class ApiKey(BaseModel):
+    """An API key (never the key itself)."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: str | None
+    last_used_at: str | None
+
+
+class ApiKeyList(BaseModel):
+    """Your active API keys."""
+
+    api_keys: list[ApiKey]
+
+
+class ApiKeyCreated(BaseModel):
+    """The new key: `key` is shown exactly once."""
+
+    api_key: ApiKey
+    key: str
+
+
+class ApiCall(BaseModel):
+    """One authenticated call."""
+
+    method: str
+    route: str
+    status: int
+    duration_ms: int
+    at: str
+
+
+class ApiCallList(BaseModel):
+    """Your recent API calls, newest first."""
+
+    calls: list[ApiCall]
+
+
+class JobInput(BaseModel):
+    name: str
+    format: str
+    bytes: int
+    width: int | None
+    height: int | None
+
+
+class JobOutput(BaseModel):
+    format: str
+    bytes: int
+    width: int
+    height: int
+    ssimulacra2: float | None
+    no_gain: bool
+    saving_percent: float | None
+
+
+class JobVariant(BaseModel):
+    index: int
+    format: str
+    bytes: int
+    width: int
+    height: int
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class Job(BaseModel):
+    """A job and, once done, its result and metadata."""
+
+    id: str
+    status: str
+    input: JobInput
+    output: JobOutput | None
+    variants: list[JobVariant]
+    placeholder: dict[str, str] | None
+    options: dict[str, Any]
+    metadata: dict[str, Any] | None
+    error: JobError | None
+    created_at: str | None
+    updated_at: str | None
+    expires_at: str | None
+    result_gone: bool
+    links: dict[str, str | None]
+
+
+class JobList(BaseModel):
+    """A page of jobs, newest first; pass next_cursor to get the next page."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+class JobBatch(BaseModel):
+    """The jobs created by one batch submission, in upload order."""
+
+    jobs: list[Job]
+
+
+class ListJobsQuery(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str = Field(default="", max_length=200)
+
+
+class ListCallsQuery(BaseModel):
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ResultQuery(BaseModel):
+    variant: int = Field(default=0, ge=0, le=16)
+
+
+class OAuthCallbackQuery(BaseModel):
+    code: str = Field(default="", max_length=2000)
+    state: str = Field(default="", max_length=200)
+    error: str = Field(default="", max_length=200)
