@@ -111,7 +111,9 @@ def test_worker_killed_mid_job_completes_elsewhere_with_one_capture(
 ) -> None:
     stack.kill("worker.2", signal.SIGTERM)  # one worker takes the job ...
     try:
-        job = user.submit(large_photo(), filename="dog.jpg", format="webp", metadata=False)
+        job = user.submit(
+            large_photo(), filename="dog.jpg", format="webp", width=2048, metadata=False
+        )
         wait_for(
             lambda: user.job(job["id"])["status"] == "processing",
             interval=0.05,
