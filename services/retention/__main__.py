@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from picopt.kernel.mailer import Mailer
+from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
+from picopt.kernel.settings import SettingsError
+from picopt.privacy.participant import PrivacyParticipant
+from picopt.privacy.v1 import privacy_pb2_grpc
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.retention.deleter import Deleter
-from services.retention.grpc_api import RetentionServicer
+from services.retention.erasure import RetentionData
+from services.retention.exports import Exports
+from services.retention.grpc_api import PrivacyServicer, Retention, RetentionServicer
+from services.retention.logpurge import LogPurges
+from services.retention.policies import DEFAULT_POLICY_FILE, Policies
 from services.retention.policy import RetentionPolicy
+from services.retention.requests import Requests
+from services.retention.staff import staff_token
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,21 +33,68 @@ def main() -> None:
     parser.add_argument("role", choices=["serve", "sweep"], nargs="?", default="serve")
     args = parser.parse_args()
     app = ServiceApp("retention")
-    policy = RetentionPolicy.from_env(app.settings.env)
+    env = app.settings.env
+    try:
+        policy = RetentionPolicy.from_env(env)
+    except SettingsError as err:
+        sys.exit(f"retention: refusing to start: {err}")
     db = app.database(MIGRATIONS)
     deleter = Deleter(db, app.blobs(), policy)
     if args.role == "sweep":
         deleted, orphans = deleter.sweep()
         print(json.dumps({"deleted": deleted, "orphans": orphans}))
         return
-    app.grpc_server().add(
+    outbox = Outbox("retention")
+    requests = Requests(db, outbox, policy)
+    exports = Exports(
+        db,
+        app.blobs(),
+        policy,
+        {s: privacy_pb2_grpc.DataSubjectServiceStub(app.channel(s)) for s in policy.exporters},
+    )
+    log_purges = LogPurges(db, outbox, policy)
+    policies = Policies(
+        db,
+        Mailer.from_settings(app.settings),
+        privacy_pb2_grpc.RecipientServiceStub(app.channel("auth")),
+        batch_size=env.int("RETENTION_NOTIFY_BATCH", 100),
+        public_url=env.str("PUBLIC_URL"),
+    )
+    policies.bootstrap(Path(env.str("PRIVACY_POLICY_FILE", str(DEFAULT_POLICY_FILE))))
+    own = RetentionData(deleter)
+    participant = PrivacyParticipant("retention", outbox, own.erase, own.purge, lambda _: {})
+    retention = Retention(
+        deleter, requests, exports, log_purges, policies, app.settings.master_keys().current_id
+    )
+
+    server = app.grpc_server()
+    server.add(
         retention_pb2_grpc.add_RetentionServiceServicer_to_server,
-        RetentionServicer(deleter),
+        RetentionServicer(retention, staff_token(app.settings)),
         [service_name(retention_pb2.DESCRIPTOR, "RetentionService")],
     )
-    app.consume(deleter.subscriptions(), db=db)
+    server.add(
+        retention_pb2_grpc.add_PrivacyServiceServicer_to_server,
+        PrivacyServicer(retention),
+        [service_name(retention_pb2.DESCRIPTOR, "PrivacyService")],
+    )
+    app.consume(
+        [
+            *deleter.subscriptions(),
+            *requests.subscriptions(),
+            *log_purges.subscriptions(),
+            *participant.subscriptions(),
+        ],
+        db=db,
+    )
+    app.outbox_relay(db)
     app.every("delete_due", policy.due_interval, deleter.delete_due)
     app.every("sweep", policy.sweep_interval, deleter.sweep)
+    app.every("requests", env.float("RETENTION_REQUEST_CHECK_INTERVAL", 60.0), requests.tick)
+    app.every("exports", env.float("RETENTION_EXPORT_INTERVAL", 2.0), exports.build_pending)
+    app.every("exports_expire", policy.due_interval, exports.expire)
+    app.every("log_purge", policy.log_purge_interval, log_purges.order)
+    app.every("policy_notify", env.float("RETENTION_NOTIFY_INTERVAL", 5.0), policies.notify_batch)
     app.run()
 
 

@@ -5,7 +5,8 @@ Every deletion is verified (the object no longer exists) and recorded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -32,6 +33,8 @@ class Deleter:
     db: Database
     blobs: BlobStore
     policy: RetentionPolicy
+    # Serializes deletions with key rotation, whose rewrite must never resurrect an object.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- bookkeeping ----------------------------------------------------
 
@@ -56,9 +59,11 @@ class Deleter:
         elif _aware(row.delete_after) > delete_after:
             row.delete_after, row.cause = delete_after, cause
 
-    def _delete(self, s: Session, key: str, reason: str) -> bool:
-        existed = self.blobs.delete(key)
-        verified = not self.blobs.exists(key)
+    def delete_object(self, s: Session, key: str, reason: str) -> bool:
+        """Delete, check it is gone, and record it in the audit log (ids and reason only)."""
+        with self.lock:
+            existed = self.blobs.delete(key)
+            verified = not self.blobs.exists(key)
         row = s.get(TrackedObject, key)
         if row is not None and row.deleted_at is None:
             row.deleted_at, row.reason = now(), reason
@@ -92,7 +97,7 @@ class Deleter:
         assert ctx.session is not None
         e = ctx.payload
         self._track(ctx.session, e.input_key, e.job_id, "input", now())
-        self._delete(ctx.session, e.input_key, "job_ended")
+        self.delete_object(ctx.session, e.input_key, "job_ended")
         for key in e.output_keys or [e.result_key]:
             self._track(
                 ctx.session, key, e.job_id, "result", self._cap(from_timestamp(e.expires_at))
@@ -102,9 +107,9 @@ class Deleter:
         assert ctx.session is not None
         e = ctx.payload
         self._track(ctx.session, e.input_key, e.job_id, "input", now())
-        self._delete(ctx.session, e.input_key, "job_ended")
+        self.delete_object(ctx.session, e.input_key, "job_ended")
         for key in self._result_keys(ctx.session, e.job_id):
-            self._delete(ctx.session, key, "job_ended")
+            self.delete_object(ctx.session, key, "job_ended")
 
     def on_downloaded(self, ctx: HandlerContext) -> None:
         assert ctx.session is not None
@@ -134,7 +139,7 @@ class Deleter:
                     .limit(500)
                 )
             )
-            count = sum(self._delete(s, row.key, row.cause) for row in due)
+            count = sum(self.delete_object(s, row.key, row.cause) for row in due)
             for row in due:
                 row.deleted_at = row.deleted_at or now()
         return count
@@ -151,11 +156,11 @@ class Deleter:
         with self.db.session() as s:
             for info in list(self.blobs.list()):
                 if _aware(info.deadline) <= started or _aware(info.created_at) <= oldest_allowed:
-                    deleted += self._delete(s, info.key, "expired")
+                    deleted += self.delete_object(s, info.key, "expired")
                 elif s.get(TrackedObject, info.key) is None and (
                     _aware(info.created_at) <= started - self.policy.orphan_grace
                 ):
-                    orphans += self._delete(s, info.key, "orphan")
+                    orphans += self.delete_object(s, info.key, "orphan")
             if isinstance(self.blobs, FilesystemBlobStore):
                 for path in self.blobs.temp_files():
                     if (

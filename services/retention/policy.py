@@ -1,4 +1,8 @@
-"""Retention durations: settings whose defaults are the policy and which can only be shorter."""
+"""Retention durations: settings whose defaults are the policy and which can only be shorter.
+
+A value above the policy's is refused at start-up (SettingsError), so no
+configuration can quietly keep data longer than the privacy policy promises.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,21 @@ from datetime import timedelta
 from picopt.kernel.settings import Env, SettingsError
 
 MAX_IMAGE_TTL_S = 86_400
+MAX_LOG_DAYS = 90.0
+MAX_ERASURE_DAYS = 30.0
+DEFAULT_OVERDUE_AFTER_S = 7 * 86_400
+SERVICES_WITH_USER_DATA = ("auth", "billing", "processor", "retention")
+EXPORTERS = ("auth", "billing", "processor")
+
+
+def _bounded(env: Env, name: str, default: float, low: float, high: float, unit: str) -> float:
+    value = env.float(name, default)
+    if not low < value <= high:
+        raise SettingsError(
+            f"{name} must be more than {low:g} and at most {high:g} {unit} "
+            f"(the privacy policy's limit), got {value:g}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -17,6 +36,14 @@ class RetentionPolicy:
     sweep_interval: float
     due_interval: float
     orphan_grace: timedelta
+    log_age: timedelta
+    log_purge_interval: float
+    erasure_deadline: timedelta
+    overdue_after: timedelta
+    erasure_retry: timedelta
+    export_ttl: timedelta
+    erasure_services: tuple[str, ...]
+    exporters: tuple[str, ...]
 
     @classmethod
     def from_env(cls, env: Env) -> RetentionPolicy:
@@ -36,10 +63,39 @@ class RetentionPolicy:
             raise SettingsError(
                 "RETENTION_SWEEP_INTERVAL must be positive and at most RETENTION_IMAGE_TTL"
             )
+        log_days = _bounded(env, "RETENTION_LOG_DAYS", MAX_LOG_DAYS, 0, MAX_LOG_DAYS, "days")
+        erasure_days = _bounded(
+            env, "RETENTION_ERASURE_DAYS", MAX_ERASURE_DAYS, 0, MAX_ERASURE_DAYS, "days"
+        )
+        erasure_deadline = timedelta(days=erasure_days)
+        overdue = timedelta(
+            seconds=env.float("RETENTION_OVERDUE_AFTER", float(DEFAULT_OVERDUE_AFTER_S))
+        )
+        if not timedelta(0) < overdue < erasure_deadline:
+            raise SettingsError(
+                "RETENTION_OVERDUE_AFTER (seconds) must be positive and shorter than "
+                "RETENTION_ERASURE_DAYS, so open requests are flagged well before their deadline"
+            )
+        export_ttl = env.int("RETENTION_EXPORT_TTL", MAX_IMAGE_TTL_S)
+        if not 0 < export_ttl <= MAX_IMAGE_TTL_S:
+            raise SettingsError(
+                f"RETENTION_EXPORT_TTL must be 1 to {MAX_IMAGE_TTL_S} seconds, got {export_ttl}"
+            )
+        services = env.list("RETENTION_ERASURE_SERVICES", SERVICES_WITH_USER_DATA)
+        if "retention" not in services:
+            services = (*services, "retention")
         return cls(
             image_ttl=timedelta(seconds=ttl),
             download_grace=timedelta(seconds=grace),
             sweep_interval=sweep,
             due_interval=min(1.0, sweep),
             orphan_grace=timedelta(seconds=min(env.int("RETENTION_ORPHAN_GRACE", 600), ttl)),
+            log_age=timedelta(days=log_days),
+            log_purge_interval=env.float("RETENTION_LOG_PURGE_INTERVAL", 3600.0),
+            erasure_deadline=erasure_deadline,
+            overdue_after=overdue,
+            erasure_retry=timedelta(seconds=env.float("RETENTION_ERASURE_RETRY", 600.0)),
+            export_ttl=timedelta(seconds=export_ttl),
+            erasure_services=tuple(services),
+            exporters=env.list("RETENTION_EXPORTERS", EXPORTERS),
         )

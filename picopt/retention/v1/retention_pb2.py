@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#picopt/retention/v1/retention.proto\x12\x13picopt.retention.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n\x0fRunSweepRequest\"4\n\x10RunSweepResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x03\x12\x0f\n\x07orphans\x18\x02 \x01(\x03\"\x12\n\x10GetReportRequest\".\n\rDeletionCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xb9\x01\n\x11GetReportResponse\x12\x17\n\x0ftracked_objects\x18\x01 \x01(\x03\x12!\n\x19oldest_object_age_seconds\x18\x02 \x01(\x03\x12\x35\n\tdeletions\x18\x03 \x03(\x0b\x32\".picopt.retention.v1.DeletionCount\x12\x31\n\rlast_sweep_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xc7\x01\n\x10RetentionService\x12W\n\x08RunSweep\x12$.picopt.retention.v1.RunSweepRequest\x1a%.picopt.retention.v1.RunSweepResponse\x12Z\n\tGetReport\x12%.picopt.retention.v1.GetReportRequest\x1a&.picopt.retention.v1.GetReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#picopt/retention/v1/retention.proto\x12\x13picopt.retention.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n\x0fRunSweepRequest\"4\n\x10RunSweepResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x03\x12\x0f\n\x07orphans\x18\x02 \x01(\x03\"\x12\n\x10GetReportRequest\".\n\rDeletionCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"m\n\rLogPurgeCount\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12-\n\tpurged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc7\x02\n\x11GetReportResponse\x12\x17\n\x0ftracked_objects\x18\x01 \x01(\x03\x12!\n\x19oldest_object_age_seconds\x18\x02 \x01(\x03\x12\x35\n\tdeletions\x18\x03 \x03(\x0b\x32\".picopt.retention.v1.DeletionCount\x12\x31\n\rlast_sweep_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12=\n\x10overdue_requests\x18\x05 \x03(\x0b\x32#.picopt.retention.v1.PrivacyRequest\x12\x36\n\nlog_purges\x18\x06 \x03(\x0b\x32\".picopt.retention.v1.LogPurgeCount\x12\x15\n\ropen_requests\x18\x07 \x01(\x03\"\x86\x02\n\x0ePrivacyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07overdue\x18\x08 \x01(\x08\x12\x18\n\x10pending_services\x18\t \x03(\t\"e\n\nAuditEntry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"6\n\x13ListRequestsRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"M\n\x14ListRequestsResponse\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.picopt.retention.v1.PrivacyRequest\"\x1f\n\x11GetRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"z\n\x12GetRequestResponse\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.picopt.retention.v1.PrivacyRequest\x12.\n\x05\x61udit\x18\x02 \x03(\x0b\x32\x1f.picopt.retention.v1.AuditEntry\"3\n\x12OpenRequestRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"K\n\x13OpenRequestResponse\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.picopt.retention.v1.PrivacyRequest\"$\n\x16\x43ompleteRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"O\n\x17\x43ompleteRequestResponse\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.picopt.retention.v1.PrivacyRequest\"\x12\n\x10PurgeLogsRequest\"W\n\x11PurgeLogsResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\nolder_than\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x13\n\x11RotateKeysRequest\")\n\x08KeyCount\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\x95\x01\n\x12RotateKeysResponse\x12\x11\n\trewrapped\x18\x01 \x01(\x03\x12\x17\n\x0f\x61lready_current\x18\x02 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x03\x12\x16\n\x0e\x63urrent_key_id\x18\x04 \x01(\t\x12+\n\x04keys\x18\x05 \x03(\x0b\x32\x1d.picopt.retention.v1.KeyCount\"\xb0\x01\n\x06Policy\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08material\x18\x04 \x01(\x08\x12\x30\n\x0cpublished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08notified\x18\x06 \x01(\x03\x12\x19\n\x11notification_done\x18\x07 \x01(\x08\"_\n\x14PublishPolicyRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08material\x18\x04 \x01(\x08\"D\n\x15PublishPolicyResponse\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.picopt.retention.v1.Policy\"\x15\n\x13ListPoliciesRequest\"E\n\x14ListPoliciesResponse\x12-\n\x08policies\x18\x01 \x03(\x0b\x32\x1b.picopt.retention.v1.Policy\"(\n\x15RequestErasureRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"N\n\x16RequestErasureResponse\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.picopt.retention.v1.PrivacyRequest\"\'\n\x14RequestExportRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"M\n\x15RequestExportResponse\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.picopt.retention.v1.PrivacyRequest\"6\n\x10GetExportRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\texport_id\x18\x02 \x01(\t\"e\n\x11GetExportResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x10\n\x08\x62lob_key\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x12\n\x10GetPolicyRequest\"@\n\x11GetPolicyResponse\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.picopt.retention.v1.Policy2\xe3\x07\n\x10RetentionService\x12W\n\x08RunSweep\x12$.picopt.retention.v1.RunSweepRequest\x1a%.picopt.retention.v1.RunSweepResponse\x12Z\n\tGetReport\x12%.picopt.retention.v1.GetReportRequest\x1a&.picopt.retention.v1.GetReportResponse\x12\x63\n\x0cListRequests\x12(.picopt.retention.v1.ListRequestsRequest\x1a).picopt.retention.v1.ListRequestsResponse\x12]\n\nGetRequest\x12&.picopt.retention.v1.GetRequestRequest\x1a\'.picopt.retention.v1.GetRequestResponse\x12`\n\x0bOpenRequest\x12\'.picopt.retention.v1.OpenRequestRequest\x1a(.picopt.retention.v1.OpenRequestResponse\x12l\n\x0f\x43ompleteRequest\x12+.picopt.retention.v1.CompleteRequestRequest\x1a,.picopt.retention.v1.CompleteRequestResponse\x12Z\n\tPurgeLogs\x12%.picopt.retention.v1.PurgeLogsRequest\x1a&.picopt.retention.v1.PurgeLogsResponse\x12]\n\nRotateKeys\x12&.picopt.retention.v1.RotateKeysRequest\x1a\'.picopt.retention.v1.RotateKeysResponse\x12\x66\n\rPublishPolicy\x12).picopt.retention.v1.PublishPolicyRequest\x1a*.picopt.retention.v1.PublishPolicyResponse\x12\x63\n\x0cListPolicies\x12(.picopt.retention.v1.ListPoliciesRequest\x1a).picopt.retention.v1.ListPoliciesResponse2\x9b\x03\n\x0ePrivacyService\x12i\n\x0eRequestErasure\x12*.picopt.retention.v1.RequestErasureRequest\x1a+.picopt.retention.v1.RequestErasureResponse\x12\x66\n\rRequestExport\x12).picopt.retention.v1.RequestExportRequest\x1a*.picopt.retention.v1.RequestExportResponse\x12Z\n\tGetExport\x12%.picopt.retention.v1.GetExportRequest\x1a&.picopt.retention.v1.GetExportResponse\x12Z\n\tGetPolicy\x12%.picopt.retention.v1.GetPolicyRequest\x1a&.picopt.retention.v1.GetPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,8 +40,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETREPORTREQUEST']._serialized_end=184
   _globals['_DELETIONCOUNT']._serialized_start=186
   _globals['_DELETIONCOUNT']._serialized_end=232
-  _globals['_GETREPORTRESPONSE']._serialized_start=235
-  _globals['_GETREPORTRESPONSE']._serialized_end=420
-  _globals['_RETENTIONSERVICE']._serialized_start=423
-  _globals['_RETENTIONSERVICE']._serialized_end=622
+  _globals['_LOGPURGECOUNT']._serialized_start=234
+  _globals['_LOGPURGECOUNT']._serialized_end=343
+  _globals['_GETREPORTRESPONSE']._serialized_start=346
+  _globals['_GETREPORTRESPONSE']._serialized_end=673
+  _globals['_PRIVACYREQUEST']._serialized_start=676
+  _globals['_PRIVACYREQUEST']._serialized_end=938
+  _globals['_AUDITENTRY']._serialized_start=940
+  _globals['_AUDITENTRY']._serialized_end=1041
+  _globals['_LISTREQUESTSREQUEST']._serialized_start=1043
+  _globals['_LISTREQUESTSREQUEST']._serialized_end=1097
+  _globals['_LISTREQUESTSRESPONSE']._serialized_start=1099
+  _globals['_LISTREQUESTSRESPONSE']._serialized_end=1176
+  _globals['_GETREQUESTREQUEST']._serialized_start=1178
+  _globals['_GETREQUESTREQUEST']._serialized_end=1209
+  _globals['_GETREQUESTRESPONSE']._serialized_start=1211
+  _globals['_GETREQUESTRESPONSE']._serialized_end=1333
+  _globals['_OPENREQUESTREQUEST']._serialized_start=1335
+  _globals['_OPENREQUESTREQUEST']._serialized_end=1386
+  _globals['_OPENREQUESTRESPONSE']._serialized_start=1388
+  _globals['_OPENREQUESTRESPONSE']._serialized_end=1463
+  _globals['_COMPLETEREQUESTREQUEST']._serialized_start=1465
+  _globals['_COMPLETEREQUESTREQUEST']._serialized_end=1501
+  _globals['_COMPLETEREQUESTRESPONSE']._serialized_start=1503
+  _globals['_COMPLETEREQUESTRESPONSE']._serialized_end=1582
+  _globals['_PURGELOGSREQUEST']._serialized_start=1584
+  _globals['_PURGELOGSREQUEST']._serialized_end=1602
+  _globals['_PURGELOGSRESPONSE']._serialized_start=1604
+  _globals['_PURGELOGSRESPONSE']._serialized_end=1691
+  _globals['_ROTATEKEYSREQUEST']._serialized_start=1693
+  _globals['_ROTATEKEYSREQUEST']._serialized_end=1712
+  _globals['_KEYCOUNT']._serialized_start=1714
+  _globals['_KEYCOUNT']._serialized_end=1755
+  _globals['_ROTATEKEYSRESPONSE']._serialized_start=1758
+  _globals['_ROTATEKEYSRESPONSE']._serialized_end=1907
+  _globals['_POLICY']._serialized_start=1910
+  _globals['_POLICY']._serialized_end=2086
+  _globals['_PUBLISHPOLICYREQUEST']._serialized_start=2088
+  _globals['_PUBLISHPOLICYREQUEST']._serialized_end=2183
+  _globals['_PUBLISHPOLICYRESPONSE']._serialized_start=2185
+  _globals['_PUBLISHPOLICYRESPONSE']._serialized_end=2253
+  _globals['_LISTPOLICIESREQUEST']._serialized_start=2255
+  _globals['_LISTPOLICIESREQUEST']._serialized_end=2276
+  _globals['_LISTPOLICIESRESPONSE']._serialized_start=2278
+  _globals['_LISTPOLICIESRESPONSE']._serialized_end=2347
+  _globals['_REQUESTERASUREREQUEST']._serialized_start=2349
+  _globals['_REQUESTERASUREREQUEST']._serialized_end=2389
+  _globals['_REQUESTERASURERESPONSE']._serialized_start=2391
+  _globals['_REQUESTERASURERESPONSE']._serialized_end=2469
+  _globals['_REQUESTEXPORTREQUEST']._serialized_start=2471
+  _globals['_REQUESTEXPORTREQUEST']._serialized_end=2510
+  _globals['_REQUESTEXPORTRESPONSE']._serialized_start=2512
+  _globals['_REQUESTEXPORTRESPONSE']._serialized_end=2589
+  _globals['_GETEXPORTREQUEST']._serialized_start=2591
+  _globals['_GETEXPORTREQUEST']._serialized_end=2645
+  _globals['_GETEXPORTRESPONSE']._serialized_start=2647
+  _globals['_GETEXPORTRESPONSE']._serialized_end=2748
+  _globals['_GETPOLICYREQUEST']._serialized_start=2750
+  _globals['_GETPOLICYREQUEST']._serialized_end=2768
+  _globals['_GETPOLICYRESPONSE']._serialized_start=2770
+  _globals['_GETPOLICYRESPONSE']._serialized_end=2834
+  _globals['_RETENTIONSERVICE']._serialized_start=2837
+  _globals['_RETENTIONSERVICE']._serialized_end=3832
+  _globals['_PRIVACYSERVICE']._serialized_start=3835
+  _globals['_PRIVACYSERVICE']._serialized_end=4246
 # @@protoc_insertion_point(module_scope)

@@ -33,14 +33,256 @@ class DeletionCount(_message.Message):
     count: int
     def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
+class LogPurgeCount(_message.Message):
+    __slots__ = ("service", "table", "count", "purged_at")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PURGED_AT_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    table: str
+    count: int
+    purged_at: _timestamp_pb2.Timestamp
+    def __init__(self, service: _Optional[str] = ..., table: _Optional[str] = ..., count: _Optional[int] = ..., purged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class GetReportResponse(_message.Message):
-    __slots__ = ("tracked_objects", "oldest_object_age_seconds", "deletions", "last_sweep_at")
+    __slots__ = ("tracked_objects", "oldest_object_age_seconds", "deletions", "last_sweep_at", "overdue_requests", "log_purges", "open_requests")
     TRACKED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     OLDEST_OBJECT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DELETIONS_FIELD_NUMBER: _ClassVar[int]
     LAST_SWEEP_AT_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    LOG_PURGES_FIELD_NUMBER: _ClassVar[int]
+    OPEN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     tracked_objects: int
     oldest_object_age_seconds: int
     deletions: _containers.RepeatedCompositeFieldContainer[DeletionCount]
     last_sweep_at: _timestamp_pb2.Timestamp
-    def __init__(self, tracked_objects: _Optional[int] = ..., oldest_object_age_seconds: _Optional[int] = ..., deletions: _Optional[_Iterable[_Union[DeletionCount, _Mapping]]] = ..., last_sweep_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    overdue_requests: _containers.RepeatedCompositeFieldContainer[PrivacyRequest]
+    log_purges: _containers.RepeatedCompositeFieldContainer[LogPurgeCount]
+    open_requests: int
+    def __init__(self, tracked_objects: _Optional[int] = ..., oldest_object_age_seconds: _Optional[int] = ..., deletions: _Optional[_Iterable[_Union[DeletionCount, _Mapping]]] = ..., last_sweep_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue_requests: _Optional[_Iterable[_Union[PrivacyRequest, _Mapping]]] = ..., log_purges: _Optional[_Iterable[_Union[LogPurgeCount, _Mapping]]] = ..., open_requests: _Optional[int] = ...) -> None: ...
+
+class PrivacyRequest(_message.Message):
+    __slots__ = ("id", "user_id", "kind", "status", "created_at", "deadline", "completed_at", "overdue", "pending_services")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_SERVICES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    user_id: str
+    kind: str
+    status: str
+    created_at: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    overdue: bool
+    pending_services: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., pending_services: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("at", "action", "service", "detail")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    action: str
+    service: str
+    detail: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[str] = ..., service: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListRequestsRequest(_message.Message):
+    __slots__ = ("status", "user_id")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    user_id: str
+    def __init__(self, status: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ListRequestsResponse(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[PrivacyRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[PrivacyRequest, _Mapping]]] = ...) -> None: ...
+
+class GetRequestRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetRequestResponse(_message.Message):
+    __slots__ = ("request", "audit")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_FIELD_NUMBER: _ClassVar[int]
+    request: PrivacyRequest
+    audit: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    def __init__(self, request: _Optional[_Union[PrivacyRequest, _Mapping]] = ..., audit: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
+
+class OpenRequestRequest(_message.Message):
+    __slots__ = ("user_id", "kind")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    kind: str
+    def __init__(self, user_id: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class OpenRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: PrivacyRequest
+    def __init__(self, request: _Optional[_Union[PrivacyRequest, _Mapping]] = ...) -> None: ...
+
+class CompleteRequestRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CompleteRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: PrivacyRequest
+    def __init__(self, request: _Optional[_Union[PrivacyRequest, _Mapping]] = ...) -> None: ...
+
+class PurgeLogsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PurgeLogsResponse(_message.Message):
+    __slots__ = ("request_id", "older_than")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OLDER_THAN_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    older_than: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., older_than: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RotateKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class KeyCount(_message.Message):
+    __slots__ = ("key_id", "count")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    count: int
+    def __init__(self, key_id: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class RotateKeysResponse(_message.Message):
+    __slots__ = ("rewrapped", "already_current", "failed", "current_key_id", "keys")
+    REWRAPPED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_CURRENT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    rewrapped: int
+    already_current: int
+    failed: int
+    current_key_id: str
+    keys: _containers.RepeatedCompositeFieldContainer[KeyCount]
+    def __init__(self, rewrapped: _Optional[int] = ..., already_current: _Optional[int] = ..., failed: _Optional[int] = ..., current_key_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyCount, _Mapping]]] = ...) -> None: ...
+
+class Policy(_message.Message):
+    __slots__ = ("version", "effective_date", "text", "material", "published_at", "notified", "notification_done")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MATERIAL_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    NOTIFIED_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_DONE_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    effective_date: str
+    text: str
+    material: bool
+    published_at: _timestamp_pb2.Timestamp
+    notified: int
+    notification_done: bool
+    def __init__(self, version: _Optional[str] = ..., effective_date: _Optional[str] = ..., text: _Optional[str] = ..., material: _Optional[bool] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notified: _Optional[int] = ..., notification_done: _Optional[bool] = ...) -> None: ...
+
+class PublishPolicyRequest(_message.Message):
+    __slots__ = ("version", "effective_date", "text", "material")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MATERIAL_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    effective_date: str
+    text: str
+    material: bool
+    def __init__(self, version: _Optional[str] = ..., effective_date: _Optional[str] = ..., text: _Optional[str] = ..., material: _Optional[bool] = ...) -> None: ...
+
+class PublishPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: Policy
+    def __init__(self, policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class ListPoliciesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPoliciesResponse(_message.Message):
+    __slots__ = ("policies",)
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    policies: _containers.RepeatedCompositeFieldContainer[Policy]
+    def __init__(self, policies: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ...) -> None: ...
+
+class RequestErasureRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class RequestErasureResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: PrivacyRequest
+    def __init__(self, request: _Optional[_Union[PrivacyRequest, _Mapping]] = ...) -> None: ...
+
+class RequestExportRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class RequestExportResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: PrivacyRequest
+    def __init__(self, request: _Optional[_Union[PrivacyRequest, _Mapping]] = ...) -> None: ...
+
+class GetExportRequest(_message.Message):
+    __slots__ = ("user_id", "export_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    export_id: str
+    def __init__(self, user_id: _Optional[str] = ..., export_id: _Optional[str] = ...) -> None: ...
+
+class GetExportResponse(_message.Message):
+    __slots__ = ("status", "blob_key", "expires_at")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BLOB_KEY_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    blob_key: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, status: _Optional[str] = ..., blob_key: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: Policy
+    def __init__(self, policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...

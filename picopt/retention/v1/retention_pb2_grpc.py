@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class RetentionServiceStub:
-    """RetentionService is the compliance surface: sweeps and reports.
+    """RetentionService is the compliance staff surface. Every call must carry the
+    staff token as "authorization: Bearer <RETENTION_STAFF_TOKEN>" metadata;
+    calls without it fail with UNAUTHENTICATED.
     """
 
     def __init__(self, channel):
@@ -45,10 +47,52 @@ class RetentionServiceStub:
                 request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetReportRequest.SerializeToString,
                 response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetReportResponse.FromString,
                 _registered_method=True)
+        self.ListRequests = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/ListRequests',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListRequestsRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListRequestsResponse.FromString,
+                _registered_method=True)
+        self.GetRequest = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/GetRequest',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRequestRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRequestResponse.FromString,
+                _registered_method=True)
+        self.OpenRequest = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/OpenRequest',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenRequestRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenRequestResponse.FromString,
+                _registered_method=True)
+        self.CompleteRequest = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/CompleteRequest',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CompleteRequestRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CompleteRequestResponse.FromString,
+                _registered_method=True)
+        self.PurgeLogs = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/PurgeLogs',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PurgeLogsRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PurgeLogsResponse.FromString,
+                _registered_method=True)
+        self.RotateKeys = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/RotateKeys',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RotateKeysRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RotateKeysResponse.FromString,
+                _registered_method=True)
+        self.PublishPolicy = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/PublishPolicy',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PublishPolicyRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PublishPolicyResponse.FromString,
+                _registered_method=True)
+        self.ListPolicies = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/ListPolicies',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesResponse.FromString,
+                _registered_method=True)
 
 
 class RetentionServiceServicer:
-    """RetentionService is the compliance surface: sweeps and reports.
+    """RetentionService is the compliance staff surface. Every call must carry the
+    staff token as "authorization: Bearer <RETENTION_STAFF_TOKEN>" metadata;
+    calls without it fail with UNAUTHENTICATED.
     """
 
     def RunSweep(self, request, context):
@@ -58,6 +102,57 @@ class RetentionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetReport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRequests(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenRequest(self, request, context):
+        """Open a data-subject request (erasure, export or correction) on a user's behalf.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteRequest(self, request, context):
+        """Close a correction request once the correction is made.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PurgeLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateKeys(self, request, context):
+        """Re-wrap every stored object's data key under the current master key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPolicies(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -76,6 +171,46 @@ def add_RetentionServiceServicer_to_server(servicer, server):
                     request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetReportRequest.FromString,
                     response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetReportResponse.SerializeToString,
             ),
+            'ListRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRequests,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListRequestsRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListRequestsResponse.SerializeToString,
+            ),
+            'GetRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRequest,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRequestRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRequestResponse.SerializeToString,
+            ),
+            'OpenRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenRequest,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenRequestRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenRequestResponse.SerializeToString,
+            ),
+            'CompleteRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteRequest,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CompleteRequestRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CompleteRequestResponse.SerializeToString,
+            ),
+            'PurgeLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeLogs,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PurgeLogsRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PurgeLogsResponse.SerializeToString,
+            ),
+            'RotateKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateKeys,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RotateKeysRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RotateKeysResponse.SerializeToString,
+            ),
+            'PublishPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishPolicy,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PublishPolicyRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.PublishPolicyResponse.SerializeToString,
+            ),
+            'ListPolicies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPolicies,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'picopt.retention.v1.RetentionService', rpc_method_handlers)
@@ -85,7 +220,9 @@ def add_RetentionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RetentionService:
-    """RetentionService is the compliance surface: sweeps and reports.
+    """RetentionService is the compliance staff surface. Every call must carry the
+    staff token as "authorization: Bearer <RETENTION_STAFF_TOKEN>" metadata;
+    calls without it fail with UNAUTHENTICATED.
     """
 
     @staticmethod
@@ -132,6 +269,426 @@ class RetentionService:
             '/picopt.retention.v1.RetentionService/GetReport',
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetReportRequest.SerializeToString,
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/ListRequests',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.ListRequestsRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.ListRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/GetRequest',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetRequestRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/OpenRequest',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.OpenRequestRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.OpenRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/CompleteRequest',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.CompleteRequestRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.CompleteRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/PurgeLogs',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.PurgeLogsRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.PurgeLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/RotateKeys',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.RotateKeysRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.RotateKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/PublishPolicy',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.PublishPolicyRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.PublishPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPolicies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/ListPolicies',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class PrivacyServiceStub:
+    """PrivacyService is what the gateway calls for the signed-in user (no staff token).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RequestErasure = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/RequestErasure',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestErasureRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestErasureResponse.FromString,
+                _registered_method=True)
+        self.RequestExport = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/RequestExport',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestExportRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestExportResponse.FromString,
+                _registered_method=True)
+        self.GetExport = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/GetExport',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportResponse.FromString,
+                _registered_method=True)
+        self.GetPolicy = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/GetPolicy',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.FromString,
+                _registered_method=True)
+
+
+class PrivacyServiceServicer:
+    """PrivacyService is what the gateway calls for the signed-in user (no staff token).
+    """
+
+    def RequestErasure(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestExport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PrivacyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RequestErasure': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestErasure,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestErasureRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestErasureResponse.SerializeToString,
+            ),
+            'RequestExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestExport,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestExportRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.RequestExportResponse.SerializeToString,
+            ),
+            'GetExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExport,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportResponse.SerializeToString,
+            ),
+            'GetPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPolicy,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'picopt.retention.v1.PrivacyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('picopt.retention.v1.PrivacyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PrivacyService:
+    """PrivacyService is what the gateway calls for the signed-in user (no staff token).
+    """
+
+    @staticmethod
+    def RequestErasure(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/RequestErasure',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.RequestErasureRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.RequestErasureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/RequestExport',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.RequestExportRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.RequestExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/GetExport',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/GetPolicy',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,131 @@
+"""What every data-owning service plugs in to take part in privacy requests.
+
+A service supplies three functions (erase a user, purge its logs, export a
+user's data); `PrivacyParticipant` turns them into the `account.erase` and
+`logs.purge` subscriptions (answered through the service's outbox in the same
+transaction) and the `DataSubjectService` gRPC servicer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from picopt.events.v1 import events_pb2
+from picopt.kernel.db import OutboxRow, ProcessedEvent
+from picopt.kernel.errors import InvalidArgument
+from picopt.kernel.grpc_server import GrpcServer
+from picopt.kernel.logs import get_logger
+from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
+from picopt.kernel.protos import from_timestamp, service_name
+from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
+
+log = get_logger(__name__)
+
+Counts = dict[str, int]
+EraseFn = Callable[[Session, str], Counts]
+PurgeFn = Callable[[Session, datetime], Counts]
+ExportFn = Callable[[str], dict[str, Any]]
+
+
+def purge_kernel_rows(s: Session, older_than: datetime) -> Counts:
+    """Published outbox rows and processed-event ids older than the cutoff."""
+    outbox = s.execute(
+        sa.delete(OutboxRow).where(
+            OutboxRow.published_at.is_not(None), OutboxRow.published_at < older_than
+        )
+    )
+    processed = s.execute(sa.delete(ProcessedEvent).where(ProcessedEvent.processed_at < older_than))
+    return {
+        "outbox": int(outbox.rowcount or 0),  # type: ignore[attr-defined]
+        "processed_events": int(processed.rowcount or 0),  # type: ignore[attr-defined]
+    }
+
+
+def to_json(data: Any) -> bytes:
+    """Export files are UTF-8 JSON; datetimes become ISO 8601 in UTC."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return aware.astimezone(UTC).isoformat()
+        if isinstance(value, bytes):
+            return value.hex()
+        raise TypeError(f"cannot export {type(value).__name__}")
+
+    return json.dumps(data, indent=2, sort_keys=True, default=default).encode()
+
+
+@dataclass
+class PrivacyParticipant:
+    service: str
+    outbox: Outbox
+    erase: EraseFn
+    purge: PurgeFn
+    export: ExportFn
+
+    def on_erase(self, ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        e = ctx.payload
+        counts = self.erase(ctx.session, e.user_id)
+        self.outbox.add(
+            ctx.session,
+            "account.erased",
+            events_pb2.AccountErased(
+                user_id=e.user_id, request_id=e.request_id, service=self.service, counts=counts
+            ),
+        )
+        log.info("account_erased", user_id=e.user_id, request_id=e.request_id, **counts)
+
+    def on_purge(self, ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        e = ctx.payload
+        older_than = from_timestamp(e.older_than)
+        if older_than is None:
+            log.warning("logs_purge_without_cutoff", request_id=e.request_id)
+            return
+        counts = {
+            **purge_kernel_rows(ctx.session, older_than),
+            **self.purge(ctx.session, older_than),
+        }
+        self.outbox.add(
+            ctx.session,
+            "logs.purged",
+            events_pb2.LogsPurged(request_id=e.request_id, service=self.service, counts=counts),
+        )
+        log.info("logs_purged", request_id=e.request_id, **counts)
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription("account.erase", events_pb2.AccountErase, self.on_erase),
+            Subscription("logs.purge", events_pb2.LogsPurge, self.on_purge),
+        ]
+
+    def register(self, server: GrpcServer) -> None:
+        server.add(
+            privacy_pb2_grpc.add_DataSubjectServiceServicer_to_server,
+            _DataSubjectServicer(self),
+            [service_name(privacy_pb2.DESCRIPTOR, "DataSubjectService")],
+        )
+
+
+class _DataSubjectServicer(privacy_pb2_grpc.DataSubjectServiceServicer):
+    def __init__(self, participant: PrivacyParticipant) -> None:
+        self.participant = participant
+
+    def ExportUserData(
+        self, request: privacy_pb2.ExportUserDataRequest, context: Any
+    ) -> privacy_pb2.ExportUserDataResponse:
+        if not request.user_id:
+            raise InvalidArgument("user_id is required", code="invalid_user_id")
+        files = self.participant.export(request.user_id)
+        return privacy_pb2.ExportUserDataResponse(
+            service=self.participant.service,
+            files=[privacy_pb2.ExportFile(name=n, content=to_json(d)) for n, d in files.items()],
+        )
