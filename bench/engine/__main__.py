@@ -1,0 +1,207 @@
+"""Engine benchmark: bytes at equal SSIMULACRA2 against baselines, speed, memory, metric speed.
+
+Run: `.venv/bin/python -m bench.engine [--quick] [--max-side N]`. Writes bench/out/engine/ and,
+with --write-results, bench/RESULTS-engine.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyvips
+import structlog
+from PIL import Image
+
+from services.processor.engine import Limits, OptimizeOptions, optimize
+from services.processor.engine.decode import decode
+from services.processor.engine.geometry import plan
+from services.processor.engine.metric import ssimulacra2
+from services.processor.engine.resize import apply_plan
+from services.processor.engine.search import Judge
+
+from .baselines import ALPHA_CAPABLE, BASELINES, BaselineResult, search
+from .corpus import OUT, REPO, BenchImage, images
+
+ACCEPT = ("jpeg", "png", "webp", "avif")
+SPEED_IMAGE = "photo/dog_12mp_exif_orient6_xmp.jpg"
+RESULTS = REPO / "bench" / "RESULTS-engine.md"
+
+
+@dataclass
+class Row:
+    image: BenchImage
+    ours: dict[str, Any]
+    baselines: list[BaselineResult] = field(default_factory=list)
+
+
+def probe(path: Path, out: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Run the engine in a fresh interpreter; returns its JSON report (with peak RSS)."""
+    cmd = [sys.executable, "-m", "bench.engine.probe", str(path), str(out), json.dumps(options)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        return {"error": "crash", "message": done.stderr[-500:]}
+    return json.loads(lines[-1])
+
+
+def same_pixels(path: Path, max_side: int) -> Image.Image:
+    """The decoded, oriented, resized frame our engine encoded, for the baselines to encode."""
+    decoded = decode(path.read_bytes(), Limits())
+    p = plan(decoded.width, decoded.height, max_side, max_side, "inside")
+    return apply_plan(decoded.frames[:1], p)[0]
+
+
+def compression(images_: list[BenchImage], max_side: int) -> list[Row]:
+    rows = []
+    for image in images_:
+        out = OUT / "engine" / (image.name.replace("/", "__") + ".out")
+        options = {"width": max_side, "height": max_side, "accept": list(ACCEPT)}
+        ours = probe(image.path, out, options)
+        row = Row(image, ours)
+        if "error" not in ours and ours.get("frames") == 1:
+            frame = same_pixels(image.path, max_side)
+            judge = Judge(frame)
+            target = 80.0 if ours["no_gain"] else float(ours["score"])
+            for name in BASELINES:
+                if frame.mode == "RGBA" and name not in ALPHA_CAPABLE:
+                    continue
+                row.baselines.append(search(name, frame, judge, target))
+        rows.append(row)
+        print(_row_line(row), flush=True)
+    return rows
+
+
+def _row_line(row: Row) -> str:
+    o = row.ours
+    if "error" in o:
+        return f"{row.image.name}: error {o['error']}"
+    parts = [
+        f"{row.image.name}: {o['format_in']}->{o['format_out']} {o['bytes_in']}->{o['bytes_out']}",
+        f"score {o['score']} {o['ms']:.0f} ms rss {o['peak_rss_mb']:.0f} MB",
+    ]
+    for b in row.baselines:
+        parts.append(f"{b.name} {b.bytes} (q{b.quality})")
+    return " | ".join(parts)
+
+
+def _median_ms(fn: Callable[[], object], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def speed(images_: list[BenchImage]) -> dict[str, float]:
+    """12 MP JPEG to a 2048 px WebP: fixed quality vs libvips, and quality=auto vs fixed."""
+    source = next(i for i in images_ if i.name == SPEED_IMAGE).path
+    data = source.read_bytes()
+
+    def vips_fixed() -> bytes:
+        im = pyvips.Image.thumbnail_buffer(data, 2048, height=2048, size="down")
+        return im.webpsave_buffer(Q=80, effort=4, keep=pyvips.enums.ForeignKeep.NONE)
+
+    fixed = OptimizeOptions(width=2048, height=2048, format="webp", quality="80")
+    auto = OptimizeOptions(width=2048, height=2048, format="webp")
+    vips_fixed()
+    optimize(data, fixed)
+    return {
+        "vips_fixed_ms": _median_ms(vips_fixed),
+        "ours_fixed_ms": _median_ms(lambda: optimize(data, fixed)),
+        "ours_auto_ms": _median_ms(lambda: optimize(data, auto)),
+    }
+
+
+def memory(images_: list[BenchImage]) -> dict[str, float]:
+    """Peak RSS of a fresh process optimising a 36 MP JPEG to 2048 px (quality=auto)."""
+    source = next(i for i in images_ if i.name == SPEED_IMAGE).path
+    big = OUT / "engine" / "upscaled_36mp.jpg"
+    if not big.exists():
+        vi = pyvips.Image.new_from_file(str(source)).resize(6930 / 4032, kernel="linear")
+        vi.jpegsave(str(big), Q=90)
+    report = probe(big, OUT / "engine" / "upscaled_36mp.out", {"width": 2048, "height": 2048})
+    with Image.open(big) as im:
+        mp = im.width * im.height / 1e6
+    return {
+        "megapixels": mp,
+        "peak_rss_mb": float(report.get("peak_rss_mb", -1)),
+        "ms": float(report.get("ms", -1)),
+    }
+
+
+def metric_speed(images_: list[BenchImage]) -> dict[str, float]:
+    """Fast metric vs the reference package on a 1 MP pair, plus their agreement."""
+    import ssimulacra2 as reference
+
+    source = next(i for i in images_ if i.name == "photo/flower_3mp_progressive.jpg").path
+    with Image.open(source) as im:
+        src = im.convert("RGB").resize((1224, 816), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    src.save(buf, "JPEG", quality=60)
+    dist = Image.open(buf).convert("RGB")
+    a, b = np.asarray(src), np.asarray(dist)
+    files = []
+    for im in (src, dist):
+        f = io.BytesIO()
+        im.save(f, "PNG")
+        files.append(f)
+
+    def ref() -> float:
+        for f in files:
+            f.seek(0)
+        return float(reference.compute_ssimulacra2(*files))
+
+    ssimulacra2(a, b)
+    fast_ms = _median_ms(lambda: ssimulacra2(a, b), runs=5)
+    ref_ms = _median_ms(ref, runs=2)
+    return {
+        "fast_ms": fast_ms,
+        "reference_ms": ref_ms,
+        "speedup": ref_ms / fast_ms,
+        "fast_score": ssimulacra2(a, b),
+        "reference_score": ref(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine")
+    parser.add_argument("--quick", action="store_true", help="8 images instead of all")
+    parser.add_argument("--max-side", type=int, default=1600, help="fit inside N x N px")
+    parser.add_argument("--write-results", action="store_true", help="update RESULTS-engine.md")
+    args = parser.parse_args(argv)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    (OUT / "engine").mkdir(parents=True, exist_ok=True)
+    all_images = images()
+    selected = images(quick=args.quick)
+    started = time.perf_counter()
+    rows = compression(selected, args.max_side)
+    perf = speed(all_images)
+    print(json.dumps(perf), flush=True)
+    mem = memory(all_images)
+    print(json.dumps(mem), flush=True)
+    met = metric_speed(all_images)
+    print(json.dumps(met), flush=True)
+    from .report import render
+
+    text = render(rows, perf, mem, met, args, time.perf_counter() - started)
+    print(text)
+    (OUT / "engine" / "RESULTS.md").write_text(text)
+    if args.write_results:
+        RESULTS.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

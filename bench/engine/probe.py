@@ -1,0 +1,51 @@
+"""One engine run in a fresh process, so its peak RSS is that job's alone.
+
+`python -m bench.engine.probe INPUT OUTPUT [json-options]` prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from services.processor.engine import EngineError, OptimizeOptions, optimize
+
+
+def main(argv: list[str]) -> int:
+    source, target = Path(argv[0]), Path(argv[1])
+    options = OptimizeOptions(**json.loads(argv[2])) if len(argv) > 2 else OptimizeOptions()
+    data = source.read_bytes()
+    started = time.perf_counter()
+    try:
+        result = optimize(data, options)
+    except EngineError as exc:
+        print(json.dumps({"error": exc.code, "message": exc.message}))
+        return 1
+    ms = (time.perf_counter() - started) * 1000
+    target.write_bytes(result.main.data)
+    report = {
+        "format_in": result.format_in,
+        "format_out": result.main.format,
+        "bytes_in": len(data),
+        "bytes_out": len(result.main.data),
+        "width": result.main.width,
+        "height": result.main.height,
+        "frames": result.main.frames,
+        "score": result.main.ssimulacra2,
+        "quality": result.main.quality,
+        "no_gain": result.main.no_gain,
+        "ms": ms,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    import structlog
+
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    sys.exit(main(sys.argv[1:]))
