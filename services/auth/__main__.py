@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from picopt.auth.v1 import auth_pb2, auth_pb2_grpc
+from picopt.kernel.mailer import Mailer
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
-from picopt.kernel.settings import local_secret
+from picopt.kernel.settings import Env, local_secret
+from services.auth.events import subscriptions
 from services.auth.grpc_api import AuthServicer
+from services.auth.notify import Notifier
+from services.auth.oauth import OAuthSignIn, providers_from_env
 from services.auth.service import AuthConfig, AuthService
+from services.auth.throttle import ThrottleConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def config_from_env(env: Env, secret: bytes) -> AuthConfig:
+    return AuthConfig(
+        secret=secret,
+        session_ttl=timedelta(seconds=env.int("SESSION_ABSOLUTE_TTL_S", 14 * 86_400)),
+        session_idle_ttl=timedelta(seconds=env.int("SESSION_IDLE_TTL_S", 3 * 86_400)),
+        confirm_ttl=timedelta(seconds=env.int("EMAIL_CONFIRM_TTL_S", 86_400)),
+        reset_ttl=timedelta(seconds=env.int("PASSWORD_RESET_TTL_S", 3_600)),
+        throttle=ThrottleConfig(
+            account_free_failures=env.int("LOGIN_FREE_FAILURES_ACCOUNT", 5),
+            address_free_failures=env.int("LOGIN_FREE_FAILURES_ADDRESS", 20),
+            base_delay_s=env.float("LOGIN_DELAY_BASE_S", 5.0),
+            max_delay_s=env.float("LOGIN_DELAY_MAX_S", 900.0),
+        ),
+    )
 
 
 def main() -> None:
@@ -20,12 +42,18 @@ def main() -> None:
     env = app.settings.env
     secret = env.str("AUTH_SECRET") or local_secret(app.settings.var_dir / "auth.secret")
     db = app.database(MIGRATIONS)
-    service = AuthService(db, Outbox("auth"), AuthConfig(secret=secret.encode()))
+    outbox = Outbox("auth")
+    notifier = Notifier(
+        Mailer.from_settings(app.settings), env.str("PUBLIC_URL", "http://127.0.0.1:8080")
+    )
+    service = AuthService(db, outbox, config_from_env(env, secret.encode()), notifier)
+    oauth = OAuthSignIn(service, providers_from_env(env))
     app.grpc_server().add(
         auth_pb2_grpc.add_AuthServiceServicer_to_server,
-        AuthServicer(service),
+        AuthServicer(service, oauth),
         [service_name(auth_pb2.DESCRIPTOR, "AuthService")],
     )
+    app.consume(subscriptions(service, outbox), db=db)
     app.outbox_relay(db)
     app.run()
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from picopt.auth.v1 import auth_pb2, auth_pb2_grpc
-from picopt.kernel.protos import to_timestamp
-from services.auth.models import ApiKey, User
-from services.auth.service import AuthService
+from picopt.kernel.protos import from_timestamp, to_timestamp
+from services.auth.models import ApiCallRecord, ApiKey, User
+from services.auth.oauth import OAuthSignIn
+from services.auth.service import ApiCall, AuthService, LoginThrottled, now
 
 
 def user_message(user: User) -> auth_pb2.User:
@@ -17,6 +18,7 @@ def user_message(user: User) -> auth_pb2.User:
         email=user.email,
         email_confirmed=user.email_confirmed_at is not None,
         created_at=to_timestamp(user.created_at),
+        pending_email=user.pending_email is not None,
     )
 
 
@@ -30,23 +32,71 @@ def key_message(key: ApiKey) -> auth_pb2.ApiKey:
     )
 
 
+def call_message(call: ApiCallRecord) -> auth_pb2.ApiCall:
+    return auth_pb2.ApiCall(
+        user_id=call.user_id,
+        method=call.method,
+        route=call.route,
+        status=call.status,
+        duration_ms=call.duration_ms,
+        at=to_timestamp(call.at),
+        key_id=call.key_id or "",
+    )
+
+
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, service: AuthService) -> None:
+    def __init__(self, service: AuthService, oauth: OAuthSignIn) -> None:
         self.service = service
+        self.oauth = oauth
 
     def SignUp(self, request: auth_pb2.SignUpRequest, context: Any) -> auth_pb2.SignUpResponse:
-        user = self.service.sign_up(request.name, request.email, request.password)
-        return auth_pb2.SignUpResponse(user=user_message(user))
+        self.service.sign_up(request.name, request.email, request.password)
+        return auth_pb2.SignUpResponse()
+
+    def ConfirmEmail(
+        self, request: auth_pb2.ConfirmEmailRequest, context: Any
+    ) -> auth_pb2.ConfirmEmailResponse:
+        return auth_pb2.ConfirmEmailResponse(
+            user=user_message(self.service.confirm_email(request.token))
+        )
+
+    def RequestPasswordReset(
+        self, request: auth_pb2.RequestPasswordResetRequest, context: Any
+    ) -> auth_pb2.RequestPasswordResetResponse:
+        self.service.request_password_reset(request.email)
+        return auth_pb2.RequestPasswordResetResponse()
+
+    def ResetPassword(
+        self, request: auth_pb2.ResetPasswordRequest, context: Any
+    ) -> auth_pb2.ResetPasswordResponse:
+        self.service.reset_password(request.token, request.new_password)
+        return auth_pb2.ResetPasswordResponse()
 
     def LogIn(self, request: auth_pb2.LogInRequest, context: Any) -> auth_pb2.LogInResponse:
-        user, token, expires = self.service.log_in(request.email, request.password)
+        try:
+            signed = self.service.log_in(
+                request.email,
+                request.password,
+                request.client_address,
+                request.previous_session_token,
+            )
+        except LoginThrottled as throttled:
+            return auth_pb2.LogInResponse(retry_after_s=throttled.retry_after_s)
         return auth_pb2.LogInResponse(
-            user=user_message(user), session_token=token, expires_at=to_timestamp(expires)
+            user=user_message(signed.user),
+            session_token=signed.token,
+            expires_at=to_timestamp(signed.expires),
         )
 
     def LogOut(self, request: auth_pb2.LogOutRequest, context: Any) -> auth_pb2.LogOutResponse:
         self.service.log_out(request.session_token)
         return auth_pb2.LogOutResponse()
+
+    def LogOutEverywhere(
+        self, request: auth_pb2.LogOutEverywhereRequest, context: Any
+    ) -> auth_pb2.LogOutEverywhereResponse:
+        ended = self.service.log_out_everywhere(request.user_id)
+        return auth_pb2.LogOutEverywhereResponse(sessions_ended=ended)
 
     def AuthenticateSession(
         self, request: auth_pb2.AuthenticateSessionRequest, context: Any
@@ -81,3 +131,66 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def GetUser(self, request: auth_pb2.GetUserRequest, context: Any) -> auth_pb2.GetUserResponse:
         return auth_pb2.GetUserResponse(user=user_message(self.service.get_user(request.user_id)))
+
+    def UpdateAccount(
+        self, request: auth_pb2.UpdateAccountRequest, context: Any
+    ) -> auth_pb2.UpdateAccountResponse:
+        user = self.service.update_account(
+            request.user_id,
+            name=request.name if request.HasField("name") else None,
+            email=request.email if request.HasField("email") else None,
+            current_password=request.current_password,
+        )
+        return auth_pb2.UpdateAccountResponse(user=user_message(user))
+
+    def ChangePassword(
+        self, request: auth_pb2.ChangePasswordRequest, context: Any
+    ) -> auth_pb2.ChangePasswordResponse:
+        token, expires = self.service.change_password(
+            request.user_id, request.current_password, request.new_password
+        )
+        return auth_pb2.ChangePasswordResponse(
+            session_token=token, expires_at=to_timestamp(expires)
+        )
+
+    def StartOAuth(
+        self, request: auth_pb2.StartOAuthRequest, context: Any
+    ) -> auth_pb2.StartOAuthResponse:
+        url, state = self.oauth.start(request.provider, request.redirect_uri)
+        return auth_pb2.StartOAuthResponse(authorization_url=url, state=state)
+
+    def FinishOAuth(
+        self, request: auth_pb2.FinishOAuthRequest, context: Any
+    ) -> auth_pb2.FinishOAuthResponse:
+        if request.previous_session_token:
+            self.service.log_out(request.previous_session_token)
+        signed, created = self.oauth.finish(request.provider, request.code, request.state)
+        return auth_pb2.FinishOAuthResponse(
+            user=user_message(signed.user),
+            session_token=signed.token,
+            expires_at=to_timestamp(signed.expires),
+            created=created,
+        )
+
+    def RecordApiCalls(
+        self, request: auth_pb2.RecordApiCallsRequest, context: Any
+    ) -> auth_pb2.RecordApiCallsResponse:
+        self.service.record_api_calls(
+            ApiCall(
+                user_id=c.user_id,
+                method=c.method,
+                route=c.route,
+                status=c.status,
+                duration_ms=c.duration_ms,
+                at=from_timestamp(c.at) or now(),
+                key_id=c.key_id,
+            )
+            for c in request.calls
+        )
+        return auth_pb2.RecordApiCallsResponse()
+
+    def ListApiCalls(
+        self, request: auth_pb2.ListApiCallsRequest, context: Any
+    ) -> auth_pb2.ListApiCallsResponse:
+        calls = self.service.list_api_calls(request.user_id, request.limit or 50)
+        return auth_pb2.ListApiCallsResponse(calls=[call_message(c) for c in calls])

@@ -1,32 +1,93 @@
-"""Auth use cases: sign-up, sign-in, sessions and API keys."""
+"""Auth use cases: accounts, email tokens, sessions, API keys, the API call log.
+
+For the privacy engineer: `AuthService.disable_user(session, user_id)` disables an
+account and revokes every session, API key and pending token;
+`AuthService.erase_user(session, user_id)` deletes the user and everything auth
+holds about them. Both run inside the caller's transaction (an event handler's
+session) and return per-table counts for the audit trail.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
 
 from picopt.events.v1 import events_pb2
 from picopt.kernel.db import Database
-from picopt.kernel.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from picopt.kernel.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import Outbox
 from services.auth import credentials
-from services.auth.models import ApiKey, Session, User
+from services.auth.models import (
+    ApiCallRecord,
+    ApiKey,
+    EmailToken,
+    LoginFailure,
+    OAuthIdentity,
+    Session,
+    User,
+)
+from services.auth.notify import Notifier
+from services.auth.passwords import check_password
+from services.auth.throttle import LoginThrottle, ThrottleConfig
 
 log = get_logger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CONFIRM, RESET, CHANGE_EMAIL = "confirm", "reset", "change_email"
+# last_seen_at is written at most this often (a write per request would be wasteful).
+_SEEN_GRANULARITY = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
 class AuthConfig:
     secret: bytes
     session_ttl: timedelta = timedelta(days=14)
+    session_idle_ttl: timedelta = timedelta(days=3)
+    confirm_ttl: timedelta = timedelta(hours=24)
+    reset_ttl: timedelta = timedelta(hours=1)
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
+
+
+class LoginThrottled(ResourceExhausted):
+    code = "login_throttled"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    token: str
+    expires: datetime
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    user_id: str
+    method: str
+    route: str
+    status: int
+    duration_ms: int
+    at: datetime
+    key_id: str = ""
 
 
 def now() -> datetime:
@@ -45,28 +106,44 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def check_password(password: str) -> None:
-    if not 8 <= len(password) <= 128:
-        raise InvalidArgument("password must be 8 to 128 characters", code="invalid_password")
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise InvalidArgument("name must be 1 to 200 characters", code="invalid_name")
+    return name
+
+
+def _invalid_token() -> InvalidArgument:
+    return InvalidArgument("the token is invalid, used or expired", code="invalid_token")
 
 
 class AuthService:
-    def __init__(self, db: Database, outbox: Outbox, config: AuthConfig) -> None:
+    def __init__(
+        self, db: Database, outbox: Outbox, config: AuthConfig, notifier: Notifier
+    ) -> None:
         self.db = db
         self.outbox = outbox
         self.config = config
+        self.notify = notifier
+        self.throttle = LoginThrottle(config.secret, config.throttle)
 
-    def sign_up(self, name: str, email: str, password: str) -> User:
-        name = name.strip()
-        if not 1 <= len(name) <= 200:
-            raise InvalidArgument("name must be 1 to 200 characters", code="invalid_name")
+    def email_digest(self, email: str) -> str:
+        """HMAC-SHA256 of the normalized address: lets billing count emails without seeing them."""
+        return hmac.new(self.config.secret, email.encode(), hashlib.sha256).hexdigest()
+
+    # -- sign-up and email tokens ---------------------------------------------------------
+
+    def sign_up(self, name: str, email: str, password: str) -> None:
+        """Same answer whether or not the address is taken; the next step arrives by email."""
+        name = _check_name(name)
         email = normalize_email(email)
         check_password(password)
+        password_hash = credentials.hash_password(password)  # paid on both paths
         user = User(
             id=str(uuid.uuid4()),
             name=name,
             email=email,
-            password_hash=credentials.hash_password(password),
+            password_hash=password_hash,
             created_at=now(),
         )
         try:
@@ -74,75 +151,265 @@ class AuthService:
                 s.add(user)
                 s.flush()
                 self.outbox.add(s, "account.created", events_pb2.AccountCreated(user_id=user.id))
-        except IntegrityError as exc:
-            raise AlreadyExists("an account with this email exists", code="email_taken") from exc
+                token = self._new_token(s, user.id, CONFIRM, email, self.config.confirm_ttl)
+        except IntegrityError:
+            self._signup_for_existing(email)
+            return
         log.info("user_signed_up", user_id=user.id)
+        self.notify.confirm_email(email, token, self._hours(self.config.confirm_ttl))
+
+    def _signup_for_existing(self, email: str) -> None:
+        with self.db.session() as s:
+            user = s.scalar(select(User).where(User.email == email))
+            if user is None or user.disabled_at is not None:
+                return
+            if user.email_confirmed_at is None:
+                token = self._new_token(s, user.id, CONFIRM, email, self.config.confirm_ttl)
+            else:
+                token = ""
+        log.info("signup_for_existing_account", user_id=user.id)
+        if token:
+            self.notify.confirm_email(email, token, self._hours(self.config.confirm_ttl))
+        else:
+            self.notify.already_registered(email)
+
+    @staticmethod
+    def _hours(ttl: timedelta) -> int:
+        return max(1, int(ttl.total_seconds() // 3600))
+
+    def _new_token(
+        self, s: DbSession, user_id: str, purpose: str, email: str, ttl: timedelta
+    ) -> str:
+        token = credentials.new_session_token()
+        created = now()
+        s.add(
+            EmailToken(
+                token_hash=credentials.token_digest(token),
+                user_id=user_id,
+                purpose=purpose,
+                email=email,
+                created_at=created,
+                expires_at=created + ttl,
+            )
+        )
+        return token
+
+    def _use_token(self, s: DbSession, token: str, purposes: Iterable[str]) -> EmailToken:
+        row = (
+            s.get(EmailToken, credentials.token_digest(token), with_for_update=True)
+            if token
+            else None
+        )
+        if (
+            row is None
+            or row.purpose not in set(purposes)
+            or row.used_at is not None
+            or _aware(row.expires_at) <= now()
+        ):
+            raise _invalid_token()
+        row.used_at = now()
+        return row
+
+    def _mark_confirmed(self, s: DbSession, user: User) -> None:
+        """The first confirmed address of an account announces account.confirmed."""
+        if user.email_confirmed_at is None:
+            user.email_confirmed_at = now()
+            self.outbox.add(
+                s,
+                "account.confirmed",
+                events_pb2.AccountConfirmed(
+                    user_id=user.id, email_digest=self.email_digest(user.email)
+                ),
+            )
+
+    def confirm_email(self, token: str) -> User:
+        """Confirms a sign-up address, or completes an email change."""
+        try:
+            with self.db.session() as s:
+                row = self._use_token(s, token, (CONFIRM, CHANGE_EMAIL))
+                user = s.get(User, row.user_id)
+                if user is None or user.disabled_at is not None:
+                    raise _invalid_token()
+                if row.purpose == CONFIRM:
+                    if row.email != user.email:
+                        raise _invalid_token()
+                else:
+                    if row.email != user.pending_email:
+                        raise _invalid_token()
+                    user.email = row.email
+                    user.pending_email = None
+                    if user.email_confirmed_at is not None:
+                        user.email_confirmed_at = now()
+                self._mark_confirmed(s, user)
+                s.flush()
+                s.expunge(user)
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                "another account uses this address now", code="email_taken"
+            ) from exc
+        log.info("email_confirmed", user_id=user.id)
         return user
 
-    def log_in(self, email: str, password: str) -> tuple[User, str, datetime]:
+    def request_password_reset(self, email: str) -> None:
+        """Same answer whether or not the address has an account."""
+        try:
+            email = normalize_email(email)
+        except InvalidArgument:
+            return
+        with self.db.session() as s:
+            user = s.scalar(select(User).where(User.email == email))
+            if user is None or user.disabled_at is not None:
+                return
+            token = self._new_token(s, user.id, RESET, email, self.config.reset_ttl)
+            user_id = user.id
+        log.info("password_reset_requested", user_id=user_id)
+        self.notify.reset_password(email, token, self._hours(self.config.reset_ttl))
+
+    def reset_password(self, token: str, new_password: str) -> None:
+        check_password(new_password)
+        password_hash = credentials.hash_password(new_password)
+        with self.db.session() as s:
+            row = self._use_token(s, token, (RESET,))
+            user = s.get(User, row.user_id)
+            if user is None or user.disabled_at is not None or row.email != user.email:
+                raise _invalid_token()
+            user.password_hash = password_hash
+            # Every other outstanding reset token dies with this one.
+            s.execute(
+                update(EmailToken)
+                .where(
+                    EmailToken.user_id == user.id,
+                    EmailToken.purpose == RESET,
+                    EmailToken.used_at.is_(None),
+                )
+                .values(used_at=now())
+            )
+            ended = self._end_sessions(s, user.id)
+            self._mark_confirmed(s, user)  # the mailbox owner proved it
+            self.throttle.succeeded(s, user.email)
+            email, user_id = user.email, user.id
+        log.info("password_reset", user_id=user_id, sessions_ended=ended)
+        self.notify.password_changed(email)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def log_in(
+        self, email: str, password: str, address: str = "", previous_token: str = ""
+    ) -> SignedIn:
         try:
             email = normalize_email(email)
         except InvalidArgument:
             email = ""
+        at = now()
+        keys = self.throttle.keys(email or "-", address)
         with self.db.session() as s:
-            user = s.scalar(select(User).where(User.email == email)) if email else None
-            ok = credentials.verify_password(user.password_hash if user else None, password)
-            if not ok or user is None or user.disabled_at is not None:
-                log.info("login_failed", user_id=user.id if user else None)
-                raise Unauthenticated("email or password is wrong", code="invalid_credentials")
-            if credentials.needs_rehash(user.password_hash):
-                user.password_hash = credentials.hash_password(password)
-            token = credentials.new_session_token()
-            created = now()
-            expires = created + self.config.session_ttl
-            s.add(
-                Session(
-                    token_hash=credentials.token_digest(token),
-                    user_id=user.id,
-                    created_at=created,
-                    expires_at=expires,
-                    last_seen_at=created,
-                )
-            )
-            s.expunge(user)
+            wait = self.throttle.retry_after(s, keys, at)
+        if wait:
+            log.info("login_throttled", retry_after_s=wait)
+            raise LoginThrottled(wait)
+        with self.db.session() as s:
+            found = s.scalar(select(User).where(User.email == email)) if email else None
+            ok = credentials.verify_password(found.password_hash if found else None, password)
+            user = found if ok and found is not None and found.disabled_at is None else None
+            if user is None:
+                self.throttle.failed(s, keys, at)
+            else:
+                if user.password_hash and credentials.needs_rehash(user.password_hash):
+                    user.password_hash = credentials.hash_password(password)
+                    log.info("password_rehashed", user_id=user.id)
+                self.throttle.succeeded(s, email)
+                if previous_token:
+                    s.execute(
+                        delete(Session).where(
+                            Session.token_hash == credentials.token_digest(previous_token)
+                        )
+                    )
+                token, expires = self._new_session(s, user.id)
+                s.flush()
+                s.expunge(user)
+        if user is None:
+            log.info("login_failed", user_id=found.id if found else None)
+            raise Unauthenticated("email or password is wrong", code="invalid_credentials")
         log.info("user_logged_in", user_id=user.id)
-        return user, token, expires
+        return SignedIn(user, token, expires)
+
+    def _new_session(self, s: DbSession, user_id: str) -> tuple[str, datetime]:
+        token = credentials.new_session_token()
+        created = now()
+        expires = created + self.config.session_ttl
+        s.add(
+            Session(
+                token_hash=credentials.token_digest(token),
+                user_id=user_id,
+                created_at=created,
+                expires_at=expires,
+                last_seen_at=created,
+            )
+        )
+        return token, expires
+
+    def _end_sessions(self, s: DbSession, user_id: str) -> int:
+        result = s.execute(delete(Session).where(Session.user_id == user_id))
+        return int(result.rowcount or 0)
 
     def log_out(self, token: str) -> None:
         with self.db.session() as s:
-            session = s.get(Session, credentials.token_digest(token))
-            if session is not None:
-                s.delete(session)
+            s.execute(delete(Session).where(Session.token_hash == credentials.token_digest(token)))
+
+    def log_out_everywhere(self, user_id: str) -> int:
+        with self.db.session() as s:
+            ended = self._end_sessions(s, user_id)
+        log.info("logged_out_everywhere", user_id=user_id, sessions_ended=ended)
+        return ended
 
     def authenticate_session(self, token: str) -> str:
+        invalid = Unauthenticated("session is invalid or expired", code="invalid_session")
+        at = now()
         with self.db.session() as s:
             session = s.get(Session, credentials.token_digest(token)) if token else None
-            if session is None or _aware(session.expires_at) <= now():
-                raise Unauthenticated("session is invalid or expired", code="invalid_session")
-            user = s.get(User, session.user_id)
-            if user is None or user.disabled_at is not None:
-                raise Unauthenticated("session is invalid or expired", code="invalid_session")
-            session.last_seen_at = now()
-            return session.user_id
+            if session is None:
+                raise invalid
+            if (
+                _aware(session.expires_at) <= at
+                or _aware(session.last_seen_at) + self.config.session_idle_ttl <= at
+            ):
+                s.delete(session)
+                expired = True
+            else:
+                expired = False
+                user = s.get(User, session.user_id)
+                if user is None or user.disabled_at is not None:
+                    raise invalid
+                if at - _aware(session.last_seen_at) >= _SEEN_GRANULARITY:
+                    session.last_seen_at = at
+                user_id = session.user_id
+        if expired:
+            raise invalid
+        return user_id
+
+    # -- API keys --------------------------------------------------------------------------
 
     def authenticate_api_key(self, key: str) -> tuple[str, str]:
         prefix = credentials.api_key_prefix(key)
         digest = credentials.api_key_digest(self.config.secret, key)
+        invalid = Unauthenticated("API key is invalid or revoked", code="invalid_api_key")
         with self.db.session() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
-            valid = row is not None and credentials.digests_equal(row.key_hash, digest)
+            valid = credentials.digests_equal(row.key_hash if row else "0" * 64, digest)
             if not valid or row is None or row.revoked_at is not None:
-                raise Unauthenticated("API key is invalid or revoked", code="invalid_api_key")
+                raise invalid
             user = s.get(User, row.user_id)
             if user is None or user.disabled_at is not None:
-                raise Unauthenticated("API key is invalid or revoked", code="invalid_api_key")
-            row.last_used_at = now()
+                raise invalid
+            at = now()
+            if row.last_used_at is None or at - _aware(row.last_used_at) >= _SEEN_GRANULARITY:
+                row.last_used_at = at
             return row.user_id, row.id
 
     def create_api_key(self, user_id: str, name: str) -> tuple[ApiKey, str]:
         name = (name or "default").strip()
-        if len(name) > 100:
-            raise InvalidArgument("key name must be at most 100 characters", code="invalid_name")
+        if not 1 <= len(name) <= 100:
+            raise InvalidArgument("key name must be 1 to 100 characters", code="invalid_name")
         key, prefix = credentials.new_api_key()
         row = ApiKey(
             id=str(uuid.uuid4()),
@@ -162,7 +429,7 @@ class AuthService:
         return row, key
 
     def list_api_keys(self, user_id: str) -> list[ApiKey]:
-        with self.db.session() as s:
+        with self.db.session(readonly=True) as s:
             rows = list(
                 s.scalars(
                     select(ApiKey)
@@ -181,10 +448,220 @@ class AuthService:
             row.revoked_at = now()
         log.info("api_key_revoked", user_id=user_id, key_id=key_id)
 
+    # -- account ---------------------------------------------------------------------------
+
     def get_user(self, user_id: str) -> User:
-        with self.db.session() as s:
+        with self.db.session(readonly=True) as s:
             user = s.get(User, user_id)
-            if user is None:
+            if user is None or user.disabled_at is not None:
                 raise NotFound("user not found")
             s.expunge(user)
             return user
+
+    def update_account(
+        self,
+        user_id: str,
+        name: str | None = None,
+        email: str | None = None,
+        current_password: str = "",
+    ) -> User:
+        """Renames at once; a new email is mailed a confirmation token and waits for it."""
+        new_name = _check_name(name) if name is not None else None
+        new_email = normalize_email(email) if email is not None else None
+        token = ""
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is None or user.disabled_at is not None:
+                raise NotFound("user not found")
+            if new_email is not None and new_email != user.email:
+                if not credentials.verify_password(user.password_hash, current_password):
+                    raise Unauthenticated(
+                        "the current password is required to change the email",
+                        code="invalid_credentials",
+                    )
+                user.pending_email = new_email
+                token = self._new_token(
+                    s, user.id, CHANGE_EMAIL, new_email, self.config.confirm_ttl
+                )
+                old_email = user.email
+            if new_name is not None:
+                user.name = new_name
+            s.flush()
+            s.expunge(user)
+        if token and new_email is not None:
+            log.info("email_change_requested", user_id=user_id)
+            self.notify.change_email(new_email, token, self._hours(self.config.confirm_ttl))
+            self.notify.email_change_requested(old_email)
+        return user
+
+    def change_password(
+        self, user_id: str, current_password: str, new_password: str
+    ) -> tuple[str, datetime]:
+        """Ends every session (this one too) and returns the caller's fresh session."""
+        check_password(new_password)
+        new_hash = credentials.hash_password(new_password)
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is None or user.disabled_at is not None:
+                raise NotFound("user not found")
+            if not credentials.verify_password(user.password_hash, current_password):
+                raise Unauthenticated("the current password is wrong", code="invalid_credentials")
+            user.password_hash = new_hash
+            ended = self._end_sessions(s, user.id)
+            token, expires = self._new_session(s, user.id)
+            email = user.email
+        log.info("password_changed", user_id=user_id, sessions_ended=ended)
+        self.notify.password_changed(email)
+        return token, expires
+
+    # -- OAuth sign-in (verified identity from a provider) -------------------------------
+
+    def sign_in_external(
+        self, provider: str, subject: str, email: str, email_verified: bool, name: str
+    ) -> tuple[SignedIn, bool]:
+        """Sign in through a provider identity; links to an account by verified email only.
+
+        Linking to an existing account that never confirmed its address drops
+        that account's password and sessions: whoever created it did not
+        prove the mailbox, the provider did.
+        """
+        created = False
+        with self.db.session() as s:
+            identity = s.scalar(
+                select(OAuthIdentity).where(
+                    OAuthIdentity.provider == provider, OAuthIdentity.subject == subject
+                )
+            )
+            user = s.get(User, identity.user_id) if identity else None
+            if user is None:
+                if not email_verified or not email:
+                    raise Unauthenticated(
+                        "the provider did not vouch for an email address",
+                        code="oauth_email_unverified",
+                    )
+                address = normalize_email(email)
+                user = s.scalar(select(User).where(User.email == address))
+                if user is None:
+                    user = User(
+                        id=str(uuid.uuid4()),
+                        name=(name.strip() or address.split("@")[0])[:200],
+                        email=address,
+                        password_hash=None,
+                        created_at=now(),
+                    )
+                    s.add(user)
+                    s.flush()
+                    self.outbox.add(
+                        s, "account.created", events_pb2.AccountCreated(user_id=user.id)
+                    )
+                    created = True
+                elif user.email_confirmed_at is None:
+                    user.password_hash = None
+                    self._end_sessions(s, user.id)
+                s.add(
+                    OAuthIdentity(
+                        id=str(uuid.uuid4()),
+                        user_id=user.id,
+                        provider=provider,
+                        subject=subject,
+                        created_at=now(),
+                    )
+                )
+                self._mark_confirmed(s, user)
+            if user.disabled_at is not None:
+                raise Unauthenticated("this account is disabled", code="account_disabled")
+            token, expires = self._new_session(s, user.id)
+            s.flush()
+            s.expunge(user)
+        log.info("user_logged_in", user_id=user.id, provider=provider, created=created)
+        return SignedIn(user, token, expires), created
+
+    # -- disabling and erasure (called by the privacy module) ----------------------------
+
+    def disable_user(self, s: DbSession, user_id: str) -> dict[str, int]:
+        """Disable the account and revoke every session, API key and pending token."""
+        user = s.get(User, user_id)
+        if user is None:
+            return {}
+        at = now()
+        user.disabled_at = user.disabled_at or at
+        keys = s.execute(
+            update(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        tokens = s.execute(
+            update(EmailToken)
+            .where(EmailToken.user_id == user_id, EmailToken.used_at.is_(None))
+            .values(used_at=at)
+        )
+        counts = {
+            "sessions": self._end_sessions(s, user_id),
+            "api_keys": int(keys.rowcount or 0),
+            "email_tokens": int(tokens.rowcount or 0),
+        }
+        log.info("user_disabled", user_id=user_id, **counts)
+        return counts
+
+    def erase_user(self, s: DbSession, user_id: str) -> dict[str, int]:
+        """Delete the user and every row auth holds about them (call log included)."""
+        user = s.get(User, user_id)
+        counts: dict[str, int] = {}
+        for model in (Session, ApiKey, EmailToken, OAuthIdentity, ApiCallRecord):
+            result = s.execute(delete(model).where(model.user_id == user_id))  # type: ignore[attr-defined]
+            counts[model.__tablename__] = int(result.rowcount or 0)
+        if user is not None:
+            failures = s.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.key == self.throttle.account_key(user.email)
+                )
+            )
+            counts["login_failures"] = int(failures.rowcount or 0)
+            s.delete(user)
+        counts["users"] = 1 if user is not None else 0
+        log.info("user_erased", user_id=user_id, **counts)
+        return counts
+
+    # -- API call log ----------------------------------------------------------------------
+
+    def record_api_calls(self, calls: Iterable[ApiCall]) -> int:
+        rows = [
+            ApiCallRecord(
+                user_id=c.user_id,
+                key_id=c.key_id or None,
+                method=c.method[:10],
+                route=c.route[:200],
+                status=c.status,
+                duration_ms=max(0, c.duration_ms),
+                at=c.at,
+            )
+            for c in calls
+            if c.user_id
+        ]
+        if rows:
+            with self.db.session() as s:
+                s.add_all(rows)
+        return len(rows)
+
+    def list_api_calls(self, user_id: str, limit: int) -> list[ApiCallRecord]:
+        with self.db.session(readonly=True) as s:
+            rows = list(
+                s.scalars(
+                    select(ApiCallRecord)
+                    .where(ApiCallRecord.user_id == user_id)
+                    .order_by(ApiCallRecord.at.desc(), ApiCallRecord.id.desc())
+                    .limit(max(1, min(limit, 500)))
+                )
+            )
+            s.expunge_all()
+            return rows
+
+    def purge_logs(self, s: DbSession, older_than: datetime) -> dict[str, int]:
+        """The `logs.purge` handler's work: call log and login-failure rows before the cutoff."""
+        calls = s.execute(delete(ApiCallRecord).where(ApiCallRecord.at < older_than))
+        counts = {
+            "api_calls": int(calls.rowcount or 0),
+            "login_failures": self.throttle.purge(s, older_than),
+        }
+        log.info("logs_purged", **counts)
+        return counts

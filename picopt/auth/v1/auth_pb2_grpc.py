@@ -80,6 +80,56 @@ class AuthServiceStub:
                 request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.SerializeToString,
                 response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.FromString,
                 _registered_method=True)
+        self.ConfirmEmail = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/ConfirmEmail',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ConfirmEmailRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ConfirmEmailResponse.FromString,
+                _registered_method=True)
+        self.RequestPasswordReset = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/RequestPasswordReset',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RequestPasswordResetRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RequestPasswordResetResponse.FromString,
+                _registered_method=True)
+        self.ResetPassword = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/ResetPassword',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordResponse.FromString,
+                _registered_method=True)
+        self.LogOutEverywhere = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/LogOutEverywhere',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.LogOutEverywhereRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.LogOutEverywhereResponse.FromString,
+                _registered_method=True)
+        self.UpdateAccount = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/UpdateAccount',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UpdateAccountRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UpdateAccountResponse.FromString,
+                _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/ChangePassword',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ChangePasswordResponse.FromString,
+                _registered_method=True)
+        self.StartOAuth = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/StartOAuth',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.StartOAuthRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.StartOAuthResponse.FromString,
+                _registered_method=True)
+        self.FinishOAuth = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/FinishOAuth',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.FinishOAuthRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.FinishOAuthResponse.FromString,
+                _registered_method=True)
+        self.RecordApiCalls = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/RecordApiCalls',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RecordApiCallsRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RecordApiCallsResponse.FromString,
+                _registered_method=True)
+        self.ListApiCalls = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/ListApiCalls',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -140,6 +190,66 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfirmEmail(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestPasswordReset(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetPassword(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LogOutEverywhere(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAccount(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangePassword(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartOAuth(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishOAuth(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordApiCalls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiCalls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +297,56 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetUser,
                     request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.FromString,
                     response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.SerializeToString,
+            ),
+            'ConfirmEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmEmail,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ConfirmEmailRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ConfirmEmailResponse.SerializeToString,
+            ),
+            'RequestPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestPasswordReset,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RequestPasswordResetRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RequestPasswordResetResponse.SerializeToString,
+            ),
+            'ResetPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetPassword,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordResponse.SerializeToString,
+            ),
+            'LogOutEverywhere': grpc.unary_unary_rpc_method_handler(
+                    servicer.LogOutEverywhere,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.LogOutEverywhereRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.LogOutEverywhereResponse.SerializeToString,
+            ),
+            'UpdateAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAccount,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UpdateAccountRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UpdateAccountResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ChangePasswordResponse.SerializeToString,
+            ),
+            'StartOAuth': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartOAuth,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.StartOAuthRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.StartOAuthResponse.SerializeToString,
+            ),
+            'FinishOAuth': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishOAuth,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.FinishOAuthRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.FinishOAuthResponse.SerializeToString,
+            ),
+            'RecordApiCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordApiCalls,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RecordApiCallsRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.RecordApiCallsResponse.SerializeToString,
+            ),
+            'ListApiCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiCalls,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -433,6 +593,276 @@ class AuthService:
             '/picopt.auth.v1.AuthService/GetUser',
             picopt_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.SerializeToString,
             picopt_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/ConfirmEmail',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ConfirmEmailRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ConfirmEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/RequestPasswordReset',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.RequestPasswordResetRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.RequestPasswordResetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/ResetPassword',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LogOutEverywhere(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/LogOutEverywhere',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.LogOutEverywhereRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.LogOutEverywhereResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/UpdateAccount',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.UpdateAccountRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.UpdateAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/ChangePassword',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ChangePasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartOAuth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/StartOAuth',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.StartOAuthRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.StartOAuthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishOAuth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/FinishOAuth',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.FinishOAuthRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.FinishOAuthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordApiCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/RecordApiCalls',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.RecordApiCallsRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.RecordApiCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/ListApiCalls',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsResponse.FromString,
             options,
             channel_credentials,
             insecure,
