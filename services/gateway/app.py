@@ -14,7 +14,13 @@ from picopt.kernel import tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.logs import bind_context, clear_context, get_logger
 from picopt.kernel.settings import Settings
-from services.gateway import routes_account, routes_billing, routes_docs, routes_jobs
+from services.gateway import (
+    routes_account,
+    routes_billing,
+    routes_docs,
+    routes_jobs,
+    routes_privacy,
+)
 from services.gateway.backends import Backends
 from services.gateway.problems import Problem, render
 
@@ -57,6 +63,7 @@ def create_app(
         routes_account.bp,
         routes_jobs.bp,
         routes_billing.bp,
+        routes_privacy.bp,
     ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

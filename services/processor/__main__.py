@@ -13,6 +13,7 @@ from services.processor.analyzed import AnalyzedHandler
 from services.processor.engine import Limits
 from services.processor.grpc_api import ProcessorServicer
 from services.processor.jobs import JobService
+from services.processor.privacy import ProcessorPrivacy
 from services.processor.worker import Worker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,12 +23,16 @@ def run_api() -> None:
     app = ServiceApp("processor")
     db = app.database(MIGRATIONS)
     outbox = Outbox("processor")
-    app.grpc_server().add(
+    server = app.grpc_server()
+    server.add(
         processor_pb2_grpc.add_ProcessorServiceServicer_to_server,
         ProcessorServicer(JobService(db, outbox)),
         [service_name(processor_pb2.DESCRIPTOR, "ProcessorService")],
     )
     app.consume(AnalyzedHandler(outbox).subscriptions(), db=db)
+    privacy = ProcessorPrivacy(db, outbox)
+    privacy.participant.register(server)
+    app.consume(privacy.participant.subscriptions(), db=db)
     app.outbox_relay(db)
     app.run()
 

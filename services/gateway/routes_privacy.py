@@ -1,0 +1,162 @@
+"""Privacy routes: delete the account, export its data, read the privacy policy.
+
+The gateway only translates: retention records every request (status, 30-day
+deadline, audit trail), orchestrates erasure across services and builds the
+export archive; the gateway streams the archive from the encrypted blob store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+from pydantic import BaseModel
+
+from picopt.kernel.blobstore import BlobNotFound
+from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.settings import Settings
+from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
+from services.gateway.backends import calling
+from services.gateway.identity import current_user_id
+from services.gateway.openapi import operation
+from services.gateway.problems import Problem
+
+bp = Blueprint("privacy", __name__)
+
+# Providers that send images outside the installation (see services/vision/providers).
+EXTERNAL_PROVIDERS = {"openai", "anthropic", "gemini"}
+
+
+class PrivacyRequestReply(BaseModel):
+    """A recorded data-subject request."""
+
+    id: str
+    kind: str
+    status: str
+    created_at: str
+    deadline: str
+
+
+class ExportPendingReply(BaseModel):
+    """The archive is still being gathered; poll again."""
+
+    id: str
+    status: str
+
+
+class AiProvider(BaseModel):
+    name: str
+    external: bool
+
+
+class PolicyReply(BaseModel):
+    """The current privacy policy."""
+
+    version: str
+    effective_date: str
+    published_at: str
+    text: str
+    ai_providers: list[AiProvider]
+
+
+def _privacy() -> Any:
+    """The retention PrivacyService stub, made on first use from the gateway's settings."""
+    stub = current_app.extensions.get("privacy")
+    if stub is None:
+        settings = Settings.load("gateway")
+        channel = make_channel(settings.addresses["retention"], settings.grpc_deadline_s)
+        stub = current_app.extensions["privacy"] = retention_pb2_grpc.PrivacyServiceStub(channel)
+        current_app.extensions["privacy_providers"] = settings.env.list(
+            "VISION_PROVIDER", ("local",)
+        )
+    return stub
+
+
+def _request_reply(r: retention_pb2.PrivacyRequest) -> dict[str, Any]:
+    return PrivacyRequestReply(
+        id=r.id,
+        kind=r.kind,
+        status=r.status,
+        created_at=r.created_at.ToDatetime().isoformat() + "Z",
+        deadline=r.deadline.ToDatetime().isoformat() + "Z",
+    ).model_dump(mode="json")
+
+
+@bp.delete("/v1/account")
+@operation(
+    "Delete the account: disabled at once, erased everywhere within 30 days",
+    tags=["privacy"],
+    responses={202: PrivacyRequestReply},
+)
+def delete_account() -> tuple[Response, int]:
+    user_id = current_user_id()
+    with calling("retention"):
+        reply = _privacy().RequestErasure(retention_pb2.RequestErasureRequest(user_id=user_id))
+    return jsonify(_request_reply(reply.request)), 202
+
+
+@bp.post("/v1/account/export")
+@operation(
+    "Request a machine-readable export (a zip of JSON files, downloadable for 24 hours)",
+    tags=["privacy"],
+    responses={202: PrivacyRequestReply},
+)
+def request_export() -> tuple[Response, int]:
+    user_id = current_user_id()
+    with calling("retention"):
+        reply = _privacy().RequestExport(retention_pb2.RequestExportRequest(user_id=user_id))
+    return jsonify(_request_reply(reply.request)), 202
+
+
+@bp.get("/v1/account/export/<export_id>")
+@operation(
+    "Download the export archive once it is ready (it expires within 24 hours)",
+    tags=["privacy"],
+    responses={200: "application/zip", 202: ExportPendingReply},
+    problems=[404, 410],
+)
+def download_export(export_id: str) -> Response | tuple[Response, int]:
+    user_id = current_user_id()
+    with calling("retention"):
+        reply = _privacy().GetExport(
+            retention_pb2.GetExportRequest(user_id=user_id, export_id=export_id)
+        )
+    if reply.status == "pending":
+        pending = ExportPendingReply(id=export_id, status="pending").model_dump(mode="json")
+        return jsonify(pending), 202
+    if reply.status != "ready":
+        raise Problem(410, "export-gone", "the export expired; request a new one")
+    try:
+        data = current_app.extensions["blobs"].get(reply.blob_key)
+    except BlobNotFound as exc:
+        raise Problem(410, "export-gone", "the export expired; request a new one") from exc
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="picopt-export-{export_id}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.get("/v1/privacy")
+@operation(
+    "The current privacy policy, its version and date, and the enabled AI providers",
+    tags=["privacy"],
+    responses={200: PolicyReply},
+    problems=[404],
+    auth=False,
+)
+def privacy_policy() -> Response:
+    with calling("retention"):
+        policy = _privacy().GetPolicy(retention_pb2.GetPolicyRequest()).policy
+    providers = current_app.extensions.get("privacy_providers", ("local",))
+    reply = PolicyReply(
+        version=policy.version,
+        effective_date=policy.effective_date,
+        published_at=policy.published_at.ToDatetime().isoformat() + "Z",
+        text=policy.text,
+        ai_providers=[AiProvider(name=p, external=p in EXTERNAL_PROVIDERS) for p in providers],
+    )
+    return jsonify(reply.model_dump(mode="json"))
