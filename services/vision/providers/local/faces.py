@@ -11,6 +11,7 @@ import numpy as np
 Box = tuple[int, int, int, int]
 
 _CASCADE = "haarcascade_frontalface_alt2.xml"
+_DETECT_SIDE = 640
 
 
 class FaceDetector:
@@ -26,7 +27,14 @@ class FaceDetector:
         self._lock = threading.Lock()
 
     def detect(self, gray: np.ndarray) -> list[Box]:
-        """Return face boxes (x, y, width, height), left to right."""
+        """Return face boxes (x, y, width, height) in input pixels, left to right."""
+        h0, w0 = gray.shape
+        # Faces smaller than min_side_ratio are ignored anyway; a smaller copy is ~2x faster.
+        scale = min(1.0, _DETECT_SIDE / max(h0, w0))
+        if scale < 1.0:
+            gray = cv2.resize(
+                gray, (round(w0 * scale), round(h0 * scale)), interpolation=cv2.INTER_AREA
+            )
         h, w = gray.shape
         min_side = max(24, int(min(h, w) * self._min_side_ratio))
         equalized = cv2.equalizeHist(gray)
@@ -37,7 +45,10 @@ class FaceDetector:
                 minNeighbors=self._min_neighbors,
                 minSize=(min_side, min_side),
             )
-        boxes = [(int(x), int(y), int(bw), int(bh)) for x, y, bw, bh in found]
+        boxes = [
+            (round(x / scale), round(y / scale), round(bw / scale), round(bh / scale))
+            for x, y, bw, bh in found
+        ]
         return sorted(_drop_nested(boxes))
 
 

@@ -105,7 +105,7 @@ class TextReader:
             "Global.model_root_dir": str(models),
             "Det.model_path": str(models / _DET_MODEL),
             "Det.limit_type": "max",
-            "Det.limit_side_len": 960,
+            "Det.limit_side_len": 800,
             "Rec.model_path": str(models / _REC_MODEL),
             "Cls.model_path": str(models / _CLS_MODEL),
         }

@@ -1,0 +1,1 @@
+"""Benchmarks; each sub-package is runnable with `python -m bench.<name>`."""

@@ -1,0 +1,1 @@
+"""Vision benchmark: `python -m bench.vision`."""
