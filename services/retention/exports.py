@@ -111,6 +111,9 @@ class Exports:
                 if row.attempts == 1 or row.attempts % 50 == 0:
                     audit(s, row.request_id, "export_waiting", detail=",".join(missing))
                 return False
+            # Completed first, so the archive's own request shows its final state.
+            mark_completed(s, request, "export")
+            s.flush()
             files["retention/requests.json"] = _requests_json(s, export.user_id)
             created = self.clock()
             expires = created + self.policy.export_ttl
@@ -128,7 +131,6 @@ class Exports:
             )
             row.status, row.blob_key, row.expires_at = READY, key, expires
             audit(s, row.request_id, "export_ready", detail=f"{len(files)} files")
-            mark_completed(s, request, "export")
         log.info("export_ready", request_id=export.request_id, files=len(files))
         return True
 
