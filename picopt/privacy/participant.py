@@ -67,7 +67,8 @@ class PrivacyParticipant:
     service: str
     outbox: Outbox
     erase: EraseFn
-    purge: PurgeFn
+    # None when the service answers logs.purge with its own handler.
+    purge: PurgeFn | None
     export: ExportFn
 
     def on_erase(self, ctx: HandlerContext) -> None:
@@ -87,7 +88,7 @@ class PrivacyParticipant:
         assert ctx.session is not None
         e = ctx.payload
         older_than = from_timestamp(e.older_than)
-        if older_than is None:
+        if older_than is None or self.purge is None:
             log.warning("logs_purge_without_cutoff", request_id=e.request_id)
             return
         counts = {
@@ -102,10 +103,10 @@ class PrivacyParticipant:
         log.info("logs_purged", request_id=e.request_id, **counts)
 
     def subscriptions(self) -> list[Subscription]:
-        return [
-            Subscription("account.erase", events_pb2.AccountErase, self.on_erase),
-            Subscription("logs.purge", events_pb2.LogsPurge, self.on_purge),
-        ]
+        subs = [Subscription("account.erase", events_pb2.AccountErase, self.on_erase)]
+        if self.purge is not None:
+            subs.append(Subscription("logs.purge", events_pb2.LogsPurge, self.on_purge))
+        return subs
 
     def register(self, server: GrpcServer) -> None:
         server.add(

@@ -15,6 +15,7 @@ from services.auth.events import subscriptions
 from services.auth.grpc_api import AuthServicer
 from services.auth.notify import Notifier
 from services.auth.oauth import OAuthSignIn, providers_from_env
+from services.auth.privacy import AuthPrivacy
 from services.auth.service import AuthConfig, AuthService
 from services.auth.throttle import ThrottleConfig
 
@@ -48,12 +49,16 @@ def main() -> None:
     )
     service = AuthService(db, outbox, config_from_env(env, secret.encode()), notifier)
     oauth = OAuthSignIn(service, providers_from_env(env))
-    app.grpc_server().add(
+    server = app.grpc_server()
+    server.add(
         auth_pb2_grpc.add_AuthServiceServicer_to_server,
         AuthServicer(service, oauth),
         [service_name(auth_pb2.DESCRIPTOR, "AuthService")],
     )
     app.consume(subscriptions(service, outbox), db=db)
+    privacy = AuthPrivacy(service, outbox)
+    privacy.register(server)
+    app.consume(privacy.participant.subscriptions(), db=db)
     app.outbox_relay(db)
     app.run()
 

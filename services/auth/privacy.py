@@ -7,7 +7,6 @@ only holder of names and emails, so after this no database names the person.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -28,15 +27,13 @@ MAX_RECIPIENT_PAGE = 500
 class AuthPrivacy:
     def __init__(self, service: AuthService, outbox: Outbox) -> None:
         self.service = service
-        self.participant = PrivacyParticipant("auth", outbox, self.erase, self.purge, self.export)
+        # Auth answers logs.purge itself (services/auth/events.py).
+        self.participant = PrivacyParticipant("auth", outbox, self.erase, None, self.export)
 
     def erase(self, s: Session, user_id: str) -> dict[str, int]:
         disabled = self.service.disable_user(s, user_id)
         erased = self.service.erase_user(s, user_id)
         return {**{f"revoked_{k}": v for k, v in disabled.items()}, **erased}
-
-    def purge(self, s: Session, older_than: datetime) -> dict[str, int]:
-        return self.service.purge_logs(s, older_than)
 
     def export(self, user_id: str) -> dict[str, Any]:
         with self.service.db.session(readonly=True) as s:
