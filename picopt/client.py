@@ -59,8 +59,41 @@ class Client:
         body = {"email": email, "password": password}
         return dict(self._call("POST", "/v1/auth/login", json=body).json())
 
+    def confirm(self, token: str) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/auth/confirm", json={"token": token}).json()["user"])
+
+    def logout(self) -> None:
+        self._call("POST", "/v1/auth/logout")
+
+    def logout_everywhere(self) -> None:
+        self._call("POST", "/v1/auth/logout-everywhere")
+
+    def request_password_reset(self, email: str) -> None:
+        self._call("POST", "/v1/auth/password-reset", json={"email": email})
+
+    def reset_password(self, token: str, password: str) -> None:
+        body = {"token": token, "password": password}
+        self._call("POST", "/v1/auth/password-reset/confirm", json=body)
+
+    def update_account(self, **fields: str) -> dict[str, Any]:
+        return dict(self._call("PATCH", "/v1/account", json=fields).json()["user"])
+
+    def change_password(self, current: str, new: str) -> None:
+        body = {"current_password": current, "new_password": new}
+        self._call("POST", "/v1/account/password", json=body)
+
+    def api_calls(self, limit: int = 50) -> list[dict[str, Any]]:
+        reply = self._call("GET", "/v1/account/api-calls", params={"limit": limit}).json()
+        return list(reply["calls"])
+
     def create_api_key(self, name: str = "default") -> str:
         return str(self._call("POST", "/v1/api-keys", json={"name": name}).json()["key"])
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/api-keys").json()["api_keys"])
+
+    def revoke_api_key(self, key_id: str) -> None:
+        self._call("DELETE", f"/v1/api-keys/{key_id}")
 
     def use_api_key(self, key: str) -> None:
         self.http.headers["Authorization"] = f"Bearer {key}"
@@ -71,12 +104,39 @@ class Client:
     def balance(self) -> dict[str, int]:
         return dict(self._call("GET", "/v1/billing/balance").json())
 
+    def packs(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/billing/packs").json())
+
+    def checkout(self, pack: str, idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"pack": pack}
+        return dict(self._call("POST", "/v1/billing/checkout", json=body, headers=headers).json())
+
+    def purchases(self, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return dict(self._call("GET", "/v1/billing/purchases", params=params).json())
+
+    def usage(
+        self, group: str = "job", limit: int = 20, cursor: str | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"group": group, "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return dict(self._call("GET", "/v1/usage", params=params).json())
+
     def submit(self, image: Path | bytes, filename: str = "", **options: Any) -> dict[str, Any]:
         data = image.read_bytes() if isinstance(image, Path) else image
         name = filename or (image.name if isinstance(image, Path) else "upload")
         form = {k: _form_value(v) for k, v in options.items() if v is not None}
         files = {"file": (name, data, "application/octet-stream")}
         return dict(self._call("POST", "/v1/jobs", files=files, data=form).json())
+
+    def submit_batch(self, images: list[tuple[str, bytes]], **options: Any) -> list[dict[str, Any]]:
+        form = {k: _form_value(v) for k, v in options.items() if v is not None}
+        files = [("file", (name, data, "application/octet-stream")) for name, data in images]
+        return list(self._call("POST", "/v1/jobs/batch", files=files, data=form).json()["jobs"])
 
     def job(self, job_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/jobs/{job_id}").json())

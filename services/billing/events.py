@@ -1,10 +1,46 @@
-"""Billing's reactions to the job flow and to new accounts."""
+"""Billing's reactions to the job flow and to accounts.
+
+Trial credits go to the first account that confirms a given email address
+(`account.confirmed` carries an HMAC digest of the address, never the
+address). Until auth publishes that event, `account.created` grants the
+trial; both use the same idempotency key, so a user never gets two.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
 from picopt.events.v1 import events_pb2
+from picopt.kernel.db import utcnow
+from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Subscription
 from services.billing.ledger import Ledger
+from services.billing.models import TrialClaim
+
+log = get_logger(__name__)
+
+
+def grant_trial(ledger: Ledger, s: Session, user_id: str, credits: int) -> bool:
+    if credits <= 0:
+        return False
+    days = ledger.pricing.trial_expiry_days
+    expires = utcnow() + timedelta(days=days) if days else None
+    return ledger.grant(s, user_id, credits, f"trial:{user_id}", "trial", expires_at=expires)
+
+
+def claim_trial(ledger: Ledger, s: Session, user_id: str, email_digest: str, credits: int) -> bool:
+    """Grant the trial unless another account already claimed this email."""
+    ledger.lock_account(s, user_id)
+    claim = s.get(TrialClaim, email_digest, with_for_update=ledger.db.dialect == "postgresql")
+    if claim is not None and claim.user_id != user_id:
+        log.info("trial_already_claimed", user_id=user_id)
+        return False
+    if claim is None:
+        s.add(TrialClaim(email_digest=email_digest, user_id=user_id, claimed_at=utcnow()))
+        s.flush()
+    return grant_trial(ledger, s, user_id, credits)
 
 
 def subscriptions(ledger: Ledger, trial_credits: int) -> list[Subscription]:
@@ -18,12 +54,19 @@ def subscriptions(ledger: Ledger, trial_credits: int) -> list[Subscription]:
 
     def on_account_created(ctx: HandlerContext) -> None:
         assert ctx.session is not None
-        if trial_credits > 0:
-            user_id = ctx.payload.user_id
-            ledger.grant(ctx.session, user_id, trial_credits, f"trial:{user_id}", "trial")
+        grant_trial(ledger, ctx.session, ctx.payload.user_id, trial_credits)
+
+    def on_account_confirmed(ctx: HandlerContext) -> None:
+        assert ctx.session is not None
+        payload = ctx.payload
+        if not payload.email_digest:
+            log.warning("account_confirmed_without_digest", user_id=payload.user_id)
+            return
+        claim_trial(ledger, ctx.session, payload.user_id, payload.email_digest, trial_credits)
 
     return [
         Subscription("job.completed", events_pb2.JobCompleted, on_completed),
         Subscription("job.failed", events_pb2.JobFailed, on_failed),
         Subscription("account.created", events_pb2.AccountCreated, on_account_created),
+        Subscription("account.confirmed", events_pb2.AccountConfirmed, on_account_confirmed),
     ]

@@ -60,6 +60,41 @@ class BillingServiceStub:
                 request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListLedgerRequest.SerializeToString,
                 response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListLedgerResponse.FromString,
                 _registered_method=True)
+        self.ListPacks = channel.unary_unary(
+                '/picopt.billing.v1.BillingService/ListPacks',
+                request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPacksRequest.SerializeToString,
+                response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPacksResponse.FromString,
+                _registered_method=True)
+        self.CreateCheckout = channel.unary_unary(
+                '/picopt.billing.v1.BillingService/CreateCheckout',
+                request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.CreateCheckoutRequest.SerializeToString,
+                response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.CreateCheckoutResponse.FromString,
+                _registered_method=True)
+        self.HandleStripeWebhook = channel.unary_unary(
+                '/picopt.billing.v1.BillingService/HandleStripeWebhook',
+                request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookRequest.SerializeToString,
+                response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListPurchases = channel.unary_unary(
+                '/picopt.billing.v1.BillingService/ListPurchases',
+                request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPurchasesRequest.SerializeToString,
+                response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPurchasesResponse.FromString,
+                _registered_method=True)
+        self.ListUsage = channel.unary_unary(
+                '/picopt.billing.v1.BillingService/ListUsage',
+                request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListUsageRequest.SerializeToString,
+                response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListUsageResponse.FromString,
+                _registered_method=True)
+        self.AdjustCredits = channel.unary_unary(
+                '/picopt.billing.v1.BillingService/AdjustCredits',
+                request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.AdjustCreditsRequest.SerializeToString,
+                response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.AdjustCreditsResponse.FromString,
+                _registered_method=True)
+        self.Reconcile = channel.unary_unary(
+                '/picopt.billing.v1.BillingService/Reconcile',
+                request_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ReconcileRequest.SerializeToString,
+                response_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ReconcileResponse.FromString,
+                _registered_method=True)
 
 
 class BillingServiceServicer:
@@ -96,6 +131,54 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPacks(self, request, context):
+        """Packs for sale and the price of a job, from the pricing file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCheckout(self, request, context):
+        """Start buying a pack through Stripe (Checkout Session or PaymentIntent, by setting).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HandleStripeWebhook(self, request, context):
+        """A Stripe webhook delivery exactly as received; billing verifies the signature.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPurchases(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsage(self, request, context):
+        """Credits consumed per job or per day, newest first, cursor-paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdjustCredits(self, request, context):
+        """Staff: add or remove credits with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reconcile(self, request, context):
+        """Staff: compare the ledger's purchases with Stripe's payments and refunds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +206,41 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.ListLedger,
                     request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListLedgerRequest.FromString,
                     response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListLedgerResponse.SerializeToString,
+            ),
+            'ListPacks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPacks,
+                    request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPacksRequest.FromString,
+                    response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPacksResponse.SerializeToString,
+            ),
+            'CreateCheckout': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCheckout,
+                    request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.CreateCheckoutRequest.FromString,
+                    response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.CreateCheckoutResponse.SerializeToString,
+            ),
+            'HandleStripeWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleStripeWebhook,
+                    request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookRequest.FromString,
+                    response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookResponse.SerializeToString,
+            ),
+            'ListPurchases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPurchases,
+                    request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPurchasesRequest.FromString,
+                    response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListPurchasesResponse.SerializeToString,
+            ),
+            'ListUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsage,
+                    request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListUsageRequest.FromString,
+                    response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ListUsageResponse.SerializeToString,
+            ),
+            'AdjustCredits': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdjustCredits,
+                    request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.AdjustCreditsRequest.FromString,
+                    response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.AdjustCreditsResponse.SerializeToString,
+            ),
+            'Reconcile': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reconcile,
+                    request_deserializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ReconcileRequest.FromString,
+                    response_serializer=picopt_dot_billing_dot_v1_dot_billing__pb2.ReconcileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +379,195 @@ class BillingService:
             '/picopt.billing.v1.BillingService/ListLedger',
             picopt_dot_billing_dot_v1_dot_billing__pb2.ListLedgerRequest.SerializeToString,
             picopt_dot_billing_dot_v1_dot_billing__pb2.ListLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPacks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.billing.v1.BillingService/ListPacks',
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ListPacksRequest.SerializeToString,
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ListPacksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCheckout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.billing.v1.BillingService/CreateCheckout',
+            picopt_dot_billing_dot_v1_dot_billing__pb2.CreateCheckoutRequest.SerializeToString,
+            picopt_dot_billing_dot_v1_dot_billing__pb2.CreateCheckoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandleStripeWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.billing.v1.BillingService/HandleStripeWebhook',
+            picopt_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookRequest.SerializeToString,
+            picopt_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPurchases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.billing.v1.BillingService/ListPurchases',
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ListPurchasesRequest.SerializeToString,
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ListPurchasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.billing.v1.BillingService/ListUsage',
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ListUsageRequest.SerializeToString,
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ListUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdjustCredits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.billing.v1.BillingService/AdjustCredits',
+            picopt_dot_billing_dot_v1_dot_billing__pb2.AdjustCreditsRequest.SerializeToString,
+            picopt_dot_billing_dot_v1_dot_billing__pb2.AdjustCreditsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reconcile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.billing.v1.BillingService/Reconcile',
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ReconcileRequest.SerializeToString,
+            picopt_dot_billing_dot_v1_dot_billing__pb2.ReconcileResponse.FromString,
             options,
             channel_credentials,
             insecure,
