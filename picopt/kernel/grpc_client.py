@@ -73,7 +73,14 @@ def make_channel(
     credentials: grpc.ChannelCredentials | None = None,
 ) -> grpc.Channel:
     """A channel whose calls always carry a deadline."""
-    options = [("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1)]
+    options = [
+        ("grpc.service_config", _SERVICE_CONFIG),
+        ("grpc.enable_retries", 1),
+        # Reconnect quickly after a peer restarts (the default backoff grows to 2 minutes).
+        ("grpc.initial_reconnect_backoff_ms", 250),
+        ("grpc.min_reconnect_backoff_ms", 250),
+        ("grpc.max_reconnect_backoff_ms", 3000),
+    ]
     base = (
         grpc.secure_channel(address, credentials, options=options)
         if credentials

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from picopt.client import Client
+from picopt.demo import mailed_token
 from picopt.devstack import Stack
 from tests.integration.harness import running_stack
 
@@ -37,11 +38,16 @@ def wait_for(
         time.sleep(interval)
 
 
+def mail_dir(stack: Stack) -> Path:
+    return Path(stack.env["MAIL_DIR"])
+
+
 def new_user(stack: Stack) -> Client:
-    """Sign up, sign in, create an API key and wait for the trial credits."""
+    """Sign up, confirm through the emailed token, sign in, create an API key, wait for credits."""
     client = Client(stack.gateway_url())
     email = f"it-{uuid.uuid4().hex[:12]}@example.test"
     client.signup("Test User", email, "correct horse battery staple")
+    client.confirm(mailed_token(mail_dir(stack), email))
     client.login(email, "correct horse battery staple")
     key = client.create_api_key("integration")
     api = Client(stack.gateway_url(), api_key=key)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import pika
@@ -22,6 +24,7 @@ from tests.integration.images import graphic_png, large_photo, skimage_photo
 pytestmark = pytest.mark.integration
 
 EXCHANGE = "picopt.events"
+T = TypeVar("T")
 
 
 def ledger_kinds(stack: Stack, client: Client, job_id: str) -> list[str]:
@@ -164,6 +167,21 @@ def test_backend_down_answers_503_and_loses_nothing(
         stack.wait_healthy(timeout=60, services=(backend,))
     after_uploads = set(uploads.glob("*")) if uploads.exists() else set()
     assert after_uploads <= before_uploads, "no upload may be left behind"
-    assert user.balance() == before, "no credit may be lost"
-    job = user.submit(graphic_png(), metadata=False)
+    # The gateway reconnects by itself within seconds.
+    balance = wait_for(lambda: _unless_503(user.balance), timeout=20, what="billing reachable")
+    assert balance == before, "no credit may be lost"
+    job = wait_for(
+        lambda: _unless_503(lambda: user.submit(graphic_png(), metadata=False)),
+        timeout=20,
+        what="submissions to work again",
+    )
     assert user.wait(job["id"], timeout=60)["status"] == "done"
+
+
+def _unless_503(call: Callable[[], T]) -> T | None:
+    try:
+        return call()
+    except ApiError as err:
+        if err.status != 503:
+            raise
+        return None
