@@ -14,6 +14,15 @@ from pathlib import Path
 from services.processor.engine import EngineError, OptimizeOptions, optimize
 
 
+def peak_rss_mb() -> float:
+    """VmHWM of this process image; unlike ru_maxrss it does not inherit the parent's peak
+    across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv: list[str]) -> int:
     source, target = Path(argv[0]), Path(argv[1])
     options = OptimizeOptions(**json.loads(argv[2])) if len(argv) > 2 else OptimizeOptions()
@@ -38,7 +47,7 @@ def main(argv: list[str]) -> int:
         "quality": result.main.quality,
         "no_gain": result.main.no_gain,
         "ms": ms,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(json.dumps(report))
     return 0

@@ -8,7 +8,6 @@ Weights and constants are those of libjxl's ssimulacra2 (BSD-3-Clause).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -17,6 +16,7 @@ import numpy as np
 _C2 = 0.0009
 _SCALES = 6
 _RADIUS = 5
+BAND_ROWS = 256
 _SIGMA = 1.5
 _OPSIN = np.array(
     [[0.30, 0.622, 0.078], [0.23, 0.692, 0.078], [0.24342268924547819, 0.20476744424496821, 0.0]],
@@ -169,14 +169,19 @@ def to_linear(rgb: np.ndarray) -> np.ndarray:
     return cv2.LUT(np.ascontiguousarray(rgb), _SRGB_TO_LINEAR)
 
 
-def _xyb(linear: np.ndarray) -> list[np.ndarray]:
-    """Linear RGB to the three positive XYB planes (X, Y, B-Y), each float32."""
+def _cubed(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB to cube-rooted opsin responses (3 channels, float32)."""
     mixed = cv2.transform(linear, _OPSIN.astype(np.float32))
     mixed += np.float32(_OPSIN_BIAS)
     np.maximum(mixed, 0.0, out=mixed)
     cubed = cv2.pow(mixed, 1.0 / 3.0)
     cubed -= np.float32(_CBRT_BIAS)
-    return [cv2.transform(cubed, _TO_POSITIVE_XYB[c : c + 1]) for c in range(3)]
+    return cubed
+
+
+def _plane(cubed: np.ndarray, c: int) -> np.ndarray:
+    """One positive XYB plane (0: X, 1: Y, 2: B-Y) from cube-rooted opsin responses."""
+    return cv2.transform(cubed, _TO_POSITIVE_XYB[c : c + 1])
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
@@ -193,17 +198,39 @@ def _downsample(linear: np.ndarray) -> np.ndarray:
     return cv2.resize(linear, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
 
 
-def _norms(plane: np.ndarray) -> tuple[float, float]:
-    """Mean and 4-norm (fourth root of the mean fourth power), accumulated in double."""
-    mean = cv2.mean(plane)[0]
+def _sums(plane: np.ndarray) -> tuple[float, float]:
+    """Sum and sum of fourth powers, accumulated in double."""
     fourth = cv2.multiply(plane, plane)
     cv2.multiply(fourth, fourth, dst=fourth)
-    return mean, cv2.mean(fourth)[0] ** 0.25
+    return cv2.sumElems(plane)[0], cv2.sumElems(fourth)[0]
+
+
+@dataclass(frozen=True)
+class _Band:
+    """Output rows [start, stop), computed from rows [lo, hi) so that the blur is exact."""
+
+    start: int
+    stop: int
+    lo: int
+    hi: int
+
+    @property
+    def core(self) -> slice:
+        return slice(self.start - self.lo, self.stop - self.lo)
+
+
+def _bands(height: int) -> list[_Band]:
+    return [
+        _Band(
+            r, min(r + BAND_ROWS, height), max(0, r - _RADIUS), min(height, r + BAND_ROWS + _RADIUS)
+        )
+        for r in range(0, height, BAND_ROWS)
+    ]
 
 
 @dataclass
 class _SourcePlane:
-    """What the score needs from one source plane at one scale."""
+    """What the score needs from one source plane of one band."""
 
     x: np.ndarray
     mu: np.ndarray
@@ -211,59 +238,72 @@ class _SourcePlane:
     edge: np.ndarray  # 1 + |x - mu|
 
 
-def _source_plane(x: np.ndarray) -> _SourcePlane:
-    mu = _blur(x)
-    variance = _blur(x * x)
-    variance -= mu * mu
-    variance += np.float32(_C2)
-    edge = np.abs(x - mu)
-    edge += np.float32(1.0)
-    return _SourcePlane(x, mu, variance, edge)
+def _source_planes(linear: np.ndarray) -> list[_SourcePlane]:
+    cubed = _cubed(linear)
+    planes = []
+    for c in range(3):
+        x = _plane(cubed, c)
+        mu = _blur(x)
+        variance = _blur(x * x)
+        variance -= mu * mu
+        variance += np.float32(_C2)
+        edge = np.abs(x - mu)
+        edge += np.float32(1.0)
+        planes.append(_SourcePlane(x, mu, variance, edge))
+    return planes
 
 
 class Ssimulacra2:
     """SSIMULACRA2 against one source image; `score()` any number of distorted versions.
 
-    Small sources (the search mosaics) keep their per-scale planes; large ones keep only the
-    linear image and recompute, which halves peak memory where few scores are needed.
+    Work is done in bands of rows, so peak memory stays near two linear images whatever the
+    size. Small sources (the search mosaics) keep their per-band planes between scores.
     """
 
     CACHE_MAX_PIXELS = 1_500_000
 
     def __init__(self, source_rgb: np.ndarray) -> None:
         self.shape = source_rgb.shape
-        self._linear = to_linear(source_rgb)
-        self._cache: list[list[_SourcePlane]] | None = None
-        if source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS:
-            self._cache = list(self._source_scales())
-
-    def _source_scales(self) -> Iterator[list[_SourcePlane]]:
-        linear = self._linear
+        self._linears: list[np.ndarray] = []
+        linear = to_linear(source_rgb)
         for scale in range(_SCALES):
             if linear.shape[0] < 8 or linear.shape[1] < 8:
-                return
-            yield [_source_plane(x) for x in _xyb(linear)]
+                break
+            self._linears.append(linear)
             if scale < _SCALES - 1:
                 linear = _downsample(linear)
+        self._cache: dict[tuple[int, int], list[_SourcePlane]] | None = None
+        if source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS:
+            self._cache = {
+                (s, i): _source_planes(lin[band.lo : band.hi])
+                for s, lin in enumerate(self._linears)
+                for i, band in enumerate(_bands(lin.shape[0]))
+            }
 
     def score(self, distorted_rgb: np.ndarray) -> float:
         """Score 100 for identical images, about 90 visually lossless, 70 high quality."""
         if distorted_rgb.shape != self.shape:
             raise ValueError("the distorted image must have the source's size")
+        scales = len(self._linears)
+        # Per channel and scale: sums of d, d^4, artifact, artifact^4, detail lost, lost^4.
+        sums = np.zeros((3, scales, 6))
         linear = to_linear(distorted_rgb)
-        sources = self._cache if self._cache is not None else self._source_scales()
-        ssim: list[list[tuple[float, float]]] = [[], [], []]
-        edges: list[list[tuple[float, float, float, float]]] = [[], [], []]
-        for i, planes in enumerate(sources):
-            if i:
+        for s, source in enumerate(self._linears):
+            if s:
                 linear = _downsample(linear)
-            for c, (src, x) in enumerate(zip(planes, _xyb(linear), strict=True)):
-                ssim[c].append(_ssim_norms(src, x))
-                edges[c].append(_edge_norms(src, x))
-        return _final_score(np.array(ssim), np.array(edges))
+            for i, band in enumerate(_bands(linear.shape[0])):
+                cached = self._cache.get((s, i)) if self._cache is not None else None
+                planes = cached or _source_planes(source[band.lo : band.hi])
+                cubed = _cubed(linear[band.lo : band.hi])
+                for c in range(3):
+                    x = _plane(cubed, c)
+                    sums[c, s] += _band_sums(planes[c], x, band.core)
+            sums[:, s] /= linear.shape[0] * linear.shape[1]
+        sums[..., 1::2] **= 0.25
+        return _final_score(sums[..., :2], sums[..., 2:])
 
 
-def _ssim_norms(src: _SourcePlane, x: np.ndarray) -> tuple[float, float]:
+def _band_sums(src: _SourcePlane, x: np.ndarray, core: slice) -> np.ndarray:
     mu = _blur(x)
     cross = _blur(src.x * x)
     cross -= src.mu * mu
@@ -279,18 +319,16 @@ def _ssim_norms(src: _SourcePlane, x: np.ndarray) -> tuple[float, float]:
     diff /= denom
     np.subtract(np.float32(1.0), diff, out=diff)
     np.maximum(diff, 0.0, out=diff)
-    return _norms(diff)
-
-
-def _edge_norms(src: _SourcePlane, x: np.ndarray) -> tuple[float, float, float, float]:
-    ratio = np.abs(x - _blur(x))
+    ratio = np.abs(x - mu)
     ratio += np.float32(1.0)
     ratio /= src.edge
     ratio -= np.float32(1.0)
     artifact = np.maximum(ratio, 0.0)
     np.negative(ratio, out=ratio)
     np.maximum(ratio, 0.0, out=ratio)
-    return (*_norms(artifact), *_norms(ratio))
+    return np.array(
+        [*_sums(diff[core]), *_sums(artifact[core]), *_sums(ratio[core])], dtype=np.float64
+    )
 
 
 def _final_score(ssim: np.ndarray, edges: np.ndarray) -> float:
@@ -298,7 +336,7 @@ def _final_score(ssim: np.ndarray, edges: np.ndarray) -> float:
     total = 0.0
     i = 0
     for c in range(3):
-        for s in range(ssim.shape[1] if ssim.ndim == 3 else 0):
+        for s in range(ssim.shape[1]):
             for n in range(2):
                 total += _WEIGHTS[i] * abs(ssim[c, s, n])
                 total += _WEIGHTS[i + 1] * abs(edges[c, s, n])
