@@ -8,12 +8,14 @@ from pathlib import Path
 from picopt.auth.v1 import auth_pb2_grpc
 from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.kernel.mailer import Mailer
+from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
 from services.billing.events import subscriptions
 from services.billing.grpc_api import BillingServicer
 from services.billing.ledger import Ledger
 from services.billing.pricing import pricing_from_env
+from services.billing.privacy import BillingPrivacy
 from services.billing.purchases import Purchases
 from services.billing.receipts import Receipts, email_from_auth
 from services.billing.stripe_api import StripeApi, StripeConfig
@@ -43,6 +45,10 @@ def main() -> None:
     app.every("release_stale_reservations", 60.0, lambda: ledger.release_stale(timeout))
     app.every("expire_granted_credits", 300.0, ledger.expire_grants)
     app.every("send_due_receipts", 60.0, receipts.send_due)
+    privacy = BillingPrivacy(db, Outbox("billing"))
+    privacy.participant.register(server)
+    app.consume(privacy.participant.subscriptions(), db=db)
+    app.outbox_relay(db)
     app.run()
 
 

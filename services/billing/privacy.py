@@ -1,0 +1,122 @@
+"""Billing's part of privacy requests: anonymizing erasure, log purge and export.
+
+Tax law requires keeping payment records, so erasure removes the person and
+keeps the money:
+- kept: `purchases` (amount, currency, credits, pack, status, Stripe checkout
+  session / payment intent / customer ids, created/paid/closed dates) with
+  `user_id` set to NULL; `ledger_entries`, `reservations` and `accounts` (ids,
+  credit amounts, kinds, dates; the user id is a random UUID that, once auth
+  has erased the account, names no one); `trial_claims.email_digest` (a keyed
+  HMAC, never the address, so a trial cannot be claimed twice) with `user_id`
+  set to NULL; `stripe_events` (Stripe event ids and outcomes).
+- deleted: `stripe_customers` (the link from the user to a Stripe customer).
+Billing never stores names, emails or card data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from picopt.kernel.db import Database
+from picopt.kernel.messaging import Outbox
+from picopt.privacy.participant import PrivacyParticipant
+from services.billing.models import (
+    LedgerEntry,
+    Purchase,
+    Reservation,
+    StripeCustomer,
+    StripeEvent,
+    TrialClaim,
+)
+
+
+class BillingPrivacy:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db = db
+        self.participant = PrivacyParticipant(
+            "billing", outbox, self.erase, self.purge, self.export
+        )
+
+    def erase(self, s: Session, user_id: str) -> dict[str, int]:
+        purchases = s.execute(
+            update(Purchase).where(Purchase.user_id == user_id).values(user_id=None)
+        )
+        claims = s.execute(
+            update(TrialClaim).where(TrialClaim.user_id == user_id).values(user_id=None)
+        )
+        customers = s.execute(delete(StripeCustomer).where(StripeCustomer.user_id == user_id))
+        return {
+            "purchases_anonymized": int(purchases.rowcount or 0),  # type: ignore[attr-defined]
+            "trial_claims_anonymized": int(claims.rowcount or 0),  # type: ignore[attr-defined]
+            "stripe_customers": int(customers.rowcount or 0),  # type: ignore[attr-defined]
+        }
+
+    def purge(self, s: Session, older_than: datetime) -> dict[str, int]:
+        """Webhook intake log; the ledger and purchases are financial records, not logs."""
+        events = s.execute(delete(StripeEvent).where(StripeEvent.received_at < older_than))
+        return {"stripe_events": int(events.rowcount or 0)}  # type: ignore[attr-defined]
+
+    def export(self, user_id: str) -> dict[str, Any]:
+        with self.db.session(readonly=True) as s:
+            entries = s.scalars(
+                select(LedgerEntry)
+                .where(LedgerEntry.user_id == user_id)
+                .order_by(LedgerEntry.created_at)
+            )
+            ledger = [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "bucket": e.bucket,
+                    "credits": e.credits,
+                    "job_id": e.job_id,
+                    "purchase_id": e.purchase_id,
+                    "reason": e.reason,
+                    "expires_at": e.expires_at,
+                    "created_at": e.created_at,
+                }
+                for e in entries
+            ]
+            purchases = [
+                {
+                    "id": p.id,
+                    "pack": p.pack_name,
+                    "credits": p.credits,
+                    "amount": p.amount,
+                    "currency": p.currency,
+                    "status": p.status,
+                    "amount_refunded": p.amount_refunded,
+                    "stripe_checkout_session_id": p.checkout_session_id,
+                    "stripe_payment_intent_id": p.payment_intent_id,
+                    "created_at": p.created_at,
+                    "paid_at": p.paid_at,
+                }
+                for p in s.scalars(
+                    select(Purchase)
+                    .where(Purchase.user_id == user_id)
+                    .order_by(Purchase.created_at)
+                )
+            ]
+            usage = [
+                {
+                    "job_id": r.job_id,
+                    "credits": r.credits,
+                    "status": r.status,
+                    "created_at": r.created_at,
+                    "updated_at": r.updated_at,
+                }
+                for r in s.scalars(
+                    select(Reservation)
+                    .where(Reservation.user_id == user_id)
+                    .order_by(Reservation.created_at)
+                )
+            ]
+        return {
+            "ledger.json": ledger,
+            "purchases.json": purchases,
+            "usage.json": usage,
+        }
