@@ -54,13 +54,19 @@ class UnknownProviderError(ValueError):
     """The configured provider name is not registered."""
 
 
-def _vision_settings(settings: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+# Settings that shape the local provider; remote adapters read every other VISION_ key.
+_LOCAL_PREFIXES = ("VISION_LOCAL_", "VISION_NSFW_")
+
+
+def _vision_settings(key: str, settings: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The configuration that shapes a provider (VISION_PROVIDER only selects one)."""
     return tuple(
         sorted(
             (k, str(v))
             for k, v in settings.items()
-            if k.startswith("VISION_") and k != "VISION_PROVIDER"
+            if k.startswith("VISION_")
+            and k != "VISION_PROVIDER"
+            and (key != "local" or k.startswith(_LOCAL_PREFIXES))
         )
     )
 
@@ -72,7 +78,7 @@ def get_provider(name: str = "local", settings: Mapping[str, str] | None = None)
     key = _ALIASES.get(key, key)
     if key not in PROVIDERS:
         raise UnknownProviderError(f"unknown vision provider {key!r}; known: {sorted(PROVIDERS)}")
-    cache_key = (key, _vision_settings(settings))
+    cache_key = (key, _vision_settings(key, settings))
     with _cache_lock:
         provider = _cache.get(cache_key)
         if provider is None:

@@ -1,0 +1,79 @@
+"""OpenAI-compatible Chat Completions with image input: OpenAI, Azure OpenAI, vLLM, Ollama.
+
+Structured output uses `response_format: json_schema` (strict). `store: false` keeps OpenAI
+from retaining the completion (set VISION_OPENAI_SEND_STORE=0 for servers that reject the
+field). Azure is selected by VISION_OPENAI_API_VERSION: BASE_URL is then the resource
+endpoint, MODEL the deployment name, and the key goes in the `api-key` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.vision.providers.remote import Answer, RemoteProvider, Request, json_answer, token
+from services.vision.providers.resilience import RemoteError
+from services.vision.providers.schema import SCHEMA, prompt
+
+SYSTEM = "You are an image analysis service. Answer only with the requested JSON object."
+
+
+class OpenAICompatProvider(RemoteProvider):
+    name = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    default_model = "gpt-4o-mini"
+    needs_api_key = False  # vLLM and Ollama usually run without one
+
+    def build_request(self, image_b64: str, width: int, height: int, language: str) -> Request:
+        api_version = self.setting("API_VERSION")
+        headers = {"Content-Type": "application/json"}
+        if api_version:
+            url = (
+                f"{self.base_url}/openai/deployments/{self.model}/chat/completions"
+                f"?api-version={api_version}"
+            )
+            if self._api_key:
+                headers["api-key"] = self._api_key
+        else:
+            url = f"{self.base_url}/chat/completions"
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+        body: dict[str, Any] = {
+            "model": self.model,
+            "temperature": 0,
+            "max_tokens": int(self.setting("MAX_TOKENS", "1500")),
+            "messages": [
+                {"role": "system", "content": SYSTEM},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": prompt(width, height, language)},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": f"data:image/jpeg;base64,{image_b64}"},
+                        },
+                    ],
+                },
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "image_metadata", "strict": True, "schema": SCHEMA},
+            },
+        }
+        if self.setting("SEND_STORE", "1") != "0":
+            body["store"] = False
+        return Request(url, headers, body)
+
+    def parse_answer(self, payload: Any) -> Answer:
+        try:
+            message = payload["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise RemoteError("bad_output", retryable=True) from exc
+        if message.get("refusal"):
+            raise RemoteError("refused", retryable=False)
+        usage = payload.get("usage") or {}
+        return Answer(
+            data=json_answer(message.get("content")),
+            input_tokens=token(usage.get("prompt_tokens")),
+            output_tokens=token(usage.get("completion_tokens")),
+            model=str(payload.get("model") or self.model),
+        )
