@@ -8,6 +8,7 @@ from __future__ import annotations
 from picopt.kernel.blobstore.base import BlobInfo, BlobNotFound, BlobStore, validate_key
 from picopt.kernel.blobstore.crypto import EnvelopeCipher
 from picopt.kernel.blobstore.filesystem import FilesystemBlobStore
+from picopt.kernel.blobstore.s3 import S3BlobStore
 from picopt.kernel.settings import Settings, SettingsError
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "BlobStore",
     "EnvelopeCipher",
     "FilesystemBlobStore",
+    "S3BlobStore",
     "open_blob_store",
     "validate_key",
 ]
@@ -25,4 +27,14 @@ def open_blob_store(settings: Settings) -> BlobStore:
     cipher = EnvelopeCipher(settings.master_keys())
     if settings.blob_backend == "fs":
         return FilesystemBlobStore(settings.blob_dir, cipher)
-    raise SettingsError(f"BLOB_BACKEND={settings.blob_backend!r} is not supported (use fs)")
+    if settings.blob_backend == "s3":
+        bucket = settings.env.str("S3_BUCKET")
+        if not bucket:
+            raise SettingsError("BLOB_BACKEND=s3 needs S3_BUCKET")
+        return S3BlobStore.connect(
+            bucket,
+            cipher,
+            endpoint_url=settings.env.str("S3_ENDPOINT_URL") or None,
+            prefix=settings.env.str("S3_PREFIX"),
+        )
+    raise SettingsError(f"BLOB_BACKEND={settings.blob_backend!r} is not supported (use fs or s3)")

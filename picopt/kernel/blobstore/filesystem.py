@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from picopt.kernel.blobstore.base import BlobInfo, BlobNotFound, BlobStore, validate_key
+from picopt.kernel.blobstore.container import PREFIX_SIZE, header_length, info_from_header, pack
 from picopt.kernel.blobstore.crypto import EnvelopeCipher
-
-MAGIC = b"POB1"
-_LEN = struct.Struct(">I")
 
 
 class FilesystemBlobStore(BlobStore):
@@ -42,7 +39,7 @@ class FilesystemBlobStore(BlobStore):
         }
         sealed = self.cipher.seal(data, public)
         self._write(self._path(key), sealed.header, sealed.ciphertext)
-        return _info(sealed.header)
+        return info_from_header(sealed.header)
 
     def get(self, key: str) -> bytes:
         header, ciphertext = self._read(self._path(key), with_body=True)
@@ -50,7 +47,7 @@ class FilesystemBlobStore(BlobStore):
 
     def info(self, key: str) -> BlobInfo:
         header, _ = self._read(self._path(key), with_body=False)
-        return _info(header)
+        return info_from_header(header)
 
     def delete(self, key: str) -> bool:
         try:
@@ -72,7 +69,7 @@ class FilesystemBlobStore(BlobStore):
                     header, _ = self._read(path, with_body=False)
                 except (BlobNotFound, ValueError):
                     continue
-                yield _info(header)
+                yield info_from_header(header)
 
     def rewrap(self, key: str) -> bool:
         path = self._path(key)
@@ -89,11 +86,9 @@ class FilesystemBlobStore(BlobStore):
 
     def _write(self, path: Path, header: dict[str, Any], ciphertext: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        raw_header = json.dumps(header, separators=(",", ":")).encode()
         tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}-{os.urandom(4).hex()}")
         with open(tmp, "wb") as fh:
-            fh.write(MAGIC + _LEN.pack(len(raw_header)) + raw_header)
-            fh.write(ciphertext)
+            fh.write(pack(header, ciphertext))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -101,23 +96,9 @@ class FilesystemBlobStore(BlobStore):
     def _read(self, path: Path, with_body: bool) -> tuple[dict[str, Any], bytes]:
         try:
             with open(path, "rb") as fh:
-                prefix = fh.read(len(MAGIC) + _LEN.size)
-                if len(prefix) < len(MAGIC) + _LEN.size or prefix[:4] != MAGIC:
-                    raise ValueError(f"not a blob object: {path.name}")
-                (length,) = _LEN.unpack(prefix[4:])
+                length = header_length(fh.read(PREFIX_SIZE), path.name)
                 header = json.loads(fh.read(length))
                 body = fh.read() if with_body else b""
         except FileNotFoundError as exc:
             raise BlobNotFound(path.relative_to(self.root).as_posix()) from exc
         return header, body
-
-
-def _info(header: dict[str, Any]) -> BlobInfo:
-    return BlobInfo(
-        key=header["key"],
-        owner=header["owner"],
-        created_at=datetime.fromisoformat(header["created_at"]),
-        deadline=datetime.fromisoformat(header["deadline"]),
-        size=int(header["size"]),
-        key_id=header["kid"],
-    )
