@@ -1,0 +1,354 @@
+"""Privacy promises against the running services: erasure, export, policy, log purge, key rotation.
+
+One stack with short timers (request checks every second, overdue after 3 s)
+but the policy's retention durations.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import secrets
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+import requests
+
+from picopt.client import ApiError, Client
+from picopt.demo import mailed_token
+from picopt.devstack import Stack
+from picopt.kernel.blobstore import EnvelopeCipher, FilesystemBlobStore
+from picopt.kernel.settings import Settings
+from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
+from tests.integration.conftest import blob_dir, mail_dir, wait_for
+from tests.integration.harness import running_stack
+from tests.integration.images import graphic_png
+
+pytestmark = pytest.mark.integration
+
+STAFF_TOKEN = secrets.token_urlsafe(24)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {
+        "RETENTION_STAFF_TOKEN": STAFF_TOKEN,
+        "RETENTION_REQUEST_CHECK_INTERVAL": "1",
+        "RETENTION_ERASURE_RETRY": "5",
+        "RETENTION_OVERDUE_AFTER": "3",
+        "RETENTION_EXPORT_INTERVAL": "1",
+        "RETENTION_NOTIFY_INTERVAL": "1",
+        "RETENTION_NOTIFY_BATCH": "2",
+    }
+    with running_stack(tmp_path_factory.mktemp("privacy"), extra_env=env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def staff(stack: Stack) -> Iterator[Any]:
+    with grpc.insecure_channel(stack.grpc_address("retention")) as channel:
+        yield retention_pb2_grpc.RetentionServiceStub(channel)
+
+
+MD = (("authorization", f"Bearer {STAFF_TOKEN}"),)
+
+
+def named_user(stack: Stack, name: str, email: str) -> Client:
+    client = Client(stack.gateway_url())
+    client.signup(name, email, PASSWORD)
+    client.confirm(mailed_token(mail_dir(stack), email))
+    client.login(email, PASSWORD)
+    api = Client(stack.gateway_url(), api_key=client.create_api_key("privacy"))
+    wait_for(lambda: api.balance()["available"] > 0, what="trial credits")
+    return api
+
+
+def unique_person() -> tuple[str, str]:
+    tag = uuid.uuid4().hex[:10]
+    return f"Zelda Quuxington{tag}", f"zelda.{tag}@example.test"
+
+
+def call(client: Client, method: str, path: str) -> requests.Response:
+    return client.http.request(method, client.base_url + path, timeout=30)
+
+
+def owned_blobs(stack: Stack, user_id: str) -> list[str]:
+    keys = Settings.load("retention", stack.env).master_keys()
+    store = FilesystemBlobStore(blob_dir(stack), EnvelopeCipher(keys))
+    return [info.key for info in store.list() if info.owner == user_id]
+
+
+def scan_every_schema(stack: Stack, needles: list[str]) -> list[str]:
+    """Every text, JSON and binary column of every schema that contains one of the needles."""
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    hits = []
+    with psycopg.connect(url) as conn:
+        columns = conn.execute(
+            "SELECT table_schema, table_name, column_name, data_type"
+            " FROM information_schema.columns JOIN information_schema.tables"
+            " USING (table_schema, table_name)"
+            " WHERE table_type = 'BASE TABLE'"
+            " AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+            " AND data_type IN ('text', 'character varying', 'character', 'bytea', 'json', 'jsonb')"
+        ).fetchall()
+        assert len(columns) > 20, "the scan must see every service's tables"
+        schemas = {c[0] for c in columns}
+        assert {"auth", "billing", "processor", "retention"} <= schemas
+        for schema, table, column, kind in columns:
+            ref = f'"{schema}"."{table}"."{column}"'
+            source = f'SELECT count(*) FROM "{schema}"."{table}"'
+            for needle in needles:
+                if kind == "bytea":
+                    query = f'{source} WHERE position(%s::bytea in "{column}") > 0'
+                    params: tuple[Any, ...] = (needle.encode(),)
+                else:
+                    query = (
+                        f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}"::text ILIKE %s'
+                    )
+                    params = (f"%{needle}%",)
+                if conn.execute(query, params).fetchone()[0]:  # type: ignore[index]
+                    hits.append(f"{ref} contains {needle!r}")
+    return hits
+
+
+def test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_names_the_user(
+    stack: Stack, staff: Any
+) -> None:
+    name, email = unique_person()
+    user = named_user(stack, name, email)
+    user_id = user.account()["id"]
+    job = user.submit(graphic_png(), filename=f"{name}.png", metadata=False)
+    assert user.wait(job["id"])["status"] == "done"
+    assert scan_every_schema(stack, [email, name]), "the scan must find the user before erasure"
+
+    stack.kill("processor")
+    try:
+        reply = call(user, "DELETE", "/v1/account")
+        assert reply.status_code == 202, reply.text
+        request = reply.json()
+        assert request["kind"] == "erasure" and request["status"] == "open"
+
+        # Disabled at once: the API key no longer works.
+        wait_for(lambda: call(user, "GET", "/v1/account").status_code == 401, what="disabled")
+
+        def waiting_only_for_processor() -> Any:
+            r = staff.GetRequest(retention_pb2.GetRequestRequest(id=request["id"]), metadata=MD)
+            return r if list(r.request.pending_services) == ["processor"] else None
+
+        pending = wait_for(waiting_only_for_processor, what="every service but processor")
+        assert pending.request.status == "open"
+        # Flagged well before the 30-day deadline (RETENTION_OVERDUE_AFTER=3 s here).
+        flagged = wait_for(
+            lambda: staff.GetReport(retention_pb2.GetReportRequest(), metadata=MD).overdue_requests,
+            what="overdue flag",
+        )
+        assert request["id"] in [r.id for r in flagged]
+        wait_for(lambda: not owned_blobs(stack, user_id), what="the user's images deleted")
+    finally:
+        stack.restart("processor")
+
+    def completed() -> Any:
+        r = staff.GetRequest(retention_pb2.GetRequestRequest(id=request["id"]), metadata=MD)
+        return r if r.request.status == "completed" else None
+
+    done = wait_for(completed, timeout=60, what="erasure completed after processor returned")
+    confirmed = {a.service for a in done.audit if a.action == "erased"}
+    assert confirmed == {"auth", "billing", "processor", "retention"}
+    assert "completed" in [a.action for a in done.audit]
+    assert scan_every_schema(stack, [email, name]) == []
+    with pytest.raises(ApiError) as err:
+        Client(stack.gateway_url()).login(email, PASSWORD)
+    assert err.value.status == 401
+
+
+def test_export_archive_holds_every_service_part_without_secrets(stack: Stack) -> None:
+    name, email = unique_person()
+    user = named_user(stack, name, email)
+    job = user.submit(graphic_png(), filename="banner.png", metadata=False)
+    assert user.wait(job["id"])["status"] == "done"
+    api_key = user.http.headers["Authorization"].split(" ", 1)[1]
+
+    reply = call(user, "POST", "/v1/account/export")
+    assert reply.status_code == 202, reply.text
+    export_id = reply.json()["id"]
+    download = wait_for(
+        lambda: (
+            (r := call(user, "GET", f"/v1/account/export/{export_id}")).status_code == 200 and r
+        ),
+        what="export archive",
+    )
+    assert download.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.content)) as z:
+        names = set(z.namelist())
+        files = {n: json.loads(z.read(n)) for n in names}
+        raw = b"".join(z.read(n) for n in names)
+    assert {
+        "manifest.json",
+        "auth/profile.json",
+        "auth/sign_in_methods.json",
+        "auth/api_keys.json",
+        "auth/api_calls.json",
+        "processor/jobs.json",
+        "billing/ledger.json",
+        "billing/purchases.json",
+        "billing/usage.json",
+        "retention/requests.json",
+    } <= names
+    assert files["auth/profile.json"]["email"] == email
+    assert files["auth/profile.json"]["name"] == name
+    assert files["auth/sign_in_methods.json"]["password"] is True
+    assert [k["name"] for k in files["auth/api_keys.json"]] == ["privacy"]
+    assert [j["id"] for j in files["processor/jobs.json"]] == [job["id"]]
+    assert any(e["kind"] == "grant" for e in files["billing/ledger.json"])
+    assert [r["kind"] for r in files["retention/requests.json"]["requests"]] == ["export"]
+    assert files["manifest.json"]["expires_at"]
+    assert api_key.encode() not in raw and PASSWORD.encode() not in raw
+    assert b"argon2" not in raw and b"key_hash" not in raw and b"token_hash" not in raw
+
+    other = named_user(stack, *unique_person())
+    assert call(other, "GET", f"/v1/account/export/{export_id}").status_code == 404
+
+
+def test_policy_is_served_and_a_material_change_mails_each_user_once(
+    stack: Stack, staff: Any, tmp_path: Path
+) -> None:
+    current = requests.get(stack.gateway_url() + "/v1/privacy", timeout=10).json()
+    assert current["version"] == "1.0" and current["effective_date"]
+    assert "24 hours" in current["text"]
+    assert current["ai_providers"] == [{"name": "local", "external": False}]
+    users = [named_user(stack, *unique_person()) for _ in range(3)]
+
+    version = f"2.{uuid.uuid4().hex[:6]}"
+    policy = tmp_path / "policy.md"
+    policy.write_text(
+        f"---\nversion: {version}\ndate: 2031-01-01\nmaterial: true\n---\nNew terms.\n"
+    )
+    env = {**stack.env, "RETENTION_ADDR": stack.grpc_address("retention")}
+    out = subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", "publish-policy", str(policy)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (
+        requests.get(stack.gateway_url() + "/v1/privacy", timeout=10).json()["version"] == version
+    )
+
+    def fan_out_done() -> Any:
+        listed = staff.ListPolicies(retention_pb2.ListPoliciesRequest(), metadata=MD).policies
+        return next((p for p in listed if p.version == version and p.notification_done), None)
+
+    done = wait_for(fan_out_done, timeout=60, what="policy mail fan-out")
+    mailed = [f for f in mail_dir(stack).glob("*.eml") if f"version {version}" in f.read_text()]
+    recipients = [
+        line.split(":", 1)[1].strip()
+        for f in mailed
+        for line in f.read_text().splitlines()
+        if line.startswith("To:")
+    ]
+    assert len(recipients) == len(set(recipients)) == done.notified
+    for u in users:
+        assert u.account()["email"] in recipients
+
+    bad = tmp_path / "bad.md"
+    bad.write_text("no front matter\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", "publish-policy", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "front matter" in out.stderr
+
+
+def test_log_purge_reaches_every_service_and_reports_counts(stack: Stack, staff: Any) -> None:
+    user = named_user(stack, *unique_person())
+    job = user.submit(graphic_png(), filename="old.png", metadata=False)
+    assert user.wait(job["id"])["status"] == "done"
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:  # the clock moves: this job ended 91 days ago
+        conn.execute(
+            "UPDATE processor.jobs SET updated_at = now() - interval '91 days' WHERE id = %s",
+            (job["id"],),
+        )
+    staff.PurgeLogs(retention_pb2.PurgeLogsRequest(), metadata=MD)
+
+    def reported() -> Any:
+        purges = staff.GetReport(retention_pb2.GetReportRequest(), metadata=MD).log_purges
+        return (
+            purges
+            if {"auth", "billing", "processor", "retention"} <= {p.service for p in purges}
+            else None
+        )
+
+    purges = wait_for(reported, what="logs.purged from every service")
+    assert any(p.service == "processor" and p.table == "jobs" and p.count >= 1 for p in purges)
+    with pytest.raises(ApiError) as err:
+        user.job(job["id"])
+    assert err.value.status == 404
+
+
+def test_staff_api_and_cli_refuse_calls_without_the_token(stack: Stack, staff: Any) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        staff.GetReport(retention_pb2.GetReportRequest())
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    env = {
+        **stack.env,
+        "RETENTION_ADDR": stack.grpc_address("retention"),
+        "RETENTION_STAFF_TOKEN": "wrong",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", "report"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "UNAUTHENTICATED" in out.stderr
+    env["RETENTION_STAFF_TOKEN"] = STAFF_TOKEN
+    out = subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", "requests"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and "deadline" in out.stdout
+
+
+def test_master_key_rotation_without_downtime(stack: Stack, staff: Any) -> None:
+    user = named_user(stack, *unique_person())
+    before = user.submit(graphic_png(), filename="before.png", metadata=False)
+    assert user.wait(before["id"])["status"] == "done"
+    old_key = stack.env["MASTER_KEY"]
+    new_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    stack.env.update(MASTER_KEY=new_key, MASTER_KEYS_OLD=old_key)
+    # Rolling restart: each process at a time, the others keep serving.
+    for name in ("retention", "worker.1", "worker.2", "gateway"):
+        stack.restart(name)
+        stack.wait_healthy(timeout=60)
+    during = user.submit(graphic_png(), filename="during.png", metadata=False)
+    assert user.wait(during["id"])["status"] == "done"
+
+    rotated = staff.RotateKeys(retention_pb2.RotateKeysRequest(), metadata=MD, timeout=120)
+    assert rotated.failed == 0 and rotated.rewrapped >= 1
+    assert [k.key_id for k in rotated.keys] == [rotated.current_key_id]
+
+    stack.env.pop("MASTER_KEYS_OLD")
+    for name in ("retention", "worker.1", "worker.2", "gateway"):
+        stack.restart(name)
+        stack.wait_healthy(timeout=60)
+    assert user.download(before["id"]) and user.download(during["id"])
