@@ -2,61 +2,126 @@
 
 Each run gets its own PostgreSQL database, its own RabbitMQ virtual host (so
 parallel runs and a running `make up` never steal each other's messages),
-its own ports, blob directory and keys.
+its own ports, blob directory and keys. PostgreSQL and RabbitMQ come from
+TEST_POSTGRES_URL / TEST_AMQP_URL (loopback defaults); only when neither
+answers and a Docker engine exists are they started with testcontainers.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
+import functools
 import os
 import secrets
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 
-from picopt.devstack import GRPC_SERVICES, Stack, free_port
+from picopt.devstack import GRPC_SERVICES, Stack, amqp_reachable, free_port
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-AMQP_BASE = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672"
+
+
+@dataclass
+class Infrastructure:
+    """Where the tests find PostgreSQL (an admin URL) and RabbitMQ (a URL without vhost)."""
+
+    postgres_admin_url: str
+    amqp_base: str
+    rabbitmqctl: Callable[[list[str]], None] | None
+
+
+def _postgres_reachable(url: str) -> bool:
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _local_rabbitmqctl(args: list[str]) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True)
+
+
+def _docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception:
+        return False
+    return True
+
+
+@functools.cache
+def infrastructure() -> Infrastructure:
+    """Services from the environment (or loopback defaults); containers only where Docker runs."""
+    postgres = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    amqp = os.environ.get("TEST_AMQP_URL", DEFAULT_AMQP_URL).rstrip("/")
+    if _postgres_reachable(postgres) and amqp_reachable(f"{amqp}/%2F"):
+        ctl = _local_rabbitmqctl if shutil.which("rabbitmqctl") else None
+        return Infrastructure(postgres, amqp, ctl)
+    if not _docker_available():
+        raise RuntimeError(
+            "integration tests need PostgreSQL and RabbitMQ: none answers at TEST_POSTGRES_URL/"
+            "TEST_AMQP_URL (defaults on 127.0.0.1) and no Docker engine is available"
+        )
+    from testcontainers.postgres import PostgresContainer
+    from testcontainers.rabbitmq import RabbitMqContainer
+
+    pg = PostgresContainer("postgres:15-alpine", driver=None).start()
+    mq = RabbitMqContainer("rabbitmq:3.13-alpine").start()
+    atexit.register(pg.stop)
+    atexit.register(mq.stop)
+
+    def container_ctl(args: list[str]) -> None:
+        code, _ = mq.exec(["rabbitmqctl", *args])
+        if code != 0:
+            raise RuntimeError(f"rabbitmqctl {args[0]} failed in the container")
+
+    host, port = mq.get_container_host_ip(), mq.get_exposed_port(5672)
+    return Infrastructure(
+        pg.get_connection_url(), f"amqp://guest:guest@{host}:{port}", container_ctl
+    )
 
 
 @contextmanager
 def fresh_database(name: str) -> Iterator[str]:
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+    admin = infrastructure().postgres_admin_url
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    base = admin.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
 def fresh_vhost(name: str) -> Iterator[str]:
-    """A private vhost via rabbitmqctl; the default vhost if rabbitmqctl is unavailable."""
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        yield f"{AMQP_BASE}/%2F"
+    """A private vhost, so parallel runs never share queues; the default one without rabbitmqctl."""
+    infra = infrastructure()
+    if infra.rabbitmqctl is None:
+        yield f"{infra.amqp_base}/%2F"
         return
-    subprocess.run([ctl, "add_vhost", name], check=True, capture_output=True)
-    subprocess.run(
-        [ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
-    )
+    infra.rabbitmqctl(["add_vhost", name])
+    infra.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
     try:
-        yield f"{AMQP_BASE}/{quote(name, safe='')}"
+        yield f"{infra.amqp_base}/{quote(name, safe='')}"
     finally:
-        subprocess.run([ctl, "delete_vhost", name], check=False, capture_output=True)
+        with contextlib.suppress(Exception):
+            infra.rabbitmqctl(["delete_vhost", name])
 
 
 @contextmanager
