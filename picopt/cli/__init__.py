@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = (
     "picopt.cli.optimize",
     "picopt.cli.analyze",
+    "picopt.cli.billing",
 )
 
 
