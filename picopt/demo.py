@@ -7,11 +7,13 @@ downloads the results into var/demo/, prints the table and stops the stack.
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,26 @@ from picopt.samples import DEMO_PHOTOS, graphic_png, skimage_photo
 
 PASSWORD = secrets.token_urlsafe(16)  # a fresh throwaway account per run
 EXTENSION = {"jpeg": "jpg"}
+
+
+def mailed_token(mail_dir: Path, to: str, timeout: float = 30.0) -> str:
+    """The token in the newest message to `to` written by the file mail transport."""
+    deadline = time.monotonic() + timeout
+    while True:
+        newest: tuple[int, str] | None = None
+        for path in mail_dir.glob("*.eml"):
+            message = message_from_bytes(path.read_bytes())
+            if message["To"] == to:
+                body = message.get_payload(decode=True)
+                found = re.search(rb"^Token: (\S+)$", body or b"", re.M)
+                stamp = path.stat().st_mtime_ns
+                if found and (newest is None or stamp > newest[0]):
+                    newest = (stamp, found.group(1).decode())
+        if newest is not None:
+            return newest[1]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no mail with a token arrived in {mail_dir}")
+        time.sleep(0.1)
 
 
 def _wait_for_credits(client: Client, timeout: float = 30.0) -> int:
@@ -67,10 +89,11 @@ def print_table(rows: list[list[str]]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
-def run_demo(base_url: str, out_dir: Path) -> list[list[str]]:
+def run_demo(base_url: str, out_dir: Path, mail_dir: Path) -> list[list[str]]:
     client = Client(base_url)
     email = f"demo-{uuid.uuid4().hex[:8]}@example.test"
     client.signup("Demo User", email, PASSWORD)
+    client.confirm(mailed_token(mail_dir, email))
     client.login(email, PASSWORD)
     api = Client(base_url, api_key=client.create_api_key("demo"))
     print(f"demo user signed up; {_wait_for_credits(api)} trial credits")
@@ -100,7 +123,8 @@ def main() -> int:
     try:
         stack.start()
         stack.wait_healthy(timeout=120)
-        rows = run_demo(stack.gateway_url(), Path("var/demo"))
+        mail_dir = Path(stack.env.get("MAIL_DIR") or Path(stack.env.get("VAR_DIR", "var")) / "mail")
+        rows = run_demo(stack.gateway_url(), Path("var/demo"), mail_dir)
     except (StackError, ApiError, TimeoutError, RuntimeError) as err:
         print(f"demo failed: {err}", file=sys.stderr)
         return 1

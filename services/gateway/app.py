@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from picopt.kernel import tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
@@ -16,12 +17,15 @@ from picopt.kernel.logs import bind_context, clear_context, get_logger
 from picopt.kernel.settings import Settings
 from services.gateway import (
     routes_account,
+    routes_auth,
     routes_billing,
     routes_docs,
     routes_jobs,
     routes_privacy,
 )
 from services.gateway.backends import Backends
+from services.gateway.call_log import CallLog
+from services.gateway.limits import address_key, install_limiter
 from services.gateway.problems import Problem, render
 
 log = get_logger(__name__)
@@ -53,13 +57,22 @@ def create_app(
     app.config.update(
         MAX_CONTENT_LENGTH=env.int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
         COOKIE_SECURE=env.bool("SESSION_COOKIE_SECURE", True),
+        PUBLIC_URL=env.str("PUBLIC_URL").rstrip("/"),
         IMAGE_TTL_S=min(env.int("RETENTION_IMAGE_TTL", 86_400), 86_400),
     )
     app.extensions["backends"] = backends or Backends.connect(settings, _request_id)
+    app.config["SESSION_COOKIE"] = "__Host-session" if app.config["COOKIE_SECURE"] else "session"
+    if env.int("TRUSTED_PROXIES", 0):
+        hops = env.int("TRUSTED_PROXIES", 0)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["blobs"] = blobs or open_blob_store(settings)
+    limiter = install_limiter(app, settings)
+    limiter.limit(lambda: app.extensions["auth_limit"], key_func=address_key)(routes_auth.bp)
+    call_log = CallLog(app.extensions["backends"].auth) if backends is None else None
     # One blueprint per line: billing and privacy each add theirs here.
     blueprints = [
         routes_docs.bp,
+        routes_auth.bp,
         routes_account.bp,
         routes_jobs.bp,
         routes_billing.bp,
@@ -85,10 +98,20 @@ def create_app(
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         ms = (time.perf_counter() - getattr(g, "started", time.perf_counter())) * 1000
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        if call_log is not None and getattr(g, "user_id", None):
+            call_log.record(
+                g.user_id,
+                getattr(g, "key_id", ""),
+                request.method,
+                route,
+                response.status_code,
+                ms,
+            )
         log.info(
             "http_request",
             method=request.method,
-            route=request.url_rule.rule if request.url_rule else "unmatched",
+            route=route,
             status=response.status_code,
             ms=round(ms, 1),
             user_id=getattr(g, "user_id", None),
@@ -97,17 +120,26 @@ def create_app(
 
     @app.errorhandler(Problem)
     def on_problem(problem: Problem) -> Response:
-        return render(problem)
+        response = render(problem)
+        if "retry_after" in problem.extra:
+            response.headers["Retry-After"] = str(problem.extra["retry_after"])
+        return response
 
     @app.errorhandler(HTTPException)
     def on_http_error(err: HTTPException) -> Response:
-        code = {413: "too-large", 404: "not-found", 405: "method-not-allowed"}.get(
-            err.code or 500, "bad-request"
-        )
+        code = {
+            413: "too-large",
+            404: "not-found",
+            405: "method-not-allowed",
+            429: "rate-limited",
+        }.get(err.code or 500, "bad-request")
         detail = err.description or ""
         if err.code == 413:
             detail = f"uploads are limited to {app.config['MAX_CONTENT_LENGTH']} bytes"
         response = render(Problem(err.code or 500, code, detail))
+        if err.code == 429:
+            response.headers.update(dict(err.get_headers()))
+            response.headers["Content-Type"] = "application/problem+json"
         if err.code == 405:
             allow = dict(err.get_headers()).get("Allow")
             if allow:

@@ -8,8 +8,10 @@ browsers never attach them on their own.
 from __future__ import annotations
 
 import hmac
+import secrets
+from datetime import datetime
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 
 from picopt.auth.v1 import auth_pb2
 from services.gateway.backends import calling
@@ -21,7 +23,25 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 def session_cookie_name() -> str:
-    return "__Host-session" if current_app.config["COOKIE_SECURE"] else "session"
+    return str(current_app.config["SESSION_COOKIE"])
+
+
+def set_session_cookies(response: Response, token: str, expires: datetime | None) -> None:
+    """The session cookie (HttpOnly) and a fresh CSRF cookie (readable by scripts)."""
+    secure = current_app.config["COOKIE_SECURE"]
+    for name, value, httponly in (
+        (session_cookie_name(), token, True),
+        (CSRF_COOKIE, secrets.token_urlsafe(24), False),
+    ):
+        response.set_cookie(
+            name, value, expires=expires, httponly=httponly, secure=secure, samesite="Lax", path="/"
+        )
+
+
+def clear_session_cookies(response: Response) -> None:
+    secure = current_app.config["COOKIE_SECURE"]
+    for name in (session_cookie_name(), CSRF_COOKIE):
+        response.delete_cookie(name, path="/", secure=secure, samesite="Lax")
 
 
 def current_user_id() -> str:
@@ -38,7 +58,7 @@ def current_user_id() -> str:
             reply = backends.auth.AuthenticateApiKey(
                 auth_pb2.AuthenticateApiKeyRequest(api_key=key.strip())
             )
-        g.user_id, g.auth_kind = reply.user_id, "api_key"
+        g.user_id, g.auth_kind, g.key_id = reply.user_id, "api_key", reply.key_id
         return str(reply.user_id)
     token = request.cookies.get(session_cookie_name(), "")
     if not token:

@@ -1,119 +1,51 @@
-"""Sign-up, sign-in and API keys."""
+"""The signed-in account: read and update it, change the password, API keys, call log."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from picopt.auth.v1 import auth_pb2
 from picopt.kernel.protos import from_timestamp
 from services.gateway.backends import calling
-from services.gateway.identity import CSRF_COOKIE, current_user_id, session_cookie_name
+from services.gateway.identity import current_user_id, set_session_cookies
 from services.gateway.openapi import operation
+from services.gateway.problems import Problem
+from services.gateway.routes_auth import user_model
 from services.gateway.schemas import (
+    AccountPatchBody,
+    ApiCall,
+    ApiCallList,
+    ApiKey,
     ApiKeyBody,
     ApiKeyCreated,
     ApiKeyList,
-    LoginBody,
-    LoginReply,
-    SignupBody,
+    ListCallsQuery,
+    PasswordChangeBody,
     UserReply,
 )
 
 bp = Blueprint("account", __name__)
 
 
-def user_json(user: auth_pb2.User) -> dict[str, Any]:
-    created = from_timestamp(user.created_at)
-    return {
-        "id": user.id,
-        "name": user.name,
-        "email": user.email,
-        "email_confirmed": user.email_confirmed,
-        "created_at": created.isoformat() if created else None,
-    }
+def _iso(ts: Any) -> str | None:
+    value = from_timestamp(ts)
+    return value.isoformat() if value else None
 
 
-def key_json(key: auth_pb2.ApiKey) -> dict[str, Any]:
-    created, used = from_timestamp(key.created_at), from_timestamp(key.last_used_at)
-    return {
-        "id": key.id,
-        "name": key.name,
-        "prefix": key.prefix,
-        "created_at": created.isoformat() if created else None,
-        "last_used_at": used.isoformat() if used else None,
-    }
+def key_model(key: auth_pb2.ApiKey) -> ApiKey:
+    return ApiKey(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        created_at=_iso(key.created_at),
+        last_used_at=_iso(key.last_used_at),
+    )
 
 
 def _backends() -> Any:
     return current_app.extensions["backends"]
-
-
-@bp.post("/v1/auth/signup")
-@operation(
-    "Create an account",
-    tags=["auth"],
-    body=SignupBody,
-    responses={201: UserReply},
-    problems=[409],
-    auth=False,
-)
-def signup(body: SignupBody) -> tuple[Response, int]:
-    with calling("auth"):
-        reply = _backends().auth.SignUp(
-            auth_pb2.SignUpRequest(name=body.name, email=body.email, password=body.password)
-        )
-    return jsonify({"user": user_json(reply.user)}), 201
-
-
-@bp.post("/v1/auth/login")
-@operation("Sign in", tags=["auth"], body=LoginBody, responses={200: LoginReply}, auth=False)
-def login(body: LoginBody) -> Response:
-    with calling("auth"):
-        reply = _backends().auth.LogIn(
-            auth_pb2.LogInRequest(
-                email=body.email,
-                password=body.password,
-                client_address=request.remote_addr or "",
-            )
-        )
-    expires = from_timestamp(reply.expires_at)
-    response = jsonify(
-        {"user": user_json(reply.user), "expires_at": expires.isoformat() if expires else None}
-    )
-    secure = current_app.config["COOKIE_SECURE"]
-    response.set_cookie(
-        session_cookie_name(),
-        reply.session_token,
-        expires=expires,
-        httponly=True,
-        secure=secure,
-        samesite="Lax",
-        path="/",
-    )
-    response.set_cookie(
-        CSRF_COOKIE,
-        secrets.token_urlsafe(24),
-        expires=expires,
-        httponly=False,
-        secure=secure,
-        samesite="Lax",
-        path="/",
-    )
-    return response
-
-
-@bp.post("/v1/auth/logout")
-@operation("Sign out of this session", tags=["auth"], responses={204: None})
-def logout() -> tuple[str, int]:
-    current_user_id()
-    token = request.cookies.get(session_cookie_name(), "")
-    if token:
-        with calling("auth"):
-            _backends().auth.LogOut(auth_pb2.LogOutRequest(session_token=token))
-    return "", 204
 
 
 @bp.get("/v1/account")
@@ -122,7 +54,78 @@ def account() -> Response:
     user_id = current_user_id()
     with calling("auth"):
         reply = _backends().auth.GetUser(auth_pb2.GetUserRequest(user_id=user_id))
-    return jsonify({"user": user_json(reply.user)})
+    return jsonify(UserReply(user=user_model(reply.user)).model_dump(mode="json"))
+
+
+@bp.patch("/v1/account")
+@operation(
+    "Update the name; change the email (needs current_password, confirmed by email)",
+    tags=["account"],
+    body=AccountPatchBody,
+    responses={200: UserReply},
+)
+def update_account(body: AccountPatchBody) -> Response:
+    user_id = current_user_id()
+    if body.name is None and body.email is None:
+        raise Problem(400, "invalid-body", "send name and/or email")
+    request = auth_pb2.UpdateAccountRequest(
+        user_id=user_id, current_password=body.current_password or ""
+    )
+    if body.name is not None:
+        request.name = body.name
+    if body.email is not None:
+        request.email = body.email
+    with calling("auth"):
+        reply = _backends().auth.UpdateAccount(request)
+    return jsonify(UserReply(user=user_model(reply.user)).model_dump(mode="json"))
+
+
+@bp.post("/v1/account/password")
+@operation(
+    "Change the password: every other session ends, this one is renewed",
+    tags=["account"],
+    body=PasswordChangeBody,
+    responses={204: None},
+)
+def change_password(body: PasswordChangeBody) -> Response:
+    user_id = current_user_id()
+    with calling("auth"):
+        reply = _backends().auth.ChangePassword(
+            auth_pb2.ChangePasswordRequest(
+                user_id=user_id,
+                current_password=body.current_password,
+                new_password=body.new_password,
+            )
+        )
+    response = Response(status=204)
+    set_session_cookies(response, reply.session_token, from_timestamp(reply.expires_at))
+    return response
+
+
+@bp.get("/v1/account/api-calls")
+@operation(
+    "Your recent API calls (the call log; kept 90 days)",
+    tags=["account"],
+    query=ListCallsQuery,
+    responses={200: ApiCallList},
+)
+def api_calls(query: ListCallsQuery) -> Response:
+    user_id = current_user_id()
+    with calling("auth"):
+        reply = _backends().auth.ListApiCalls(
+            auth_pb2.ListApiCallsRequest(user_id=user_id, limit=query.limit)
+        )
+    calls = [
+        ApiCall(
+            method=c.method,
+            route=c.route,
+            status=c.status,
+            duration_ms=c.duration_ms,
+            at=_iso(c.at) or "",
+        )
+        for c in reply.calls
+    ]
+    return jsonify(ApiCallList(calls=calls).model_dump(mode="json"))
 
 
 @bp.get("/v1/api-keys")
@@ -131,7 +134,7 @@ def list_keys() -> Response:
     user_id = current_user_id()
     with calling("auth"):
         reply = _backends().auth.ListApiKeys(auth_pb2.ListApiKeysRequest(user_id=user_id))
-    return jsonify({"api_keys": [key_json(k) for k in reply.keys]})
+    return jsonify(ApiKeyList(api_keys=[key_model(k) for k in reply.keys]).model_dump(mode="json"))
 
 
 @bp.post("/v1/api-keys")
@@ -147,13 +150,14 @@ def create_key(body: ApiKeyBody) -> tuple[Response, int]:
         reply = _backends().auth.CreateApiKey(
             auth_pb2.CreateApiKeyRequest(user_id=user_id, name=body.name)
         )
-    return jsonify({"api_key": key_json(reply.key), "key": reply.secret}), 201
+    created = ApiKeyCreated(api_key=key_model(reply.key), key=reply.secret)
+    return jsonify(created.model_dump(mode="json")), 201
 
 
 @bp.delete("/v1/api-keys/<key_id>")
 @operation("Revoke an API key", tags=["api-keys"], responses={204: None}, problems=[404])
-def revoke_key(key_id: str) -> tuple[str, int]:
+def revoke_key(key_id: str) -> Response:
     user_id = current_user_id()
     with calling("auth"):
         _backends().auth.RevokeApiKey(auth_pb2.RevokeApiKeyRequest(user_id=user_id, key_id=key_id))
-    return "", 204
+    return Response(status=204)

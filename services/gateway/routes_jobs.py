@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.datastructures import FileStorage
 
 from picopt.billing.v1 import billing_pb2
 from picopt.kernel.blobstore import BlobNotFound
@@ -26,7 +27,7 @@ from services.gateway.job_json import job_json
 from services.gateway.job_options import parse_options
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
-from services.gateway.schemas import Job, JobList, ListJobsQuery, ResultQuery
+from services.gateway.schemas import Job, JobBatch, JobList, ListJobsQuery, ResultQuery
 from services.processor.engine.api import EngineError
 from services.processor.engine.detect import detect_format
 
@@ -61,7 +62,13 @@ JOB_FORM = {
     "required": ["file"],
     "properties": {"file": BINARY, **OPTION_FIELDS},
 }
+BATCH_FORM = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {"file": {"type": "array", "items": BINARY}, **OPTION_FIELDS},
+}
 JOB_PROBLEMS = [402, 413, 415]
+MAX_BATCH = 20
 
 
 def _backends() -> Any:
@@ -91,13 +98,58 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     if upload is None:
         raise Problem(400, "missing-file", "send the image as multipart/form-data field 'file'")
     options = parse_options(request.form, request.headers.get("Accept", ""))
+    job = _submit_one(user_id, upload, options)
+    return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
+
+
+@bp.post("/v1/jobs/batch")
+@operation(
+    f"Submit up to {MAX_BATCH} images at once (repeat the multipart field `file`)",
+    tags=["jobs"],
+    form=BATCH_FORM,
+    responses={202: JobBatch},
+    problems=JOB_PROBLEMS,
+)
+def submit_batch() -> tuple[Response, int]:
+    """All files are checked before any job is created, so a bad file creates nothing."""
+    user_id = current_user_id()
+    uploads = request.files.getlist("file")
+    if not uploads:
+        raise Problem(400, "missing-file", "send the images as repeated multipart field 'file'")
+    if len(uploads) > MAX_BATCH:
+        raise Problem(400, "too-many-files", f"at most {MAX_BATCH} files per batch")
+    options = parse_options(request.form, request.headers.get("Accept", ""))
+    checked = [(upload, *_read_image(upload, index)) for index, upload in enumerate(uploads)]
+    jobs = [_create(user_id, upload, data, fmt, options) for upload, data, fmt in checked]
+    return jsonify({"jobs": [job_json(j) for j in jobs]}), 202
+
+
+def _read_image(upload: FileStorage, index: int | None = None) -> tuple[bytes, str]:
+    """The upload's bytes and the format sniffed from them (the client's type is ignored)."""
     data = upload.read()
+    where = {"index": index} if index is not None else {}
     if not data:
-        raise Problem(400, "empty-file", "the uploaded file is empty")
+        raise Problem(400, "empty-file", "the uploaded file is empty", **where)
     try:
-        input_format = detect_format(data)
+        return data, detect_format(data)
     except EngineError as err:
-        raise Problem(415, err.code, err.message) from err
+        raise Problem(415, err.code, err.message, **where) from err
+
+
+def _submit_one(
+    user_id: str, upload: FileStorage, options: processor_pb2.JobOptions
+) -> processor_pb2.Job:
+    data, input_format = _read_image(upload)
+    return _create(user_id, upload, data, input_format, options)
+
+
+def _create(
+    user_id: str,
+    upload: FileStorage,
+    data: bytes,
+    input_format: str,
+    options: processor_pb2.JobOptions,
+) -> processor_pb2.Job:
     job_id = str(uuid.uuid4())
     input_key = f"uploads/{job_id}"
     expires = datetime.now(UTC) + timedelta(seconds=current_app.config["IMAGE_TTL_S"])
@@ -131,7 +183,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
             _undo_submission(job_id, input_key)
             raise
     log.info("job_submitted", job_id=job_id, bytes_in=len(data), format_in=input_format)
-    return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job_id}"}
+    return job
 
 
 def _undo_submission(job_id: str, input_key: str) -> None:

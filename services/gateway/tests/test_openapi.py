@@ -11,7 +11,7 @@ from picopt.kernel.settings import Settings
 from services.gateway.app import create_app
 from services.gateway.openapi import build_document
 
-OWN_BLUEPRINTS = {"docs", "account", "jobs"}
+OWN_BLUEPRINTS = {"docs", "auth", "account", "jobs"}
 
 
 @pytest.fixture

@@ -1,0 +1,276 @@
+"""Identity and the public API through the real services: accounts, sessions, keys, limits."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+import requests
+
+from picopt.client import ApiError, Client
+from picopt.demo import mailed_token
+from picopt.devstack import Stack
+from tests.integration.conftest import mail_dir, new_user, wait_for
+from tests.integration.harness import running_stack
+from tests.integration.images import graphic_png
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery staple"
+UPLOAD_LIMIT = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "RATE_LIMIT_PREFIX": f"it-{uuid.uuid4().hex[:8]}",
+        "RATE_LIMIT_DEFAULT": "120/minute",
+        "RATE_LIMIT_AUTH": "1000/minute",
+        "LOGIN_FREE_FAILURES_ADDRESS": "1000",
+        "LOGIN_DELAY_BASE_S": "60",
+        "MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+    }
+    with running_stack(tmp_path_factory.mktemp("identity"), extra_env=env) as running:
+        yield running
+
+
+def signed_up(stack: Stack) -> tuple[Client, str]:
+    client = Client(stack.gateway_url())
+    email = f"id-{uuid.uuid4().hex[:10]}@example.test"
+    client.signup("Ada", email, PASSWORD)
+    client.confirm(mailed_token(mail_dir(stack), email))
+    return client, email
+
+
+def auth_rows(stack: Stack) -> str:
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    dump = []
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'auth'"
+        ).fetchall()
+        for (table,) in tables:
+            for row in conn.execute(f'SELECT * FROM auth."{table}"').fetchall():
+                dump.append(" ".join(str(v) for v in row))
+    return "\n".join(dump)
+
+
+def test_signup_answers_the_same_for_a_taken_email_and_confirms_by_mail(stack: Stack) -> None:
+    client, email = signed_up(stack)
+    again = requests.post(
+        stack.gateway_url() + "/v1/auth/signup",
+        json={"name": "Mallory", "email": email, "password": "another long passphrase"},
+        timeout=10,
+    )
+    fresh = requests.post(
+        stack.gateway_url() + "/v1/auth/signup",
+        json={
+            "name": "Eve",
+            "email": f"x-{uuid.uuid4().hex[:8]}@example.test",
+            "password": "another long passphrase",
+        },
+        timeout=10,
+    )
+    assert again.status_code == fresh.status_code == 202
+    assert again.json() == fresh.json()
+    with pytest.raises(ApiError) as common:
+        client.signup("Bob", "bob@example.test", "password1234")
+    assert common.value.code == "common_password"
+    with pytest.raises(ApiError) as bad_token:
+        client.confirm("not-a-token")
+    assert bad_token.value.status == 400 and bad_token.value.code == "invalid_token"
+
+
+def test_session_cookie_flags_csrf_and_logout_everywhere(stack: Stack) -> None:
+    client, email = signed_up(stack)
+    reply = requests.post(
+        stack.gateway_url() + "/v1/auth/login",
+        json={"email": email, "password": PASSWORD},
+        timeout=10,
+    )
+    cookies = reply.headers["Set-Cookie"]
+    session = next(c for c in reply.raw.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "HttpOnly" in session and "SameSite=Lax" in session and "Path=/" in session
+    assert "csrf_token=" in cookies
+    browser = requests.Session()
+    browser.cookies.update(reply.cookies)
+    # Cookie-authenticated unsafe request without the CSRF header: refused.
+    refused = browser.post(stack.gateway_url() + "/v1/api-keys", json={"name": "x"}, timeout=10)
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "/problems/csrf-failed"
+    ok = browser.post(
+        stack.gateway_url() + "/v1/api-keys",
+        json={"name": "x"},
+        headers={"X-CSRF-Token": reply.cookies["csrf_token"]},
+        timeout=10,
+    )
+    assert ok.status_code == 201
+    # API-key requests need no CSRF token.
+    api = Client(stack.gateway_url(), api_key=ok.json()["key"])
+    api.create_api_key("from-key")
+    client.login(email, PASSWORD)
+    client.logout_everywhere()
+    assert browser.get(stack.gateway_url() + "/v1/account", timeout=10).status_code == 401
+    with pytest.raises(ApiError) as ended:
+        client.account()
+    assert ended.value.status == 401
+    assert api.account()["email"] == email  # keys survive a logout
+
+
+def test_login_rotates_the_session(stack: Stack) -> None:
+    client, email = signed_up(stack)
+    client.login(email, PASSWORD)
+    old = client.http.cookies["session"]
+    client.login(email, PASSWORD)
+    assert client.http.cookies["session"] != old
+    stale = requests.get(stack.gateway_url() + "/v1/account", cookies={"session": old}, timeout=10)
+    assert stale.status_code == 401
+
+
+def test_brute_force_is_throttled_even_with_the_right_password(stack: Stack) -> None:
+    client, email = signed_up(stack)
+    for _ in range(6):
+        with pytest.raises(ApiError) as wrong:
+            client.login(email, "not the password at all")
+        assert wrong.value.status == 401
+    reply = requests.post(
+        stack.gateway_url() + "/v1/auth/login",
+        json={"email": email, "password": PASSWORD},
+        timeout=10,
+    )
+    assert reply.status_code == 429
+    assert reply.json()["type"] == "/problems/login-throttled"
+    assert 0 < int(reply.headers["Retry-After"]) <= 60
+    # An unknown address gets exactly the same treatment.
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}@example.test"
+    statuses = []
+    for _ in range(7):
+        try:
+            client.login(ghost, "not the password at all")
+        except ApiError as err:
+            statuses.append(err.status)
+    assert statuses == [401] * 6 + [429]
+
+
+def test_password_reset_change_and_email_change(stack: Stack) -> None:
+    client, email = signed_up(stack)
+    client.login(email, PASSWORD)
+    other, _ = signed_up(stack)
+    other.request_password_reset(f"nobody-{uuid.uuid4().hex[:6]}@example.test")  # 202, no mail
+    client.request_password_reset(email)
+    token = mailed_token(mail_dir(stack), email)
+    client.reset_password(token, "a completely new passphrase")
+    with pytest.raises(ApiError):
+        client.account()  # the reset ended every session
+    with pytest.raises(ApiError) as reused:
+        client.reset_password(token, "yet another passphrase 2")
+    assert reused.value.code == "invalid_token"
+    client.login(email, "a completely new passphrase")
+    client.change_password("a completely new passphrase", "the third passphrase here")
+    assert client.account()["email"] == email  # this session was renewed
+    new_email = f"moved-{uuid.uuid4().hex[:8]}@example.test"
+    with pytest.raises(ApiError) as needs_password:
+        client.update_account(email=new_email)
+    assert needs_password.value.status == 401
+    pending = client.update_account(
+        name="Ada L.", email=new_email, current_password="the third passphrase here"
+    )
+    assert pending["name"] == "Ada L." and pending["email"] == email and pending["pending_email"]
+    client.confirm(mailed_token(mail_dir(stack), new_email))
+    assert client.account()["email"] == new_email
+
+
+def test_another_users_things_answer_404(stack: Stack) -> None:
+    alice, bob = new_user(stack), new_user(stack)
+    job = alice.submit(graphic_png(), metadata=False)
+    done = alice.wait(job["id"], timeout=60, interval=1.0)
+    assert done["status"] == "done"
+    alice_key = alice.api_keys()[0]
+    for call in (
+        lambda: bob.job(job["id"]),
+        lambda: bob.download(job["id"]),
+        lambda: bob.cancel(job["id"]),
+        lambda: bob.revoke_api_key(alice_key["id"]),
+    ):
+        with pytest.raises(ApiError) as err:
+            call()
+        assert err.value.status == 404
+    assert job["id"] not in {j["id"] for j in bob.jobs()["jobs"]}
+    assert alice_key["id"] not in {k["id"] for k in bob.api_keys()}
+    assert all(c["route"] for c in bob.api_calls())
+    assert len(alice.download(job["id"])) > 0  # alice's result was not touched
+
+
+def test_batch_submission_sniffs_types_and_rejects_a_bad_file_whole(stack: Stack) -> None:
+    user = new_user(stack)
+    before = user.balance()["available"]
+    with pytest.raises(ApiError) as bad:
+        user.submit_batch([("a.png", graphic_png()), ("b.jpg", b"this is no image")])
+    assert bad.value.status == 415 and bad.value.problem["index"] == 1
+    assert user.balance()["available"] == before
+    assert user.jobs()["jobs"] == []
+    jobs = user.submit_batch(
+        [("fake.jpg", graphic_png()), ("b.png", graphic_png())], metadata=False
+    )
+    assert [j["input"]["format"] for j in jobs] == ["png", "png"]
+
+
+def test_upload_over_the_limit_is_refused_before_the_body_is_sent(stack: Stack) -> None:
+    user = new_user(stack)
+    key = user.http.headers["Authorization"]
+    url = urlparse(stack.gateway_url())
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(
+            (
+                "POST /v1/jobs HTTP/1.1\r\n"
+                f"Host: {url.hostname}\r\nAuthorization: {key}\r\n"
+                "Content-Type: multipart/form-data; boundary=x\r\n"
+                f"Content-Length: {UPLOAD_LIMIT * 10}\r\n\r\n"
+            ).encode()
+            + b"--x\r\n"
+        )
+        head = sock.recv(4096).decode(errors="replace")
+    assert head.startswith("HTTP/1.1 413")
+    assert "application/problem+json" in head
+
+
+def test_rate_limit_answers_429_with_headers(stack: Stack) -> None:
+    user = new_user(stack)
+    url = stack.gateway_url() + "/v1/account"
+    for _ in range(200):
+        reply = user.http.get(url, timeout=10)
+        if reply.status_code == 429:
+            break
+        assert reply.status_code == 200
+        assert "RateLimit-Remaining" in reply.headers
+    assert reply.status_code == 429
+    assert int(reply.headers["Retry-After"]) > 0
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.json()["type"] == "/problems/rate-limited"
+
+
+def test_auth_database_holds_no_key_or_session_in_clear(stack: Stack) -> None:
+    client, email = signed_up(stack)
+    client.login(email, PASSWORD)
+    session = client.http.cookies["session"]
+    keys = [client.create_api_key(f"k{i}") for i in range(3)]
+    dump = auth_rows(stack)
+    for secret in [session, *keys, *(k.rsplit("_", 1)[1] for k in keys)]:
+        assert secret not in dump
+    assert PASSWORD not in dump
+
+
+def test_call_log_records_route_templates_not_paths(stack: Stack) -> None:
+    user = new_user(stack)
+    with pytest.raises(ApiError):
+        user.job(str(uuid.uuid4()))
+    calls = wait_for(
+        lambda: [c for c in user.api_calls() if c["route"] == "/v1/jobs/<job_id>"],
+        what="call log",
+    )
+    assert calls[0]["status"] == 404 and calls[0]["method"] == "GET"
