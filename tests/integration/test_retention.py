@@ -1,0 +1,214 @@
+"""Images never outlive the limit, even with retention down part of the time and events lost.
+
+One stack with RETENTION_IMAGE_TTL=20 s and a sweep every 2 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pika
+import psycopg
+import pytest
+
+from picopt.devstack import Stack
+from picopt.kernel.blobstore import EnvelopeCipher, FilesystemBlobStore
+from picopt.kernel.settings import Settings
+from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
+from tests.integration.conftest import blob_dir, new_user, wait_for
+from tests.integration.harness import running_stack
+from tests.integration.images import graphic_png
+
+pytestmark = pytest.mark.integration
+
+TTL_S = 20
+SWEEP_S = 2
+STAFF_TOKEN = secrets.token_urlsafe(24)
+MD = (("authorization", f"Bearer {STAFF_TOKEN}"),)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {
+        "RETENTION_IMAGE_TTL": str(TTL_S),
+        "RETENTION_SWEEP_INTERVAL": str(SWEEP_S),
+        "RETENTION_ORPHAN_GRACE": "5",
+        "RETENTION_DOWNLOAD_GRACE": "1",
+        "RETENTION_STAFF_TOKEN": STAFF_TOKEN,
+    }
+    with running_stack(tmp_path_factory.mktemp("retention"), extra_env=env) as running:
+        yield running
+
+
+def store(stack: Stack) -> FilesystemBlobStore:
+    keys = Settings.load("retention", stack.env).master_keys()
+    return FilesystemBlobStore(blob_dir(stack), EnvelopeCipher(keys))
+
+
+class AgeMonitor:
+    """Samples the blob store and remembers the oldest age any object was seen at."""
+
+    def __init__(self, blobs: FilesystemBlobStore) -> None:
+        self.blobs = blobs
+        self.oldest = 0.0
+        self.seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            now = datetime.now(UTC)
+            for info in self.blobs.list():
+                self.seen.add(info.key)
+                self.oldest = max(self.oldest, (now - info.created_at).total_seconds())
+
+    def __enter__(self) -> AgeMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def purge_queues(stack: Stack, *queues: str) -> None:
+    """Lose events: what retention never hears of, only the sweep can catch."""
+    connection = pika.BlockingConnection(pika.URLParameters(stack.env["AMQP_URL"]))
+    try:
+        channel = connection.channel()
+        for queue in queues:
+            channel.queue_purge(queue)
+    finally:
+        connection.close()
+
+
+def test_no_blob_survives_the_limit_with_retention_down_and_events_lost(stack: Stack) -> None:
+    blobs = store(stack)
+    user = new_user(stack)
+    with AgeMonitor(blobs) as monitor:
+        kept = user.submit(graphic_png(), filename="kept.png", metadata=False)
+        fetched = user.submit(graphic_png(), filename="fetched.png", metadata=False)
+        assert user.wait(kept["id"])["status"] == "done"
+        assert user.wait(fetched["id"])["status"] == "done"
+        user.download(fetched["id"])
+        # An object no event ever announced, with a deadline far beyond the policy.
+        far = datetime.now(UTC) + timedelta(days=30)
+        blobs.put("uploads/planted/orphan", b"lost", owner="nobody", deadline=far)
+        temp = blob_dir(stack) / "uploads" / ".tmp-orphan-1-abcd"
+        temp.write_bytes(b"half written")
+        os.utime(temp, (time.time() - 3600, time.time() - 3600))
+
+        stack.kill("retention")
+        try:
+            lost = user.submit(graphic_png(), filename="lost.png", metadata=False)
+            assert user.wait(lost["id"])["status"] == "done"
+            purge_queues(
+                stack,
+                "retention.job.submitted",
+                "retention.job.completed",
+                "retention.result.downloaded",
+            )
+            assert blobs.exists(f"uploads/{lost['id']}") or any(
+                k.startswith("results/" + lost["id"]) for k in (i.key for i in blobs.list())
+            )
+            time.sleep(TTL_S / 2)  # down for part of the window
+        finally:
+            stack.restart("retention")
+        stack.wait_healthy(timeout=60, services=("retention",))
+        wait_for(lambda: not list(blobs.list()), timeout=TTL_S + 60, what="every blob deleted")
+    assert not temp.exists()
+    assert any(k.startswith(f"results/{lost['id']}") for k in monitor.seen)
+    # The promise itself: nothing was ever seen older than the limit (+ one sweep + slack).
+    assert monitor.oldest <= TTL_S + SWEEP_S + 10, monitor.oldest
+
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        reasons = dict(
+            conn.execute(
+                "SELECT reason, count(*) FROM retention.deletion_log GROUP BY reason"
+            ).fetchall()
+        )
+        unverified = conn.execute(
+            "SELECT count(*) FROM retention.deletion_log WHERE NOT verified"
+        ).fetchone()
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = 'retention' AND table_name = 'deletion_log'"
+            )
+        }
+    assert reasons.get("job_ended", 0) >= 2  # originals, as soon as their job ended
+    assert reasons.get("download", 0) >= 1  # the downloaded result, after the grace
+    assert reasons.get("expired", 0) + reasons.get("orphan", 0) >= 2  # lost events: the sweep
+    assert unverified == (0,)
+    assert columns == {"id", "key", "reason", "verified", "deleted_at"}  # no personal data
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RETENTION_IMAGE_TTL", "86401"),
+        ("RETENTION_DOWNLOAD_GRACE", "90000"),
+        ("RETENTION_SWEEP_INTERVAL", "90000"),
+        ("RETENTION_LOG_DAYS", "91"),
+        ("RETENTION_ERASURE_DAYS", "31"),
+    ],
+)
+def test_longer_durations_are_refused_at_start_up(stack: Stack, name: str, value: str) -> None:
+    env = {**stack.env, name: value, "RETENTION_GRPC_PORT": "0"}
+    out = subprocess.run(
+        [sys.executable, "-m", "services.retention"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("retention: refusing to start:") and name in last, out.stderr
+
+
+def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**stack.env, "RETENTION_ADDR": stack.grpc_address("retention")}
+    return subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_staff_cli_runs_the_sweep_and_prints_the_report_as_table_and_json(stack: Stack) -> None:
+    swept = cli(stack, "sweep")
+    assert swept.returncode == 0 and "orphans" in swept.stdout, swept.stderr
+    table = cli(stack, "report")
+    assert table.returncode == 0, table.stderr
+    for row in (
+        "oldest stored image age",
+        "last sweep",
+        "overdue requests",
+        "images deleted per reason",
+        "log purges",
+    ):
+        assert row in table.stdout
+    report: dict[str, Any] = json.loads(cli(stack, "--json", "report").stdout)
+    assert report["last_sweep_at"]
+    assert {d["reason"] for d in report["deletions"]} >= {"job_ended"}
+    with grpc.insecure_channel(stack.grpc_address("retention")) as channel:
+        stub = retention_pb2_grpc.RetentionServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.RunSweep(retention_pb2.RunSweepRequest())
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert stub.GetReport(retention_pb2.GetReportRequest(), metadata=MD).last_sweep_at.seconds
