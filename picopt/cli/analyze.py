@@ -41,7 +41,8 @@ def _quiet_logs(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up per call, so a replaced sys.stderr (tests, pipes) is honoured.
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
     )
 
 

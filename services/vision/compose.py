@@ -184,8 +184,9 @@ def _tags(scene: Scene) -> list[tuple[str, float]]:
             tags["portrait"] = 0.7
         if n >= 3:
             tags["group"] = 0.7
-    if scene.texts:
-        tags["text"] = round(max(conf for _, conf, _ in scene.texts), 2)
+    words = [conf for text, conf, _ in scene.texts if len(text) >= 2]
+    if words:
+        tags["text"] = round(max(words), 2)
     if scene.kind == "screenshot":
         tags["terminal" if scene.terminal else "user interface"] = 0.7
     if scene.kind == "photo" and scene.saturation < 0.06:

@@ -34,6 +34,15 @@ def _setting(settings: Mapping[str, str], key: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+def _named_shares(palette: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Merge clusters that share a plain name ("orange" twice) so captions and tags count once."""
+    shares: dict[str, float] = {}
+    for hex_, share in palette:
+        name = color_name(hex_)
+        shares[name] = shares.get(name, 0.0) + share
+    return sorted(shares.items(), key=lambda item: -item[1])
+
+
 class LocalProvider:
     """Analyses on this machine; safe to share between threads."""
 
@@ -88,7 +97,7 @@ class LocalProvider:
             height=image.height,
             face_boxes=faces,
             texts=[(line.text, line.confidence, line.box[3]) for line in ocr.lines],
-            colors=[(color_name(hex_), share) for hex_, share in palette],
+            colors=_named_shares(palette),
             background=border_tone(rgb),
             saturation=features.saturation,
             brightness=quality.brightness,

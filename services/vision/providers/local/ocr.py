@@ -143,6 +143,8 @@ class TextReader:
             clean = " ".join(str(text).split())
             if not clean or float(score) < self._min_confidence:
                 continue
+            if len(clean) == 1 and float(score) < 0.95:
+                continue  # lone glyphs are usually texture read as a letter
             xs, ys = np.asarray(quad)[:, 0], np.asarray(quad)[:, 1]
             x, y = int(max(0, xs.min())), int(max(0, ys.min()))
             box = (x, y, int(xs.max()) - x, int(ys.max()) - y)
