@@ -90,14 +90,14 @@ class RetentionServicer(retention_pb2_grpc.RetentionServiceServicer):
                 )
                 for svc, table, count, at in self.r.log_purges.totals()
             ],
-            open_requests=len(self.r.requests.list(status="open")),
+            open_requests=len(self.r.requests.search(status="open")),
         )
 
     def ListRequests(
         self, request: retention_pb2.ListRequestsRequest, context: Any
     ) -> retention_pb2.ListRequestsResponse:
         require_staff(context, self.token)
-        views = self.r.requests.list(status=request.status, user_id=request.user_id)
+        views = self.r.requests.search(status=request.status, user_id=request.user_id)
         return retention_pb2.ListRequestsResponse(requests=[request_message(v) for v in views])
 
     def GetRequest(

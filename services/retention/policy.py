@@ -81,6 +81,11 @@ class RetentionPolicy:
             raise SettingsError(
                 f"RETENTION_EXPORT_TTL must be 1 to {MAX_IMAGE_TTL_S} seconds, got {export_ttl}"
             )
+        purge_interval = env.float("RETENTION_LOG_PURGE_INTERVAL", 3600.0)
+        if not 0 < purge_interval <= 86_400:
+            raise SettingsError(
+                "RETENTION_LOG_PURGE_INTERVAL must be positive and at most 86400 seconds"
+            )
         services = env.list("RETENTION_ERASURE_SERVICES", SERVICES_WITH_USER_DATA)
         if "retention" not in services:
             services = (*services, "retention")
@@ -91,7 +96,7 @@ class RetentionPolicy:
             due_interval=min(1.0, sweep),
             orphan_grace=timedelta(seconds=min(env.int("RETENTION_ORPHAN_GRACE", 600), ttl)),
             log_age=timedelta(days=log_days),
-            log_purge_interval=env.float("RETENTION_LOG_PURGE_INTERVAL", 3600.0),
+            log_purge_interval=purge_interval,
             erasure_deadline=erasure_deadline,
             overdue_after=overdue,
             erasure_retry=timedelta(seconds=env.float("RETENTION_ERASURE_RETRY", 600.0)),

@@ -145,7 +145,7 @@ class Requests:
     def _view_detached(self, s: Session, row: PrivacyRequest) -> RequestView:
         return RequestView(row, self._pending(s, row))
 
-    def list(self, status: str = "", user_id: str = "") -> list[RequestView]:
+    def search(self, status: str = "", user_id: str = "") -> list[RequestView]:
         query = select(PrivacyRequest).order_by(PrivacyRequest.created_at)
         if status:
             query = query.where(PrivacyRequest.status == status)
@@ -158,7 +158,7 @@ class Requests:
         return views
 
     def overdue(self) -> list[RequestView]:
-        return [v for v in self.list(status=OPEN) if v.request.overdue_at is not None]
+        return [v for v in self.search(status=OPEN) if v.request.overdue_at is not None]
 
     # -- state changes -----------------------------------------------------
 

@@ -37,6 +37,7 @@ def test_defaults_are_the_policy() -> None:
         ("RETENTION_EXPORT_TTL", "86401", "RETENTION_EXPORT_TTL"),
         ("RETENTION_OVERDUE_AFTER", str(31 * 86400), "RETENTION_OVERDUE_AFTER"),
         ("RETENTION_LOG_DAYS", "ninety", "RETENTION_LOG_DAYS must be a number"),
+        ("RETENTION_LOG_PURGE_INTERVAL", "0", "RETENTION_LOG_PURGE_INTERVAL"),
     ],
 )
 def test_longer_or_bad_values_are_refused_with_the_setting_named(

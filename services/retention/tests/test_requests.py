@@ -121,11 +121,11 @@ def test_bad_requests_are_refused_and_record_nothing(db: Database, user_id: str,
     r = requests(db)
     with pytest.raises(InvalidArgument):
         r.open(user_id, kind, actor="user")
-    assert r.list() == []
+    assert r.search() == []
     assert outbox_events(db, "account.erase") == []
 
 
 def test_confirmation_for_an_unknown_request_is_ignored(db: Database) -> None:
     r = requests(db)
     confirm(db, r, "unknown", "auth")
-    assert r.list() == []
+    assert r.search() == []
