@@ -69,7 +69,12 @@ def run(seed: int, limit: int | None) -> dict[str, Any]:
                 "alt_text": meta.alt_text,
             }
         )
-    return {"seed": seed, "load_ms": round(load_ms), "model": provider.model, "rows": rows}
+    return {
+        "seed": seed,
+        "load_ms": round(load_ms),
+        "model": getattr(provider, "model", ""),
+        "rows": rows,
+    }
 
 
 def score(result: dict[str, Any]) -> dict[str, Any]:

@@ -108,12 +108,12 @@ def text_on_photo(photo: Image.Image, phrase: str, rng: random.Random) -> Image.
     fnt = font(size)
     draw = ImageDraw.Draw(img)
     left, top, right, bottom = draw.textbbox((0, 0), phrase, font=fnt)
-    tw, th = right - left, bottom - top
+    tw, th = int(right - left), int(bottom - top)
     while tw > w * 0.9 and size > 14:
         size -= 2
         fnt = font(size)
         left, top, right, bottom = draw.textbbox((0, 0), phrase, font=fnt)
-        tw, th = right - left, bottom - top
+        tw, th = int(right - left), int(bottom - top)
     x = rng.randint(int(w * 0.03), max(int(w * 0.03), w - tw - int(w * 0.03)))
     y = rng.choice(
         [rng.randint(int(h * 0.04), int(h * 0.25)), rng.randint(int(h * 0.65), h - th - 12)]

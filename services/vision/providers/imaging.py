@@ -80,14 +80,16 @@ def _flatten_alpha(img: Image.Image) -> tuple[Image.Image, bool]:
 
 def prepare_image(data: bytes, max_side: int = 1024) -> Image.Image:
     """Decode any Pillow-readable bytes: first frame, EXIF-upright, sRGB RGB, downscaled."""
+    img: Image.Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            opened = Image.open(io.BytesIO(data))
+            img = opened
             frames = int(getattr(img, "n_frames", 1) or 1)
             source_size = img.size
-            if img.format == "JPEG":
-                img.draft("RGB", (max_side, max_side))
+            if opened.format == "JPEG":
+                opened.draft("RGB", (max_side, max_side))
             img.load()
     except (
         UnidentifiedImageError,

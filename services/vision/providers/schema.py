@@ -130,6 +130,10 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def to_metadata(data: Any, width: int, height: int, language: str) -> vision_pb2.ImageMetadata:
     """Validate a model's JSON answer into ImageMetadata; ValueError if it is not usable."""
     if not isinstance(data, dict) or not isinstance(data.get("alt_text"), str):
@@ -157,7 +161,7 @@ def to_metadata(data: Any, width: int, height: int, language: str) -> vision_pb2
                 box=_box(item.get("box"), width, height),
                 confidence=_num(item.get("confidence")),
             )
-    faces = data.get("faces") if isinstance(data.get("faces"), dict) else {}
+    faces = _dict(data.get("faces"))
     boxes = _list(faces.get("boxes"))
     meta.faces.count = max(int(_num(faces.get("count"), 0, 10_000)), len(boxes))
     for raw in boxes:
@@ -166,7 +170,7 @@ def to_metadata(data: Any, width: int, height: int, language: str) -> vision_pb2
         hex_ = str(color.get("hex", "")).lower() if isinstance(color, dict) else ""
         if re.fullmatch(r"#[0-9a-f]{6}", hex_):
             meta.colors.add(hex=hex_, share=_num(color.get("share")))
-    quality = data.get("quality") if isinstance(data.get("quality"), dict) else {}
+    quality = _dict(data.get("quality"))
     meta.quality.CopyFrom(
         vision_pb2.QualityFlags(
             blurry=bool(quality.get("blurry")),
@@ -177,7 +181,7 @@ def to_metadata(data: Any, width: int, height: int, language: str) -> vision_pb2
             brightness=_num(quality.get("brightness")),
         )
     )
-    safety = data.get("safety") if isinstance(data.get("safety"), dict) else {}
+    safety = _dict(data.get("safety"))
     verdict = safety.get("verdict") if safety.get("verdict") in VERDICTS else "flagged"
     meta.safety.CopyFrom(
         vision_pb2.Safety(

@@ -23,7 +23,9 @@ def dominant_colors(rgb: np.ndarray, k: int = 6) -> list[tuple[str, float]]:
     k = max(1, min(k, len(np.unique(lab, axis=0))))
     cv2.setRNGSeed(7)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, labels, centers = cv2.kmeans(lab, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    _, labels, centers = cv2.kmeans(  # type: ignore[call-overload]
+        lab, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS
+    )
     counts = np.bincount(labels.ravel(), minlength=k).astype(np.float64)
     clusters = _merge_close(list(zip(centers, counts, strict=True)))
     total = float(counts.sum())

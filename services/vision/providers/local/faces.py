@@ -18,7 +18,7 @@ class FaceDetector:
     """Wraps one cascade; detectMultiScale is not documented thread-safe, so calls are locked."""
 
     def __init__(self, min_neighbors: int = 5, min_side_ratio: float = 0.04) -> None:
-        path = Path(cv2.data.haarcascades) / _CASCADE
+        path = Path(cv2.data.haarcascades) / _CASCADE  # type: ignore[attr-defined]
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise RuntimeError(f"face cascade missing from the OpenCV wheel: {_CASCADE}")

@@ -51,12 +51,12 @@ def kind_features(rgb: np.ndarray, text_boxes: list[NormBox], has_alpha: bool) -
     flat_share = float((grad <= 2).mean())
     texture_share = float(((grad > 4) & (grad <= 24)).mean())
 
-    exact = (small[..., 0].astype(np.int32) << 16) | (small[..., 1].astype(np.int32) << 8)
-    exact |= small[..., 2]
+    pix = np.asarray(small, dtype=np.int32)
+    exact = (pix[..., 0] << 16) | (pix[..., 1] << 8) | pix[..., 2]
     _, exact_counts = np.unique(exact, return_counts=True)
     exact8_share = float(np.sort(exact_counts)[-8:].sum() / exact.size)
 
-    coarse = (small >> 5).astype(np.int32)
+    coarse = pix >> 5
     coarse_codes = (coarse[..., 0] << 6) | (coarse[..., 1] << 3) | coarse[..., 2]
     coarse_counts = np.bincount(coarse_codes.ravel())
     top = int(coarse_counts.argmax())

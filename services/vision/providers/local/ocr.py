@@ -81,7 +81,7 @@ def _capped_engine_class() -> type:
                 strip += ratio
             keep.sort()
             det.boxes = quads[keep]
-            det.scores = [det.scores[i] for i in keep]
+            det.scores = [det.scores[i] for i in keep] if det.scores is not None else None
             return [crops[i] for i in keep], det
 
     return CappedRapidOCR
