@@ -1,4 +1,6 @@
 # The front door. `make demo` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,8 +11,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[dev,bench]"
+	$(PIP) install -q --upgrade pip 2>&1 | { grep -v "WARNING: Location" || true; }
+	$(PIP) install -q -c constraints.txt -e ".[dev,bench]" 2>&1 | { grep -v "WARNING: Location\|BuildBackendWarning\|editable_wheel\|^ *!!\|^ *\*\*\*\|folders in your working\|name as your package\|WheelFile(wheel_path\|^ *$$" || true; }
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the project with its `picopt` command
