@@ -11,6 +11,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageCms, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
+from . import vips_decode
 from .api import EngineError, Limits
 from .detect import detect_format
 from .resize import resample
@@ -77,7 +78,7 @@ def decode(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[fmt])
-            return _decode_opened(im, fmt, limits, keep_icc, size_hint)
+            return _decode_opened(data, im, fmt, limits, keep_icc, size_hint)
     except EngineError:
         raise
     except Image.DecompressionBombError as exc:
@@ -93,6 +94,7 @@ def decode(
 
 
 def _decode_opened(
+    data: bytes,
     im: Image.Image,
     fmt: str,
     limits: Limits,
@@ -122,6 +124,10 @@ def _decode_opened(
     if n_frames > 1:
         frames, durations = _animation_frames(im)
         loop = int(im.info.get("loop", 0) or 0)
+    elif (vips_target := _vips_target(im, fmt, keep_icc, size_hint)) is not None:
+        converting = cmyk or bool(icc and not _is_srgb(icc))
+        frames = [_normalise(vips_decode.thumbnail(data, vips_target, converting), None, False)]
+        durations, loop = [], 0
     else:
         im.load()
         im = _prescale(im, orientation, size_hint)
@@ -141,6 +147,23 @@ def _decode_opened(
         orientation=orientation if n_frames == 1 else 1,
         source_size=(height, width) if transposed else (width, height),
     )
+
+
+def _vips_target(
+    im: Image.Image, fmt: str, keep_icc: bool, size_hint: SizeHint | None
+) -> tuple[int, int] | None:
+    """The oriented final size when libvips should decode (a real downscale, sRGB output)."""
+    if keep_icc or size_hint is None or not vips_decode.available(fmt):
+        return None
+    if getattr(im, "n_frames", 1) > 1 or im.mode not in _PRESCALE_MODES | {"P", "LA", "I;16"}:
+        return None
+    w, h = im.size
+    if int(im.getexif().get(0x0112, 1) or 1) in _TRANSPOSING_ORIENTATIONS:
+        w, h = h, w
+    target = size_hint(w, h)
+    if target is None or target[0] >= w or target[1] >= h:
+        return None
+    return target
 
 
 def _raw_target(

@@ -8,6 +8,8 @@ Weights and constants are those of libjxl's ssimulacra2 (BSD-3-Clause).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -17,6 +19,10 @@ _C2 = 0.0009
 _SCALES = 6
 _RADIUS = 5
 BAND_ROWS = 256
+# Bands are independent; OpenCV and NumPy release the GIL, so threads use every core.
+_POOL = ThreadPoolExecutor(
+    max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ssimulacra2"
+)
 _SIGMA = 1.5
 _OPSIN = np.array(
     [[0.30, 0.622, 0.078], [0.23, 0.692, 0.078], [0.24342268924547819, 0.20476744424496821, 0.0]],
@@ -291,16 +297,21 @@ class Ssimulacra2:
         for s, source in enumerate(self._linears):
             if s:
                 linear = _downsample(linear)
-            for i, band in enumerate(_bands(linear.shape[0])):
-                cached = self._cache.get((s, i)) if self._cache is not None else None
-                planes = cached or _source_planes(source[band.lo : band.hi])
-                cubed = _cubed(linear[band.lo : band.hi])
-                for c in range(3):
-                    x = _plane(cubed, c)
-                    sums[c, s] += _band_sums(planes[c], x, band.core)
+            jobs = [(s, i, band, source, linear) for i, band in enumerate(_bands(linear.shape[0]))]
+            for band_sums in _POOL.map(lambda job: self._band(*job), jobs):
+                sums[:, s] += band_sums
             sums[:, s] /= linear.shape[0] * linear.shape[1]
         sums[..., 1::2] **= 0.25
         return _final_score(sums[..., :2], sums[..., 2:])
+
+    def _band(
+        self, s: int, i: int, band: _Band, source: np.ndarray, linear: np.ndarray
+    ) -> np.ndarray:
+        """Sums for every channel of one band of one scale."""
+        cached = self._cache.get((s, i)) if self._cache is not None else None
+        planes = cached or _source_planes(source[band.lo : band.hi])
+        cubed = _cubed(linear[band.lo : band.hi])
+        return np.array([_band_sums(planes[c], _plane(cubed, c), band.core) for c in range(3)])
 
 
 def _band_sums(src: _SourcePlane, x: np.ndarray, core: slice) -> np.ndarray:
