@@ -29,6 +29,9 @@ from .strip import strip_losslessly
 log = structlog.get_logger(__name__)
 
 DEFAULT_ACCEPT = ("jpeg", "png", "webp")
+# With no explicit accept list, an unchanged GIF may come back as itself (`no_gain`): every
+# client displays GIF, and re-encoding some animations only makes them bigger.
+WEB_SAFE_EXTRA = ("gif",)
 
 
 def target_of(options: OptimizeOptions) -> Target:
@@ -118,7 +121,9 @@ def optimize(
             quality=choice.quality,
         )
         if i == 0:
-            out = _never_bigger(out, data, decoded, formats, exif, frames[0].size)
+            web_safe = options.format == "auto" and not options.accept
+            fallback_formats = formats + (WEB_SAFE_EXTRA if web_safe else ())
+            out = _never_bigger(out, data, decoded, fallback_formats, exif, frames[0].size)
         outputs.append(out)
     result = OptimizeResult(
         format_in=decoded.format,
