@@ -2,8 +2,8 @@
 
 Trial credits go to the first account that confirms a given email address
 (`account.confirmed` carries an HMAC digest of the address, never the
-address). Until auth publishes that event, `account.created` grants the
-trial; both use the same idempotency key, so a user never gets two.
+address): an unconfirmed account gets none, and a new account with an
+address that already claimed a trial gets none either.
 """
 
 from __future__ import annotations
@@ -52,10 +52,6 @@ def subscriptions(ledger: Ledger, trial_credits: int) -> list[Subscription]:
         assert ctx.session is not None
         ledger.release(ctx.session, ctx.payload.job_id, ctx.payload.code or "job_failed")
 
-    def on_account_created(ctx: HandlerContext) -> None:
-        assert ctx.session is not None
-        grant_trial(ledger, ctx.session, ctx.payload.user_id, trial_credits)
-
     def on_account_confirmed(ctx: HandlerContext) -> None:
         assert ctx.session is not None
         payload = ctx.payload
@@ -67,6 +63,5 @@ def subscriptions(ledger: Ledger, trial_credits: int) -> list[Subscription]:
     return [
         Subscription("job.completed", events_pb2.JobCompleted, on_completed),
         Subscription("job.failed", events_pb2.JobFailed, on_failed),
-        Subscription("account.created", events_pb2.AccountCreated, on_account_created),
         Subscription("account.confirmed", events_pb2.AccountConfirmed, on_account_confirmed),
     ]
