@@ -38,6 +38,7 @@ def run(seed: int, limit: int | None) -> dict[str, Any]:
     from bench.vision.dataset import samples
     from services.vision.providers import get_provider, prepare_image
 
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     provider = get_provider("local", {})
     load_ms = (time.perf_counter() - started) * 1000
@@ -73,6 +74,7 @@ def run(seed: int, limit: int | None) -> dict[str, Any]:
         "seed": seed,
         "load_ms": round(load_ms),
         "model": getattr(provider, "model", ""),
+        "loadavg": (round(load_before, 2), round(os.getloadavg()[0], 2)),
         "rows": rows,
     }
 
@@ -135,7 +137,8 @@ def render(result: dict[str, Any], s: dict[str, Any]) -> str:
         "Command: `.venv/bin/python -m bench.vision` (outputs: bench/out/vision-*.json).",
         f"Machine: {os.cpu_count()} cores shared with other jobs, {platform.machine()}, "
         f"Python {platform.python_version()}. Seed {result['seed']}, {s['images']} images; "
-        f"model load {result['load_ms']} ms (once per process).",
+        f"model load {result['load_ms']} ms (once per process). Load average (1 min) at "
+        f"start / end: {result['loadavg'][0]} / {result['loadavg'][1]}.",
         f"Model: `{result['model']}`.",
         "",
         "| Measure | Result | Target | Status |",

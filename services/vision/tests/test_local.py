@@ -73,3 +73,10 @@ def test_quality_flags_blur_and_darkness(local: LocalProvider) -> None:
     assert not sharp.quality.blurry and blurred.quality.blurry
     assert blurred.quality.sharpness < sharp.quality.sharpness
     assert dark.quality.underexposed and dark.quality.brightness < 0.2
+
+
+def test_oversized_input_is_analysed_at_the_bounded_size(local: LocalProvider) -> None:
+    big = flat_graphic().resize((2400, 1600))
+    meta = local.analyze(big)
+    assert (meta.width, meta.height) == (1024, 683)
+    assert meta.kind == "graphic"

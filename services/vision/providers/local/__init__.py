@@ -51,6 +51,7 @@ class LocalProvider:
     def __init__(self, settings: Mapping[str, str] | None = None) -> None:
         settings = settings or {}
         threads = int(_setting(settings, "VISION_LOCAL_THREADS", 0))
+        self._max_side = int(_setting(settings, "VISION_LOCAL_MAX_SIDE", 1024))
         self._reader = TextReader(
             max_lines=int(_setting(settings, "VISION_LOCAL_MAX_TEXT_LINES", 12)),
             threads=threads,
@@ -77,6 +78,12 @@ class LocalProvider:
 
     def analyze(self, image: Image.Image, language: str = "en") -> vision_pb2.ImageMetadata:
         started = time.perf_counter()
+        if max(image.size) > self._max_side:
+            # Callers should pass prepare_image() output; a huge image would blow the budget.
+            hints = dict(image.info)
+            image = image.copy()
+            image.thumbnail((self._max_side, self._max_side))
+            image.info = hints
         rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         has_alpha = bool(image.info.get(INFO_HAS_ALPHA, False))
