@@ -40,16 +40,16 @@ class StripeConfig:
         mode = env.str("BILLING_PURCHASE_MODE", "checkout")
         if mode not in MODES:
             raise SettingsError(f"BILLING_PURCHASE_MODE must be one of {MODES}, got {mode!r}")
-        public = env.str("PUBLIC_BASE_URL", "http://127.0.0.1:8080").rstrip("/")
+        # Without a web front end of its own, the service sends buyers back to the API's
+        # purchase list (readable with the session cookie); set both to your own pages.
+        public = env.str("PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
         return cls(
             api_key=env.str("STRIPE_API_KEY"),
             webhook_secret=env.str("STRIPE_WEBHOOK_SECRET"),
             api_base=env.str("STRIPE_API_BASE"),
             mode=mode,
-            success_url=env.str(
-                "BILLING_SUCCESS_URL", f"{public}/billing/done?session_id={{CHECKOUT_SESSION_ID}}"
-            ),
-            cancel_url=env.str("BILLING_CANCEL_URL", f"{public}/billing/cancelled"),
+            success_url=env.str("BILLING_SUCCESS_URL", f"{public}/v1/billing/purchases"),
+            cancel_url=env.str("BILLING_CANCEL_URL", f"{public}/v1/billing/packs"),
             tolerance_s=env.int("STRIPE_WEBHOOK_TOLERANCE", 300),
         )
 

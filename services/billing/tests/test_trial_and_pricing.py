@@ -15,6 +15,7 @@ from services.billing.pricing import (
     parse_pricing,
     pricing_from_env,
 )
+from services.billing.stripe_api import StripeApi, StripeConfig
 from services.billing.tests.conftest import new_user
 
 
@@ -87,3 +88,12 @@ def test_unreadable_pricing_file_is_a_settings_error(tmp_path: Path) -> None:
         load_pricing(broken)
     with pytest.raises(SettingsError):
         load_pricing(tmp_path / "missing.toml")
+
+
+def test_stripe_settings_are_validated_and_default_to_checkout() -> None:
+    config = StripeConfig.from_env(Env({"PUBLIC_URL": "https://pics.example/"}))
+    assert (config.mode, config.tolerance_s, config.api_key) == ("checkout", 300, "")
+    assert config.success_url == "https://pics.example/v1/billing/purchases"
+    assert not StripeApi(config).configured
+    with pytest.raises(SettingsError, match="BILLING_PURCHASE_MODE"):
+        StripeConfig.from_env(Env({"BILLING_PURCHASE_MODE": "invoice"}))
