@@ -1,4 +1,4 @@
-"""gRPC channels with a default deadline and propagated request/trace ids."""
+"""gRPC channels with a default deadline, propagated request ids and trace context."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ class _ClientCallDetails(grpc.ClientCallDetails):
 
 
 class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor):
-    """Adds a deadline when the caller gave none, plus trace and request ids."""
+    """Adds a deadline when the caller gave none and the request id; opens a client span
+    whose traceparent travels in the metadata."""
 
     def __init__(self, deadline_s: float, request_id: Callable[[], str]) -> None:
         self.deadline_s = deadline_s
@@ -52,14 +53,27 @@ class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor):
 
     def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         metadata = list(details.metadata or ())
-        traceparent = tracing.current_traceparent()
-        if traceparent:
-            metadata.append(("traceparent", traceparent))
         request_id = self.request_id()
         if request_id:
             metadata.append(("x-request-id", request_id))
         timeout = details.timeout if details.timeout is not None else self.deadline_s
-        return continuation(_ClientCallDetails(details, timeout, metadata), request)
+        with tracing.span(
+            details.method.lstrip("/"),
+            tracing.SpanKind.CLIENT,
+            attributes={"rpc.system": "grpc", "rpc.method": details.method},
+        ) as span:
+            traceparent = tracing.current_traceparent()
+            if traceparent:
+                metadata.append(("traceparent", traceparent))
+            outcome = continuation(_ClientCallDetails(details, timeout, metadata), request)
+            # Blocking calls are complete here; a future's span covers only its start.
+            if outcome.done():
+                code = outcome.code()
+                name = code.name if code is not None else "OK"
+                span.set_attribute("rpc.grpc.status_code", name)
+                if name != "OK":
+                    tracing.record_error(span, name)
+            return outcome
 
 
 def _no_request_id() -> str:
@@ -71,8 +85,11 @@ def make_channel(
     deadline_s: float = 5.0,
     request_id: Callable[[], str] = _no_request_id,
     credentials: grpc.ChannelCredentials | None = None,
+    *,
+    server_name: str = "",
 ) -> grpc.Channel:
-    """A channel whose calls always carry a deadline."""
+    """A channel whose calls always carry a deadline; TLS with `credentials`, checking the
+    server certificate for `server_name` instead of the address's host when given."""
     options = [
         ("grpc.service_config", _SERVICE_CONFIG),
         ("grpc.enable_retries", 1),
@@ -81,6 +98,8 @@ def make_channel(
         ("grpc.min_reconnect_backoff_ms", 250),
         ("grpc.max_reconnect_backoff_ms", 3000),
     ]
+    if credentials and server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
     base = (
         grpc.secure_channel(address, credentials, options=options)
         if credentials

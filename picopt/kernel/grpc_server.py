@@ -15,7 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from picopt.kernel import tracing
+from picopt.kernel import metrics, tracing
 from picopt.kernel.errors import ERROR_CODE_KEY, AppError
 from picopt.kernel.logs import bound_context, get_logger
 
@@ -26,7 +26,8 @@ SLOW_CALL_MS = 500.0
 
 
 class _ContextInterceptor(grpc.ServerInterceptor):
-    """Binds request and trace ids, maps AppError to a status, logs the outcome."""
+    """Opens the call's span (under the caller's traceparent), binds the request id, maps
+    AppError to a status, counts and times the call, logs the outcome."""
 
     def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
         handler = continuation(details)
@@ -41,10 +42,17 @@ class _ContextInterceptor(grpc.ServerInterceptor):
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
                 context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline already expired")
-            tracing.continue_trace(metadata.get("traceparent"))
             started = time.perf_counter()
             code = "OK"
-            with bound_context(request_id=request_id, rpc=method):
+            with (
+                tracing.span(
+                    method.lstrip("/"),
+                    tracing.SpanKind.SERVER,
+                    traceparent=metadata.get("traceparent", ""),
+                    attributes={"rpc.system": "grpc", "rpc.method": method},
+                ) as span,
+                bound_context(request_id=request_id, rpc=method),
+            ):
                 try:
                     return inner(request, context)
                 except AppError as err:
@@ -59,7 +67,13 @@ class _ContextInterceptor(grpc.ServerInterceptor):
                     log.exception("grpc_unhandled_error")
                     context.abort(grpc.StatusCode.INTERNAL, "internal error")
                 finally:
-                    ms = (time.perf_counter() - started) * 1000
+                    seconds = time.perf_counter() - started
+                    span.set_attribute("rpc.grpc.status_code", code)
+                    if code != "OK":
+                        tracing.record_error(span, code)
+                    metrics.GRPC_HANDLED.labels(method, code).inc()
+                    metrics.GRPC_SECONDS.labels(method).observe(seconds)
+                    ms = seconds * 1000
                     level = log.info if ms > SLOW_CALL_MS or code != "OK" else log.debug
                     level("grpc_call", code=code, ms=round(ms, 1))
 
@@ -71,7 +85,12 @@ class _ContextInterceptor(grpc.ServerInterceptor):
 
 
 class GrpcServer:
-    """A started-on-demand gRPC server with the standard health service."""
+    """A started-on-demand gRPC server with the standard health service.
+
+    With `credentials` the port speaks TLS (mTLS when they require client
+    certificates); `health_port` then serves the same health status in plaintext,
+    with nothing else on it, for probes that cannot speak TLS (Kubernetes' gRPC probes).
+    """
 
     def __init__(
         self,
@@ -80,6 +99,7 @@ class GrpcServer:
         port: int,
         max_workers: int = 16,
         credentials: grpc.ServerCredentials | None = None,
+        health_port: int = 0,
     ) -> None:
         self.name = name
         self.server = grpc.server(
@@ -99,6 +119,17 @@ class GrpcServer:
         if bound == 0:
             raise RuntimeError(f"cannot bind gRPC port {address}")
         self.port = bound
+        self.health_server: grpc.Server | None = None
+        self.health_port = 0
+        if health_port:
+            self.health_server = grpc.server(
+                futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{name}-health"),
+                options=[("grpc.so_reuseport", 0)],
+            )
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.health_server)
+            self.health_port = self.health_server.add_insecure_port(f"{host}:{health_port}")
+            if self.health_port == 0:
+                raise RuntimeError(f"cannot bind gRPC health port {host}:{health_port}")
 
     def add(
         self, register: Callable[[Any, grpc.Server], None], servicer: Any, names: Iterable[str]
@@ -112,12 +143,16 @@ class GrpcServer:
             [*self._service_names, reflection.SERVICE_NAME], self.server
         )
         self.server.start()
+        if self.health_server is not None:
+            self.health_server.start()
         for service in ["", *self._service_names]:
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("grpc_server_started", port=self.port)
+        log.info("grpc_server_started", port=self.port, health_port=self.health_port or None)
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop answering health checks first, then drain in-flight calls."""
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.health_server is not None:
+            self.health_server.stop(0).wait()
         log.info("grpc_server_stopped")

@@ -1,8 +1,9 @@
 """Structured JSON logs for every process, with ids bound from context.
 
-Request, job and trace ids are bound with `bind_context` and appear on every
-line. Fields that could carry personal data or secrets are dropped before
-rendering, as a safety net behind the rule of not logging them at all.
+Request and job ids are bound with `bind_context` and appear on every line;
+the trace and span ids come from the current OpenTelemetry span. Fields that
+could carry personal data or secrets are dropped before rendering, as a
+safety net behind the rule of not logging them at all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
 
 REDACTED_KEYS = frozenset(
@@ -45,6 +47,15 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+def _add_trace(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The current span's trace id wins over a bound one: every line inside a span has it."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
+
+
 def configure(service: str, level: str = "info", stream: TextIO | None = None) -> None:
     """Configure structlog and the standard library once per process (stderr by default)."""
     out = stream or sys.stderr
@@ -53,6 +64,7 @@ def configure(service: str, level: str = "info", stream: TextIO | None = None) -
         numeric = logging.INFO
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _add_trace,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,

@@ -3,7 +3,12 @@
 A service's entry point builds a `ServiceApp`, asks it for what it needs and
 calls `run()`, which starts everything, waits for SIGTERM/SIGINT and stops it
 all in reverse order: health goes NOT_SERVING first, consumers finish the
-message in hand, the outbox relay publishes what is committed.
+message in hand (or, past STOP_GRACE_S, leave it to the broker to redeliver),
+the outbox relay publishes what is committed, pending spans are flushed.
+
+Cross-cutting concerns come with it: traces (OpenTelemetry, exported when
+configured), Prometheus metrics on METRICS_PORT, optional mTLS on every gRPC
+server and channel (GRPC_TLS_CERT/KEY/CA).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from picopt.kernel import logs
+from picopt.kernel import logs, metrics, tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.db import Database, database_url
 from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.grpc_server import GrpcServer
+from picopt.kernel.grpc_tls import TlsFiles
 from picopt.kernel.messaging import Consumer, OutboxRelay, Publisher, Subscription
 from picopt.kernel.settings import Settings
 
@@ -59,6 +65,9 @@ class ServiceApp:
         self.name = name
         self.settings = Settings.load(name, env)
         logs.configure(name, self.settings.log_level)
+        tracing.configure(name, env)
+        self.tls = TlsFiles.from_env(self.settings.env)
+        self.metrics_port = self.settings.metrics_port
         self._starters: list[Callable[[], None]] = []
         self._stoppers: list[tuple[int, Callable[[], None]]] = []
         self._threads: list[threading.Thread] = []
@@ -83,8 +92,13 @@ class ServiceApp:
         return self._blobs
 
     def channel(self, service: str) -> Any:
-        """A gRPC channel to another service, with the default deadline."""
-        return make_channel(self.settings.addresses[service], self.settings.grpc_deadline_s)
+        """A gRPC channel to another service, with the default deadline (mTLS if configured)."""
+        return make_channel(
+            self.settings.addresses[service],
+            self.settings.grpc_deadline_s,
+            credentials=self.tls.channel_credentials() if self.tls else None,
+            server_name=self.tls.server_name if self.tls else "",
+        )
 
     def publisher(self) -> Publisher:
         publisher = Publisher(self.settings.amqp_url)
@@ -95,7 +109,11 @@ class ServiceApp:
 
     def grpc_server(self, port: int | None = None) -> GrpcServer:
         server = GrpcServer(
-            self.name, self.settings.grpc_host, self.settings.grpc_port if port is None else port
+            self.name,
+            self.settings.grpc_host,
+            self.settings.grpc_port if port is None else port,
+            credentials=self.tls.server_credentials() if self.tls else None,
+            health_port=self.settings.grpc_health_port,
         )
         self._starters.append(server.start)
         self._stoppers.append((_STOP_SERVER, server.stop))
@@ -104,6 +122,7 @@ class ServiceApp:
     def consume(
         self, subscriptions: Sequence[Subscription], db: Database | None = None, **options: Any
     ) -> Consumer:
+        options.setdefault("stop_grace_s", self.settings.env.float("STOP_GRACE_S", 15.0))
         consumer = Consumer(self.settings.amqp_url, self.name, subscriptions, db=db, **options)
         consumer.declare()
         self._starters.append(lambda: self._thread(f"{self.name}-consumer", consumer.run))
@@ -141,9 +160,12 @@ class ServiceApp:
         """Start everything, block until a signal or a crashed component, stop cleanly."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self._stop.set())
+        if self.metrics_port:
+            server = metrics.serve(self.metrics_port, self.settings.metrics_host)
+            self._stoppers.append((_STOP_DB, server.shutdown))
         for start in self._starters:
             start()
-        log.info("service_started")
+        log.info("service_started", metrics_port=self.metrics_port or None)
         self._stop.wait()
         log.info("service_stopping")
         for phase in (_STOP_SERVER, _STOP_INTAKE, _STOP_BUS, _STOP_DB):
@@ -156,6 +178,7 @@ class ServiceApp:
                 for thread in self._threads:
                     thread.join(timeout=60)
         log.info("service_stopped", failed=self._failed)
+        tracing.shutdown()
         if self._failed:
             sys.exit(1)
 

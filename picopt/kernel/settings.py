@@ -123,6 +123,8 @@ class Settings:
     grpc_deadline_s: float
     addresses: dict[str, str]
     env: Env = field(repr=False)
+    metrics_host: str = "127.0.0.1"
+    grpc_health_port: int = 0
 
     @classmethod
     def load(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,10 +146,12 @@ class Settings:
             mail_dir=Path(e.str("MAIL_DIR", str(var_dir / "mail"))),
             grpc_host=e.str("GRPC_HOST", "127.0.0.1"),
             grpc_port=e.int(f"{upper}_GRPC_PORT", DEFAULT_GRPC_PORTS.get(service, 0)),
-            metrics_port=e.int("METRICS_PORT", 0),
+            metrics_port=e.int(f"{upper}_METRICS_PORT", e.int("METRICS_PORT", 0)),
             grpc_deadline_s=e.float("GRPC_DEADLINE_S", 5.0),
             addresses=addresses,
             env=e,
+            metrics_host=e.str("METRICS_HOST", e.str("GRPC_HOST", "127.0.0.1")),
+            grpc_health_port=e.int(f"{upper}_GRPC_HEALTH_PORT", e.int("GRPC_HEALTH_PORT", 0)),
         )
 
     def master_keys(self) -> MasterKeys:

@@ -1,4 +1,8 @@
-"""Event consumer: manual acks after commit, dedup by event id, delayed retries, DLQ."""
+"""Event consumer: manual acks after commit, dedup by event id, delayed retries, DLQ.
+
+Each event is handled inside a consumer span that continues the trace of the
+envelope's `traceparent`, and is counted and timed (picopt.kernel.metrics).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pika
@@ -23,7 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
+from picopt.kernel import metrics, tracing
 from picopt.kernel.db import Database, ProcessedEvent, utcnow
+from picopt.kernel.logs import bound_context
 from picopt.kernel.messaging.connection import (
     DEFAULT_HEARTBEAT,
     RECONNECT_ERRORS,
@@ -89,6 +96,41 @@ class _ConsumerCancelled(Exception):
     """Internal: the broker cancelled our consumer (queue deleted, leader moved)."""
 
 
+class _Abandoned(Exception):
+    """Internal: stop() was called and the message in hand outlived the grace period."""
+
+
+class _HandlerThreads:
+    """Runs each handler call in its own daemon thread.
+
+    Daemon, unlike a ThreadPoolExecutor's threads, so a handler abandoned at shutdown
+    (its message left unacked for the broker to redeliver) never holds the process.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._last: threading.Thread | None = None
+
+    def submit(self, fn: Callable[..., str], *args: Any) -> Future[str]:
+        future: Future[str] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._last = threading.Thread(target=run, name=self.name, daemon=True)
+        self._last.start()
+        return future
+
+    def join(self) -> None:
+        if self._last is not None:
+            self._last.join()
+
+
 _RESTART_ERRORS: tuple[type[BaseException], ...] = (*RECONNECT_ERRORS, _ConsumerCancelled)
 _Delivery = tuple[str, Basic.Deliver, BasicProperties, bytes]
 
@@ -131,6 +173,7 @@ class Consumer:
         delivery_limit: int = 10,
         *,
         heartbeat: int = DEFAULT_HEARTBEAT,
+        stop_grace_s: float | None = None,
     ) -> None:
         if not subscriptions:
             raise ValueError("a consumer needs at least one subscription")
@@ -143,6 +186,9 @@ class Consumer:
         self.max_attempts = max_attempts
         self.retry_delay_ms = retry_delay_ms
         self.delivery_limit = delivery_limit
+        # After stop(), how long the message in hand may still take; None waits for it.
+        self.stop_grace_s = stop_grace_s
+        self._stop_deadline: float | None = None
         self._db = db
         self._routes: dict[str, Subscription] = {}
         for sub in subscriptions:
@@ -187,7 +233,13 @@ class Consumer:
             )
 
     def stop(self) -> None:
-        """Thread- and signal-safe: finish the message in hand, then make run() return."""
+        """Thread- and signal-safe: finish the message in hand, then make run() return.
+
+        With `stop_grace_s`, a message still in hand when the grace period ends is
+        abandoned unacknowledged (the broker redelivers it) and run() returns anyway.
+        """
+        if self._stop_deadline is None and self.stop_grace_s is not None:
+            self._stop_deadline = time.monotonic() + self.stop_grace_s
         self._stop_requested = True
         connection = self._connection
         # Waking the loop takes a lock; never do it from a signal handler that interrupted the
@@ -199,7 +251,8 @@ class Consumer:
         """Consume until stop(); reconnects with backoff when the broker goes away."""
         self._run_thread = threading.current_thread()
         backoff = Backoff()
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.service}-handler")
+        executor = _HandlerThreads(f"{self.service}-handler")
+        abandoned = False
         try:
             while not self._stop_requested:
                 try:
@@ -215,9 +268,13 @@ class Consumer:
                         retry_in=round(delay, 2),
                     )
                     self._sleep(delay)
+                except _Abandoned:
+                    abandoned = True
+                    break
         finally:
-            executor.shutdown(wait=True)
-            log.info("consumer_stopped", service=self.service)
+            if not abandoned:
+                executor.join()
+            log.info("consumer_stopped", service=self.service, abandoned=abandoned)
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -229,7 +286,10 @@ class Consumer:
         with contextlib.suppress(*RECONNECT_ERRORS, RuntimeError):
             connection.add_callback_threadsafe(lambda: None)
 
-    def _serve(self, executor: ThreadPoolExecutor, backoff: Backoff) -> None:
+    def _grace_expired(self) -> bool:
+        return self._stop_deadline is not None and time.monotonic() >= self._stop_deadline
+
+    def _serve(self, executor: _HandlerThreads, backoff: Backoff) -> None:
         connection = pika.BlockingConnection(self._params)
         self._connection = connection
         self._broker_cancelled = False
@@ -305,7 +365,7 @@ class Consumer:
         self,
         connection: pika.BlockingConnection,
         channel: BlockingChannel,
-        executor: ThreadPoolExecutor,
+        executor: _HandlerThreads,
         delivery: _Delivery,
         tags: list[str],
     ) -> None:
@@ -317,6 +377,9 @@ class Consumer:
             event_id = (envelope.event_id if envelope else "") or props.message_id or ""
             self._dead_letter(channel, delivery, reason, reason, event_id, attempt)
             return
+        if envelope.HasField("occurred_at"):
+            lag = (datetime.now(UTC) - envelope.occurred_at.ToDatetime(UTC)).total_seconds()
+            metrics.EVENT_LAG_SECONDS.labels(queue).observe(max(0.0, lag))
 
         future = executor.submit(self._handle, sub, queue, envelope, payload, attempt)
         future.add_done_callback(lambda _f: self._wake(connection))
@@ -326,6 +389,16 @@ class Consumer:
             while not future.done():
                 if self._stop_requested and tags:
                     self._cancel(channel, tags)
+                if self._grace_expired():
+                    # Unacked: closing the connection hands the message back to the broker.
+                    metrics.EVENTS_CONSUMED.labels(queue, "abandoned").inc()
+                    log.warning(
+                        "event_abandoned_at_stop",
+                        queue=queue,
+                        event_id=envelope.event_id,
+                        grace_s=self.stop_grace_s,
+                    )
+                    raise _Abandoned()
                 connection.process_data_events(time_limit=1)
         except RECONNECT_ERRORS:
             # Cannot ack any more: let the handler finish (its commit makes the redelivery a
@@ -348,6 +421,7 @@ class Consumer:
         if exc is None:
             outcome = future.result()
             channel.basic_ack(method.delivery_tag)
+            metrics.EVENTS_CONSUMED.labels(queue, outcome).inc()
             if outcome == "duplicate":
                 log.info("event_duplicate_skipped", queue=queue, event_id=envelope.event_id)
             else:
@@ -381,7 +455,41 @@ class Consumer:
         payload: Message,
         attempt: int,
     ) -> str:
-        """Runs in the worker thread; never touches the AMQP connection."""
+        """Runs in the worker thread, inside the event's span; never touches AMQP."""
+        started = time.perf_counter()
+        with (
+            tracing.span(
+                f"{queue} process",
+                tracing.SpanKind.CONSUMER,
+                traceparent=envelope.traceparent,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation": "process",
+                    "messaging.destination.name": queue,
+                    "messaging.message.id": envelope.event_id,
+                    "picopt.attempt": attempt,
+                },
+            ) as span,
+            bound_context(event_id=envelope.event_id, queue=queue),
+        ):
+            try:
+                outcome = self._handle_in_span(sub, queue, envelope, payload, attempt)
+            except BaseException as exc:
+                tracing.record_error(span, type(exc).__name__)
+                raise
+            finally:
+                metrics.EVENT_HANDLER_SECONDS.labels(queue).observe(time.perf_counter() - started)
+            span.set_attribute("picopt.outcome", outcome)
+            return outcome
+
+    def _handle_in_span(
+        self,
+        sub: Subscription,
+        queue: str,
+        envelope: events_pb2.Envelope,
+        payload: Message,
+        attempt: int,
+    ) -> str:
         if self._db is None:
             sub.handler(HandlerContext(envelope, payload, None, attempt))
             return "handled"
@@ -423,6 +531,7 @@ class Consumer:
             mandatory=True,
         )
         channel.basic_ack(method.delivery_tag)
+        metrics.EVENTS_CONSUMED.labels(queue, "retried").inc()
         log.info(
             "event_retry_scheduled",
             queue=queue,
@@ -453,6 +562,7 @@ class Consumer:
             mandatory=True,
         )
         channel.basic_ack(method.delivery_tag)
+        metrics.EVENTS_CONSUMED.labels(queue, "dead_lettered").inc()
         log.warning(
             "message_dead_lettered", queue=queue, event_id=event_id, reason=reason, attempt=attempt
         )

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
+from picopt.kernel import metrics, tracing
 from picopt.kernel.db import Database, OutboxRow, ProcessedEvent, utcnow
 from picopt.kernel.messaging.connection import Backoff
 from picopt.kernel.messaging.envelope import new_envelope
@@ -33,7 +34,12 @@ class Outbox:
     def add(
         self, session: Session, event_type: str, payload: Message, traceparent: str = ""
     ) -> str:
-        """Stage the event; it exists only if the caller's transaction commits."""
+        """Stage the event; it exists only if the caller's transaction commits.
+
+        The envelope carries `traceparent`, by default the current span's, so the
+        consumers' work continues the trace that caused the event.
+        """
+        traceparent = traceparent or tracing.current_traceparent()
         envelope = new_envelope(event_type, payload, self.producer, traceparent)
         session.add(
             OutboxRow(
@@ -64,6 +70,13 @@ def purge_kernel_tables(db: Database, retention: timedelta = DEFAULT_RETENTION) 
     return int(outbox.rowcount or 0) + int(processed.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def count_pending(db: Database) -> int:
+    """Committed events not yet published (the picopt_outbox_pending_events gauge)."""
+    with db.session(readonly=True) as session:
+        query = sa.select(sa.func.count()).where(OutboxRow.published_at.is_(None))
+        return int(session.scalar(query) or 0)
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in order and marks them; a crash between publish and
     mark only causes a duplicate, which consumers drop by event id.
@@ -83,6 +96,7 @@ class OutboxRelay:
         retention: timedelta = DEFAULT_RETENTION,
         purge_interval: float = 3600.0,
         unroutable_retry: float = 5.0,
+        pending_interval: float = 15.0,
     ) -> None:
         self._db = db
         self._amqp_url = amqp_url
@@ -92,6 +106,7 @@ class OutboxRelay:
         self.retention = retention
         self.purge_interval = purge_interval
         self.unroutable_retry = unroutable_retry
+        self.pending_interval = pending_interval
         self._held_until: dict[str, float] = {}
         self._publisher: Publisher | None = None
         self._stop = threading.Event()
@@ -158,11 +173,15 @@ class OutboxRelay:
     def _loop(self) -> None:
         publisher = self._new_publisher("loop")
         backoff = Backoff()
-        next_purge = time.monotonic()
+        next_purge = next_count = time.monotonic()
         log.info("outbox_relay_started", schema=self._db.schema, exchange=self.exchange)
         try:
             while not self._stop.is_set():
                 try:
+                    # Counted before publishing, so the gauge still moves while the broker is down.
+                    if time.monotonic() >= next_count:
+                        next_count = time.monotonic() + self.pending_interval
+                        metrics.OUTBOX_PENDING.set(count_pending(self._db))
                     count = self._publish_batch(publisher)
                     if time.monotonic() >= next_purge:
                         purge_kernel_tables(self._db, self.retention)
