@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, case, func, select, update
+from sqlalchemy import CursorResult, case, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from picopt.kernel.db import Database
 from picopt.kernel.errors import FailedPrecondition, InsufficientCredits, InvalidArgument
@@ -361,6 +361,7 @@ class Ledger:
         account for.
         """
         at = at or now()
+        expired = aliased(LedgerEntry)
         with self.db.session() as s:
             due = list(
                 s.execute(
@@ -370,6 +371,7 @@ class Ledger:
                         LedgerEntry.credits > 0,
                         LedgerEntry.expires_at.is_not(None),
                         LedgerEntry.expires_at <= at,
+                        ~exists().where(expired.idem_key == literal("expire:") + LedgerEntry.id),
                     )
                     .order_by(LedgerEntry.expires_at, LedgerEntry.id)
                 )

@@ -22,6 +22,8 @@ from services.gateway.problems import Problem
 bp = Blueprint("billing", __name__)
 
 MAX_WEBHOOK_BYTES = 512 * 1024
+# Checkout makes up to two Stripe calls (with Stripe's own retries) behind this one.
+CHECKOUT_DEADLINE_S = 30.0
 
 
 def _billing() -> Any:
@@ -201,7 +203,8 @@ def checkout(body: CheckoutBody) -> tuple[Response, int]:
         )
     with calling("billing"):
         reply = _billing().CreateCheckout(
-            billing_pb2.CreateCheckoutRequest(user_id=user_id, pack_id=body.pack, request_key=key)
+            billing_pb2.CreateCheckoutRequest(user_id=user_id, pack_id=body.pack, request_key=key),
+            timeout=CHECKOUT_DEADLINE_S,
         )
     return jsonify(
         CheckoutReply(
