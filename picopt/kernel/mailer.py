@@ -1,8 +1,10 @@
 """The one mailer every service uses: `.eml` files for one-machine runs, SMTP otherwise.
 
 MAIL_TRANSPORT=file (default) writes each message to MAIL_DIR; MAIL_TRANSPORT=smtp
-sends through SMTP_HOST:SMTP_PORT with optional STARTTLS and credentials. The
-recipient's address is never logged.
+sends through SMTP_HOST:SMTP_PORT with STARTTLS (on by default; the server's
+certificate is verified against the system CAs or SMTP_CA_FILE) and optional
+credentials. The recipient's address is never logged; a failed delivery raises
+`MailError` so callers can retry or report it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,17 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from picopt.kernel.errors import Unavailable
 from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Settings, SettingsError
 
 log = get_logger(__name__)
+
+
+class MailError(Unavailable):
+    """The mail server refused the message or could not be reached."""
+
+    code = "mail_unavailable"
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class SmtpConfig:
     username: str
     password: str
     timeout_s: float
+    ca_file: str = ""  # PEM bundle to trust instead of the system CAs (a private relay)
 
 
 class Mailer:
@@ -62,6 +72,7 @@ class Mailer:
                     username=env.str("SMTP_USERNAME"),
                     password=env.str("SMTP_PASSWORD"),
                     timeout_s=env.float("SMTP_TIMEOUT_S", 10.0),
+                    ca_file=env.str("SMTP_CA_FILE"),
                 ),
             )
         raise SettingsError(f"MAIL_TRANSPORT must be file or smtp, got {transport!r}")
@@ -97,9 +108,17 @@ class Mailer:
     def _deliver(self, message: EmailMessage) -> None:
         cfg = self.smtp
         assert cfg is not None
-        with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s) as client:
-            if cfg.starttls:
-                client.starttls(context=ssl.create_default_context())
-            if cfg.username:
-                client.login(cfg.username, cfg.password)
-            client.send_message(message)
+        try:
+            with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s) as client:
+                if cfg.starttls:
+                    context = ssl.create_default_context(cafile=cfg.ca_file or None)
+                    client.starttls(context=context)
+                elif cfg.username:
+                    raise MailError("refusing to send SMTP credentials without STARTTLS")
+                if cfg.username:
+                    client.login(cfg.username, cfg.password)
+                client.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            log.warning("smtp_failed", error=type(exc).__name__)
+            detail = f"the mail server did not take the message ({type(exc).__name__})"
+            raise MailError(detail) from exc
