@@ -376,11 +376,11 @@ class Ledger:
                     .order_by(LedgerEntry.expires_at, LedgerEntry.id)
                 )
             )
-        expired = 0
+        total = 0
         for entry_id, user_id in due:
             with self.db.session() as s:
-                expired += self._expire_one(s, entry_id, user_id)
-        return expired
+                total += self._expire_one(s, entry_id, user_id)
+        return total
 
     def _expire_one(self, s: Session, entry_id: str, user_id: str) -> int:
         key = f"expire:{entry_id}"
