@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import uuid
 from collections.abc import Iterator
@@ -237,6 +238,43 @@ def test_upload_over_the_limit_is_refused_before_the_body_is_sent(stack: Stack) 
         head = sock.recv(4096).decode(errors="replace")
     assert head.startswith("HTTP/1.1 413")
     assert "application/problem+json" in head
+
+
+def test_chunked_upload_over_the_limit_is_refused_while_streaming(stack: Stack) -> None:
+    """No Content-Length: the gateway counts while reading and answers 413 mid-body.
+
+    The body never ends (no last chunk), so an answer at all proves the gateway
+    did not wait to read the whole upload.
+    """
+    user = new_user(stack)
+    key = user.http.headers["Authorization"]
+    url = urlparse(stack.gateway_url())
+    chunk = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+    chunk += b"\0" * (64 * 1024 - len(chunk))
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    head = ""
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(
+            (
+                "POST /v1/jobs HTTP/1.1\r\n"
+                f"Host: {url.hostname}\r\nAuthorization: {key}\r\n"
+                "Content-Type: multipart/form-data; boundary=x\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
+            ).encode()
+        )
+        sent = 0
+        while sent < UPLOAD_LIMIT * 10 and not head:
+            try:
+                sock.sendall(framed)
+            except OSError:  # the gateway stopped reading and closed: its answer is waiting
+                break
+            sent += len(chunk)
+            if select.select([sock], [], [], 0)[0]:
+                head = sock.recv(4096).decode(errors="replace")
+        head = head or sock.recv(4096).decode(errors="replace")
+    assert head.startswith("HTTP/1.1 413"), head[:200]
+    assert "application/problem+json" in head
+    assert sent < UPLOAD_LIMIT * 10
 
 
 def test_rate_limit_answers_429_with_headers(stack: Stack) -> None:
