@@ -6,6 +6,7 @@ import struct
 import zlib
 
 from .api import EngineError
+from .isobmff import blank_private_items
 from .jpeg_markers import strip_jpeg
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -45,7 +46,19 @@ def strip_losslessly(data: bytes, fmt: str, exif: bytes | None) -> bytes | None:
         return strip_webp(data)
     if fmt == "gif":
         return strip_gif(data)
+    if fmt in ("avif", "heic"):
+        return blank_private_items(data)
+    if fmt == "bmp":
+        return strip_bmp(data)
     return None
+
+
+def strip_bmp(data: bytes) -> bytes:
+    """BMP holds no metadata; only bytes past the declared file size can hide anything."""
+    size = struct.unpack("<I", data[2:6])[0]
+    if size > len(data) or size < 26:
+        raise EngineError("corrupt_image", "The BMP is truncated.")
+    return data[:size]
 
 
 def strip_png(data: bytes, exif: bytes | None = None) -> bytes:

@@ -97,3 +97,21 @@ def test_strip_real_camera_files(name: str) -> None:
         assert not exif.get_ifd(0x8825) and 0x8825 not in exif
         assert 0x010F not in exif
     assert np.array_equal(_pixels(stripped), _pixels(data))
+
+
+@pytest.mark.parametrize(
+    "name", ["animated/colors_animated_alpha_exif.avif", "modern/iphone13promax.heic"]
+)
+def test_isobmff_exif_and_xmp_are_blanked_in_place(name: str) -> None:
+    data = corpus_file(name)
+    stripped = strip_losslessly(data + TRAILER, "heic" if name.endswith(".heic") else "avif", None)
+    assert stripped is not None and len(stripped) == len(data)
+    assert b"xmpmeta" in data and b"xmpmeta" not in stripped
+    with Image.open(io.BytesIO(stripped)) as im:
+        assert not im.getexif()
+    assert np.array_equal(_pixels(stripped), _pixels(data))
+
+
+def test_bmp_drops_trailing_bytes() -> None:
+    data = encode(photo(), "BMP")
+    assert strip_losslessly(data + TRAILER, "bmp", None) == data
