@@ -9,6 +9,7 @@ when one of them dies. The integration tests and the demo use the same
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -64,7 +65,25 @@ def amqp_reachable(url: str, timeout: float = 3.0) -> bool:
     return True
 
 
-def ensure_broker(env: dict[str, str], var_dir: Path) -> subprocess.Popen[bytes] | None:
+@dataclass
+class PrivateBroker:
+    """A rabbitmq-server started for this run, with its data under var/rabbitmq."""
+
+    process: subprocess.Popen[bytes]
+    node: str
+
+    def stop(self) -> None:
+        ctl = shutil.which("rabbitmqctl")
+        if ctl:
+            subprocess.run(
+                [ctl, "-n", self.node, "stop"], capture_output=True, check=False, timeout=60
+            )
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def ensure_broker(env: dict[str, str], var_dir: Path) -> PrivateBroker | None:
     """Use AMQP_URL if reachable; else start a private RabbitMQ under var/ if installed."""
     url = env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
     if amqp_reachable(url):
@@ -76,27 +95,53 @@ def ensure_broker(env: dict[str, str], var_dir: Path) -> subprocess.Popen[bytes]
             "install it (apt-get install rabbitmq-server) or set AMQP_URL to a running broker"
         )
     port = free_port()
+    node = f"picopt{port}@localhost"
     base = (var_dir / "rabbitmq").resolve()
     base.mkdir(parents=True, exist_ok=True)
+    config = base / "rabbitmq.conf"
+    # Our own config file: the system one may pin the listener to the default port.
+    config.write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+    _hand_to_broker_user(base)
     broker_env = {
         **os.environ,
+        "RABBITMQ_CONFIG_FILE": str(config),
         "RABBITMQ_NODE_PORT": str(port),
-        "RABBITMQ_NODENAME": f"picopt{port}@localhost",
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_DIST_PORT": str(free_port()),
         "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
         "RABBITMQ_LOG_BASE": str(base / "log"),
-        "RABBITMQ_DIST_PORT": str(free_port()),
+        "RABBITMQ_FEATURE_FLAGS_FILE": str(base / "feature_flags"),
+        "RABBITMQ_PLUGINS_EXPAND_DIR": str(base / "plugins"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        "RABBITMQ_QUORUM_DIR": str(base / "quorum"),
     }
     proc = subprocess.Popen(
         [server], env=broker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     env["AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while not amqp_reachable(env["AMQP_URL"], timeout=1.0):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise StackError("a private rabbitmq-server did not start; see var/rabbitmq/log")
+            raise StackError(
+                f"a private rabbitmq-server did not start; see {base / 'log'} "
+                "(when started as root it runs as the rabbitmq user, who must be able to reach it)"
+            )
         time.sleep(1)
-    return proc
+    return PrivateBroker(proc, node)
+
+
+def _hand_to_broker_user(base: Path) -> None:
+    """Debian's rabbitmq-server switches to the `rabbitmq` user when started as root."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam("rabbitmq")
+    except KeyError:
+        return
+    for path in [base, *base.rglob("*")]:
+        shutil.chown(path, "rabbitmq", "rabbitmq")
 
 
 @dataclass
@@ -116,7 +161,7 @@ class Stack:
     log_dir: Path | None = None
     echo: bool = True
     processes: dict[str, Process] = field(default_factory=dict)
-    _broker: subprocess.Popen[bytes] | None = None
+    _broker: PrivateBroker | None = None
 
     @classmethod
     def from_environment(
@@ -236,8 +281,7 @@ class Stack:
                 os.killpg(proc.popen.pid, signal.SIGKILL)
                 proc.popen.wait()
         if self._broker is not None:
-            self._broker.terminate()
-            self._broker.wait(timeout=60)
+            self._broker.stop()
 
     def run_foreground(self) -> int:
         """Run until a signal or a dead process; always stop everything."""

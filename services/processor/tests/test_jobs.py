@@ -1,0 +1,88 @@
+"""Job API use cases on a real (SQLite) database: idempotent create, isolation, paging, cancel."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from picopt.kernel.db import Database, OutboxRow
+from picopt.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
+from picopt.kernel.messaging import Outbox
+from picopt.kernel.protos import to_timestamp
+from picopt.processor.v1 import processor_pb2
+from services.processor.__main__ import MIGRATIONS
+from services.processor.jobs import JobService
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> Iterator[JobService]:
+    db = Database(f"sqlite:///{tmp_path / 'processor.db'}", schema="processor")
+    db.migrate(MIGRATIONS)
+    yield JobService(db, Outbox("processor"))
+    db.dispose()
+
+
+def create(jobs: JobService, owner: str = "user-a", job_id: str | None = None) -> str:
+    job_id = job_id or str(uuid.uuid4())
+    jobs.create(
+        processor_pb2.CreateJobRequest(
+            job_id=job_id,
+            owner_id=owner,
+            input_key=f"uploads/{job_id}",
+            input_bytes=10,
+            input_format="png",
+            options=processor_pb2.JobOptions(format="auto", metadata=True),
+            expires_at=to_timestamp(datetime.now(UTC) + timedelta(hours=24)),
+        )
+    )
+    return job_id
+
+
+def events(jobs: JobService) -> list[str]:
+    with jobs.db.session() as s:
+        return list(s.scalars(select(OutboxRow.event_type).order_by(OutboxRow.id)))
+
+
+def test_create_is_idempotent_and_writes_one_event(jobs: JobService) -> None:
+    job_id = create(jobs)
+    create(jobs, job_id=job_id)
+    assert jobs.get(job_id, "user-a").status == "queued"
+    assert events(jobs) == ["job.submitted"]
+
+
+def test_another_tenant_sees_nothing(jobs: JobService) -> None:
+    job_id = create(jobs, owner="user-a")
+    with pytest.raises(NotFound):
+        jobs.get(job_id, "user-b")
+    with pytest.raises(NotFound):
+        jobs.cancel(job_id, "user-b")
+    with pytest.raises(InvalidArgument):
+        create(jobs, owner="user-b", job_id=job_id)  # an id cannot be taken over
+    assert jobs.list("user-b", 10, "")[0] == []
+
+
+def test_cursor_paging_visits_every_job_once_newest_first(jobs: JobService) -> None:
+    created = [create(jobs) for _ in range(7)]
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page, cursor = jobs.list("user-a", 3, cursor)
+        seen += [j.id for j in page]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(created) and len(seen) == 7
+    with pytest.raises(InvalidArgument):
+        jobs.list("user-a", 3, "not-a-cursor")
+
+
+def test_cancel_announces_failure_once(jobs: JobService) -> None:
+    job_id = create(jobs)
+    assert jobs.cancel(job_id, "user-a").status == "cancelled"
+    with pytest.raises(FailedPrecondition):
+        jobs.cancel(job_id, "user-a")
+    assert events(jobs) == ["job.submitted", "job.failed"]

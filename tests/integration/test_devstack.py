@@ -1,0 +1,116 @@
+"""`make up`: the one-machine supervisor starts everything, and stops everything on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from picopt.devstack import GRPC_SERVICES, ROOT, free_port, health_status
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def reachable_tmp() -> Iterator[Path]:
+    """A work dir the broker's own user can reach (pytest's tmp dirs are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="picopt-up-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def one_machine_env(tmp_path: Path, amqp_url: str) -> dict[str, str]:
+    env = {**os.environ, "VAR_DIR": str(tmp_path / "var"), "AMQP_URL": amqp_url}
+    env["GATEWAY_PORT"] = str(free_port())
+    for service in GRPC_SERVICES:
+        port = free_port()
+        env[f"{service.upper()}_GRPC_PORT"] = str(port)
+        env[f"{service.upper()}_ADDR"] = f"127.0.0.1:{port}"
+    env.pop("DATABASE_URL", None)  # embedded SQLite defaults
+    return env
+
+
+@pytest.mark.skipif(
+    shutil.which("rabbitmq-server") is None, reason="needs a rabbitmq-server installation"
+)
+def test_up_starts_a_private_broker_when_none_answers_and_stops_all_on_sigterm(
+    reachable_tmp: Path,
+) -> None:
+    tmp_path = reachable_tmp
+    env = one_machine_env(tmp_path, f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
+    log = open(tmp_path / "up.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "picopt.devstack"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    gateway = f"http://127.0.0.1:{env['GATEWAY_PORT']}/healthz"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "up.log").read_text()[-2000:]
+            try:
+                if requests.get(gateway, timeout=1).ok and all(
+                    health_status(env[f"{s.upper()}_ADDR"]) == "SERVING" for s in GRPC_SERVICES
+                ):
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "stack did not become healthy"
+            time.sleep(0.5)
+        assert (tmp_path / "var" / "rabbitmq" / "rabbitmq.conf").exists()
+        assert (tmp_path / "var" / "auth.db").exists(), "SQLite is the embedded default"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=120)
+        log.close()
+    output = (tmp_path / "up.log").read_text()
+    assert code == 0, output[-2000:]
+    assert "worker.1 |" in output and "worker.2 |" in output, "two workers by default"
+    for service in GRPC_SERVICES:
+        assert health_status(env[f"{service.upper()}_ADDR"]) == "UNREACHABLE"
+    with pytest.raises(requests.RequestException):
+        requests.get(gateway, timeout=1)
+    broker_dir = str(tmp_path / "var" / "rabbitmq")
+    assert not [cmd for cmd in command_lines() if broker_dir in cmd], "the private broker must stop"
+
+
+def command_lines() -> list[str]:
+    lines = []
+    for proc_dir in Path("/proc").iterdir():
+        if proc_dir.name.isdigit():
+            try:
+                lines.append(
+                    (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
+                )
+            except OSError:
+                continue
+    return lines
+
+
+def test_up_fails_fast_with_advice_when_no_broker_can_be_had(tmp_path: Path) -> None:
+    env = one_machine_env(tmp_path, f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
+    env["PATH"] = str(Path(sys.executable).parent)  # no rabbitmq-server on it
+    result = subprocess.run(
+        [sys.executable, "-m", "picopt.devstack"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "rabbitmq-server is not installed" in result.stderr
+    assert "AMQP_URL" in result.stderr
