@@ -153,9 +153,9 @@ def metric_speed(images_: list[BenchImage]) -> dict[str, float]:
     dist = Image.open(buf).convert("RGB")
     a, b = np.asarray(src), np.asarray(dist)
     files = []
-    for im in (src, dist):
+    for pair_image in (src, dist):
         f = io.BytesIO()
-        im.save(f, "PNG")
+        pair_image.save(f, "PNG")
         files.append(f)
 
     def ref() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from PIL import Image
@@ -135,7 +136,7 @@ def _searched(
             continue
         lo, hi = QUALITY_RANGES[c.format]
         found = lowest_passing(
-            lambda q, fmt=c.format: encode([sample], fmt, q, extras), sample_judge, target, lo, hi
+            partial(_encode_one, sample, c.format, extras), sample_judge, target, lo, hi
         )
         if found is None:
             continue
@@ -170,6 +171,10 @@ def _lossless_fallback(
         if best is None or len(data) < len(best.data):
             best = Choice(data, fmt, None, 100.0)
     return best
+
+
+def _encode_one(im: Image.Image, fmt: str, extras: Extras, quality: int) -> bytes:
+    return encode([im], fmt, quality, extras)
 
 
 def _verify(

@@ -14,7 +14,7 @@ _ANALYSIS_SIDE = 256
 
 @functools.cache
 def _face_detector() -> cv2.CascadeClassifier:
-    path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+    path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
     return cv2.CascadeClassifier(str(path))
 
 

@@ -177,10 +177,10 @@ def to_linear(rgb: np.ndarray) -> np.ndarray:
 
 def _cubed(linear: np.ndarray) -> np.ndarray:
     """Linear RGB to cube-rooted opsin responses (3 channels, float32)."""
-    mixed = cv2.transform(linear, _OPSIN.astype(np.float32))
+    mixed = np.asarray(cv2.transform(linear, _OPSIN.astype(np.float32)), dtype=np.float32)
     mixed += np.float32(_OPSIN_BIAS)
     np.maximum(mixed, 0.0, out=mixed)
-    cubed = cv2.pow(mixed, 1.0 / 3.0)
+    cubed = np.asarray(cv2.pow(mixed, 1.0 / 3.0), dtype=np.float32)
     cubed -= np.float32(_CBRT_BIAS)
     return cubed
 

@@ -93,7 +93,7 @@ def test_alpha_never_goes_to_jpeg_when_another_format_is_accepted() -> None:
 def test_alpha_to_jpeg_only_is_flattened_on_white() -> None:
     result = optimize(encode(graphic(), "PNG"), OptimizeOptions(format="jpeg"))
     corner = _open(result.main.data).convert("RGB").getpixel((0, 0))
-    assert min(corner) > 240
+    assert isinstance(corner, tuple) and min(corner) > 240
 
 
 @pytest.mark.parametrize(
@@ -214,7 +214,7 @@ def test_animated_gif_becomes_animated_webp() -> None:
     result = optimize(gif)
     assert result.main.format in ("webp", "png", "gif")
     out = Image.open(io.BytesIO(result.main.data))
-    assert out.n_frames == 5
+    assert getattr(out, "n_frames", 1) == 5
     assert result.main.frames == 5
 
 
@@ -222,7 +222,7 @@ def test_animated_avif_when_accepted() -> None:
     frames = [photo(seed=i) for i in range(3)]
     webp = encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=80)
     result = optimize(webp, OptimizeOptions(format="avif"))
-    assert Image.open(io.BytesIO(result.main.data)).n_frames == 3
+    assert getattr(Image.open(io.BytesIO(result.main.data)), "n_frames", 1) == 3
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def test_strip_gif_drops_comments_keeps_animation() -> None:
     stripped = strip_losslessly(data + TRAILER, "gif", None)
     assert stripped is not None and b"SERIAL-123456" not in stripped and b"polyglot" not in stripped
     with Image.open(io.BytesIO(stripped)) as im:
-        assert im.n_frames == 3
+        assert getattr(im, "n_frames", 1) == 3
 
 
 def test_strip_can_carry_the_copyright_fields() -> None:
