@@ -34,7 +34,7 @@ integration: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check picopt/kernel picopt/devstack.py picopt/client.py services/gateway services/auth services/billing services/retention tests/integration
+	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
 	$(VENV)/bin/mypy picopt/kernel services/processor/engine
