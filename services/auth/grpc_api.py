@@ -162,9 +162,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def FinishOAuth(
         self, request: auth_pb2.FinishOAuthRequest, context: Any
     ) -> auth_pb2.FinishOAuthResponse:
-        if request.previous_session_token:
-            self.service.log_out(request.previous_session_token)
         signed, created = self.oauth.finish(request.provider, request.code, request.state)
+        if request.previous_session_token:  # rotation: only once the new session exists
+            self.service.log_out(request.previous_session_token)
         return auth_pb2.FinishOAuthResponse(
             user=user_message(signed.user),
             session_token=signed.token,
