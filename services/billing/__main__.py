@@ -33,7 +33,7 @@ def main() -> None:
     purchases = Purchases(ledger, stripe_api)
     auth = auth_pb2_grpc.AuthServiceStub(app.channel("auth"))
     receipts = Receipts(db, Mailer.from_settings(app.settings), email_from_auth(auth))
-    webhooks = StripeWebhooks(purchases, stripe_api, on_paid=receipts.send)
+    webhooks = StripeWebhooks(purchases, stripe_api, on_paid=receipts.send_soon)
     server = app.grpc_server()
     server.add(
         billing_pb2_grpc.add_BillingServiceServicer_to_server,

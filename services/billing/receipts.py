@@ -9,6 +9,7 @@ auth or the mail server is back.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import grpc
@@ -57,6 +58,12 @@ class Receipts:
         self.db = db
         self.mailer = mailer
         self.email_of = email_of
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipts")
+
+    def send_soon(self, purchase_id: str) -> None:
+        """Send in the background so a slow mail server never delays Stripe's webhook answer;
+        if the process stops first, `send_due` picks the receipt up."""
+        self._background.submit(self.send, purchase_id)
 
     def send(self, purchase_id: str) -> bool:
         """Send one purchase's receipt unless it went out already; answers whether it was sent."""
