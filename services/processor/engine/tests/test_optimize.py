@@ -249,3 +249,19 @@ def test_result_reports_the_input() -> None:
     assert (result.format_in, result.bytes_in) == ("jpeg", len(data))
     assert (result.width_in, result.height_in) == (64, 96)
     assert result.ms > 0
+
+
+def test_downscale_paths_agree_with_a_plain_resize() -> None:
+    """The shrink-on-load path (libvips or Pillow draft) looks like a direct Lanczos resize."""
+    src = photo(800, 600)
+    result = optimize(encode(src, "PNG"), OptimizeOptions(width=200, quality="lossless"))
+    expected = np.asarray(src.resize((200, 150), Image.Resampling.LANCZOS), dtype=float)
+    got = np.asarray(_open(result.main.data).convert("RGB"), dtype=float)
+    assert np.abs(got - expected).mean() < 3.0
+
+
+def test_truncated_input_fails_cleanly_on_the_downscale_path() -> None:
+    data = encode(photo(800, 600), "JPEG", quality=95)
+    with pytest.raises(EngineError) as err:
+        optimize(data[: len(data) // 2], OptimizeOptions(width=100))
+    assert err.value.code == "corrupt_image"
