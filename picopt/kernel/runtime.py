@@ -74,6 +74,8 @@ class ServiceApp:
         self._stop = threading.Event()
         self._failed = False
         self._blobs: BlobStore | None = None
+        # How long stopping consumers may take: the longest stop grace, plus a margin.
+        self._intake_timeout = 60.0
 
     # -- resources -------------------------------------------------------
 
@@ -123,6 +125,8 @@ class ServiceApp:
         self, subscriptions: Sequence[Subscription], db: Database | None = None, **options: Any
     ) -> Consumer:
         options.setdefault("stop_grace_s", self.settings.env.float("STOP_GRACE_S", 15.0))
+        if options["stop_grace_s"] is not None:
+            self._intake_timeout = max(self._intake_timeout, options["stop_grace_s"] + 10)
         consumer = Consumer(self.settings.amqp_url, self.name, subscriptions, db=db, **options)
         consumer.declare()
         self._starters.append(lambda: self._thread(f"{self.name}-consumer", consumer.run))
@@ -176,7 +180,7 @@ class ServiceApp:
                     log.exception("stop_failed")
             if phase == _STOP_INTAKE:
                 for thread in self._threads:
-                    thread.join(timeout=60)
+                    thread.join(timeout=self._intake_timeout)
         log.info("service_stopped", failed=self._failed)
         tracing.shutdown()
         if self._failed:

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from picopt.kernel import metrics
 from picopt.kernel.db import Database
 from picopt.kernel.errors import FailedPrecondition, InsufficientCredits, InvalidArgument
 from picopt.kernel.logs import get_logger
@@ -314,6 +315,8 @@ class Ledger:
             return res.credits if res.status == "captured" else 0
         res.status, res.updated_at = "captured", now()
         self._entry(session, res.user_id, "capture", 0, f"capture:{job_id}", job_id=job_id)
+        credits = res.credits
+        metrics.after_commit(session, lambda: metrics.CREDITS_CONSUMED.inc(credits))
         log.info("credits_captured", job_id=job_id, credits=res.credits)
         return res.credits
 

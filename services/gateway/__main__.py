@@ -1,14 +1,22 @@
-"""Run the gateway: `python -m services.gateway` (gunicorn, threaded workers)."""
+"""Run the gateway: `python -m services.gateway` (gunicorn, threaded workers).
+
+Metrics: the workers share PROMETHEUS_MULTIPROC_DIR, prepared here before any of
+them (and before prometheus_client is imported: it picks its storage at import),
+so a scrape sees every worker; the master serves them on the metrics port.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from picopt.kernel import logs
 from picopt.kernel.settings import Settings
-from services.gateway.app import create_app
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -22,9 +30,44 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         # Built in each worker after fork: gRPC channels must not cross a fork.
+        from services.gateway.app import create_app
+
         settings = Settings.load("gateway")
         logs.configure("gateway", settings.log_level)
         return create_app(settings)
+
+
+def _prepare_multiprocess_dir() -> Path | None:
+    """A clean directory for the workers' metric files; returns it if we created it."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        return None
+    created = Path(tempfile.mkdtemp(prefix="picopt-gateway-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(created)
+    return created
+
+
+def _metrics_hooks(settings: Settings, created: Path | None) -> dict[str, Any]:
+    def when_ready(_server: Any) -> None:
+        if settings.metrics_port:
+            from picopt.kernel import metrics
+
+            metrics.serve(settings.metrics_port, settings.metrics_host)
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+    def on_exit(_server: Any) -> None:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+
+    return {"when_ready": when_ready, "child_exit": child_exit, "on_exit": on_exit}
 
 
 def main() -> None:
@@ -33,6 +76,7 @@ def main() -> None:
     env = settings.env
     host = env.str("GATEWAY_HOST", "127.0.0.1")
     port = env.int("GATEWAY_PORT", 8080)
+    hooks = _metrics_hooks(settings, _prepare_multiprocess_dir())
     _Gunicorn(
         {
             "bind": f"{host}:{port}",
@@ -45,6 +89,7 @@ def main() -> None:
             "errorlog": "-",
             "loglevel": "warning",
             "proc_name": "picopt-gateway",
+            **hooks,
         }
     ).run()
 

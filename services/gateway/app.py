@@ -16,6 +16,7 @@ from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.logs import bind_context, clear_context, get_logger
 from picopt.kernel.settings import Settings
 from services.gateway import (
+    observability,
     routes_account,
     routes_auth,
     routes_billing,
@@ -54,6 +55,7 @@ def create_app(
 ) -> Flask:
     env = settings.env
     app = Flask(__name__)
+    observability.install(app, settings)
     app.config.update(
         MAX_CONTENT_LENGTH=env.int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
         COOKIE_SECURE=env.bool("SESSION_COOKIE_SECURE", True),

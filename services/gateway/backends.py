@@ -12,6 +12,7 @@ import grpc
 from picopt.auth.v1 import auth_pb2_grpc
 from picopt.billing.v1 import billing_pb2_grpc
 from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.grpc_tls import TlsFiles
 from picopt.kernel.settings import Settings
 from picopt.processor.v1 import processor_pb2_grpc
 from services.gateway.problems import from_rpc_error
@@ -26,8 +27,17 @@ class Backends:
 
     @classmethod
     def connect(cls, settings: Settings, request_id: Callable[[], str]) -> Backends:
+        """Channels to the services, over mTLS when GRPC_TLS_* are set."""
+        tls = TlsFiles.from_env(settings.env)
+
         def channel(name: str) -> grpc.Channel:
-            return make_channel(settings.addresses[name], settings.grpc_deadline_s, request_id)
+            return make_channel(
+                settings.addresses[name],
+                settings.grpc_deadline_s,
+                request_id,
+                credentials=tls.channel_credentials() if tls else None,
+                server_name=tls.server_name if tls else "",
+            )
 
         auth, billing, processor = channel("auth"), channel("billing"), channel("processor")
         return cls(

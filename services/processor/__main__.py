@@ -50,8 +50,17 @@ def run_worker() -> None:
     )
     max_attempts = env.int("WORKER_MAX_ATTEMPTS", 3)
     worker = Worker(db, app.blobs(), Outbox("processor"), limits, max_attempts)
+    app.metrics_port = env.int("WORKER_METRICS_PORT", app.metrics_port)
     app.grpc_server(port=env.int("WORKER_HEALTH_PORT", 0))
-    app.consume(worker.subscriptions(), db=db, max_attempts=max_attempts, prefetch=1)
+    # On SIGTERM the job in hand may finish within the grace; past it, the broker
+    # redelivers it to another worker (keep it below the pod's termination grace).
+    app.consume(
+        worker.subscriptions(),
+        db=db,
+        max_attempts=max_attempts,
+        prefetch=1,
+        stop_grace_s=env.float("WORKER_STOP_GRACE_S", 90.0),
+    )
     app.outbox_relay(db)
     app.run()
 

@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
+from picopt.kernel import metrics
 from picopt.kernel.db import Database
 from picopt.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
@@ -123,6 +124,7 @@ class JobService:
             )
             s.add(job)
             s.flush()
+            count_transition(s, "new", "queued")
             self.outbox.add(
                 s,
                 "job.submitted",
@@ -198,10 +200,18 @@ class JobService:
             )
 
 
+def count_transition(s: Session, from_status: str, to_status: str) -> None:
+    """Count a status change once its transaction commits (picopt_job_transitions_total)."""
+    metrics.after_commit(
+        s, metrics.JOB_TRANSITIONS.labels(from_status=from_status, to_status=to_status).inc
+    )
+
+
 def fail_job(
     outbox: Outbox, s: Session, job: Job, code: str, message: str, status: str = "failed"
 ) -> None:
     """End a job unsuccessfully; job.failed releases its credits and deletes its images."""
+    count_transition(s, job.status, status)
     job.status = status
     job.error_code = code
     job.error_message = message[:500]
@@ -222,6 +232,7 @@ def fail_job(
 
 def complete_job(outbox: Outbox, s: Session, job: Job) -> None:
     """Mark done and announce it: billing captures, retention deletes the original."""
+    count_transition(s, job.status, "done")
     job.status = "done"
     job.updated_at = now()
     outbox.add(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from picopt.events.v1 import events_pb2
+from picopt.kernel import metrics, tracing
 from picopt.kernel.blobstore import BlobNotFound, BlobStore
 from picopt.kernel.db import Database
 from picopt.kernel.logs import bound_context, get_logger
@@ -29,7 +30,7 @@ from services.processor.engine import (
     OptimizeResult,
     optimize_isolated,
 )
-from services.processor.jobs import complete_job, fail_job, now
+from services.processor.jobs import complete_job, count_transition, fail_job, now
 from services.processor.models import Job
 
 log = get_logger(__name__)
@@ -84,6 +85,7 @@ class Worker:
             job = s.get(Job, job_id, with_for_update=True)
             if job is None or job.status not in _STARTABLE:
                 return None
+            count_transition(s, job.status, "processing")
             job.status = "processing"
             job.attempts += 1
             job.updated_at = now()
@@ -101,9 +103,12 @@ class Worker:
                 return None
             started = time.perf_counter()
             try:
-                data = self.blobs.get(job.input_key)
-                result = optimize_isolated(data, engine_options(event.options), self.limits)
-                outputs = [self._store(job, i, out) for i, out in enumerate(result.outputs)]
+                with tracing.span("fetch_input"):
+                    data = self.blobs.get(job.input_key)
+                with tracing.span("optimize", attributes={"picopt.bytes_in": len(data)}):
+                    result = optimize_isolated(data, engine_options(event.options), self.limits)
+                with tracing.span("store_outputs"):
+                    outputs = [self._store(job, i, out) for i, out in enumerate(result.outputs)]
             except BlobNotFound:
                 return Outcome(job, error=("input_gone", "the upload no longer exists"))
             except EngineError as err:
@@ -146,7 +151,9 @@ class Worker:
                 return
             assert outcome.result is not None
             self._apply(row, outcome)
+            metrics.after_commit(s, lambda: self._measure(outcome))
             if ctx.payload.options.metadata:  # type: ignore[attr-defined]
+                count_transition(s, row.status, "analyzing")
                 row.status = "analyzing"
                 self.outbox.add(
                     s,
@@ -169,6 +176,15 @@ class Worker:
                 bytes_out=row.output_bytes,
                 ms=row.processing_ms,
             )
+
+    @staticmethod
+    def _measure(outcome: Outcome) -> None:
+        """Processing time by output format and bytes through, for a recorded result."""
+        result = outcome.result
+        assert result is not None
+        metrics.PROCESSING_SECONDS.labels(result.main.format).observe(outcome.ms / 1000)
+        metrics.IMAGE_BYTES.labels("in").inc(outcome.job.input_bytes or 0)
+        metrics.IMAGE_BYTES.labels("out").inc(len(result.main.data))
 
     @staticmethod
     def _apply(row: Job, outcome: Outcome) -> None:

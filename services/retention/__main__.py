@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from picopt.kernel import metrics
 from picopt.kernel.mailer import Mailer
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import service_name
@@ -91,6 +92,11 @@ def main() -> None:
     app.every("delete_due", policy.due_interval, deleter.delete_due)
     app.every("sweep", policy.sweep_interval, deleter.sweep)
     app.every("requests", env.float("RETENTION_REQUEST_CHECK_INTERVAL", 60.0), requests.tick)
+    app.every(
+        "overdue_gauge",
+        env.float("RETENTION_REQUEST_CHECK_INTERVAL", 60.0),
+        lambda: metrics.PRIVACY_OVERDUE.set(len(requests.overdue())),
+    )
     app.every("exports", env.float("RETENTION_EXPORT_INTERVAL", 2.0), exports.build_pending)
     app.every("exports_expire", policy.due_interval, exports.expire)
     app.every("log_purge", policy.log_purge_interval, log_purges.order)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
+from picopt.kernel import metrics
 from picopt.kernel.blobstore import BlobStore, FilesystemBlobStore
 from picopt.kernel.db import Database
 from picopt.kernel.logs import get_logger
@@ -69,6 +70,7 @@ class Deleter:
             row.deleted_at, row.reason = now(), reason
         if existed:
             s.add(DeletionRecord(key=key, reason=reason, verified=verified, deleted_at=now()))
+            metrics.after_commit(s, metrics.DELETIONS.labels(reason).inc)
             log.info("image_deleted", key=key, reason=reason, verified=verified)
         return existed
 
