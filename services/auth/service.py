@@ -44,6 +44,7 @@ from services.auth.models import (
 )
 from services.auth.notify import Notifier
 from services.auth.passwords import check_password
+from services.auth.rows import rowcount
 from services.auth.throttle import LoginThrottle, ThrottleConfig
 
 log = get_logger(__name__)
@@ -350,7 +351,7 @@ class AuthService:
 
     def _end_sessions(self, s: DbSession, user_id: str) -> int:
         result = s.execute(delete(Session).where(Session.user_id == user_id))
-        return int(result.rowcount or 0)
+        return rowcount(result)
 
     def log_out(self, token: str) -> None:
         with self.db.session() as s:
@@ -597,8 +598,8 @@ class AuthService:
         )
         counts = {
             "sessions": self._end_sessions(s, user_id),
-            "api_keys": int(keys.rowcount or 0),
-            "email_tokens": int(tokens.rowcount or 0),
+            "api_keys": rowcount(keys),
+            "email_tokens": rowcount(tokens),
         }
         log.info("user_disabled", user_id=user_id, **counts)
         return counts
@@ -609,14 +610,14 @@ class AuthService:
         counts: dict[str, int] = {}
         for model in (Session, ApiKey, EmailToken, OAuthIdentity, ApiCallRecord):
             result = s.execute(delete(model).where(model.user_id == user_id))  # type: ignore[attr-defined]
-            counts[model.__tablename__] = int(result.rowcount or 0)
+            counts[model.__tablename__] = rowcount(result)
         if user is not None:
             failures = s.execute(
                 delete(LoginFailure).where(
                     LoginFailure.key == self.throttle.account_key(user.email)
                 )
             )
-            counts["login_failures"] = int(failures.rowcount or 0)
+            counts["login_failures"] = rowcount(failures)
             s.delete(user)
         counts["users"] = 1 if user is not None else 0
         log.info("user_erased", user_id=user_id, **counts)
@@ -660,7 +661,7 @@ class AuthService:
         """The `logs.purge` handler's work: call log and login-failure rows before the cutoff."""
         calls = s.execute(delete(ApiCallRecord).where(ApiCallRecord.at < older_than))
         counts = {
-            "api_calls": int(calls.rowcount or 0),
+            "api_calls": rowcount(calls),
             "login_failures": self.throttle.purge(s, older_than),
         }
         log.info("logs_purged", **counts)

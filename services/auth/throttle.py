@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.auth.models import LoginFailure
+from services.auth.rows import rowcount
 
 
 @dataclass(frozen=True)
@@ -86,4 +87,4 @@ class LoginThrottle:
 
     def purge(self, s: Session, older_than: datetime) -> int:
         result = s.execute(delete(LoginFailure).where(LoginFailure.last_failed_at < older_than))
-        return int(result.rowcount or 0)
+        return rowcount(result)

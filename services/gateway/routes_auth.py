@@ -11,6 +11,7 @@ import hmac
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from werkzeug.wrappers import Response as WsgiResponse
 
 from picopt.auth.v1 import auth_pb2
 from picopt.kernel.protos import from_timestamp
@@ -203,7 +204,7 @@ def _callback_url(provider: str) -> str:
     problems=[404],
     auth=False,
 )
-def oauth_start(provider: str) -> Response:
+def oauth_start(provider: str) -> WsgiResponse:
     with calling("auth"):
         reply = _backends().auth.StartOAuth(
             auth_pb2.StartOAuthRequest(provider=provider, redirect_uri=_callback_url(provider))

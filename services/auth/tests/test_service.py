@@ -49,7 +49,9 @@ class Env:
         for path in sorted(self.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
             msg = message_from_bytes(path.read_bytes())
             if msg["To"] == to:
-                found.append(msg.get_payload(decode=True).decode())
+                payload = msg.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                found.append(payload.decode())
         return found
 
     def token(self, to: str) -> str:
@@ -137,6 +139,7 @@ def test_login_rehashes_weaker_parameters(env: Env) -> None:
     env.service.log_in("ada@example.test", PASSWORD)
     with env.db.session() as s:
         stored = s.get(User, user.id).password_hash  # type: ignore[union-attr]
+    assert stored is not None
     assert stored != weak and "m=19456,t=2,p=1" in stored
 
 
