@@ -34,13 +34,17 @@ def _quiet() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
-def run(seed: int, limit: int | None) -> dict[str, Any]:
+def run(seed: int, limit: int | None, threads: int) -> dict[str, Any]:
     from bench.vision.dataset import samples
     from services.vision.providers import get_provider, prepare_image
 
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    provider = get_provider("local", {})
+    if threads:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    provider = get_provider("local", {"VISION_LOCAL_THREADS": str(threads)} if threads else {})
     load_ms = (time.perf_counter() - started) * 1000
     rows: list[dict[str, Any]] = []
     for i, sample in enumerate(samples(seed)):
@@ -75,6 +79,7 @@ def run(seed: int, limit: int | None) -> dict[str, Any]:
         "load_ms": round(load_ms),
         "model": getattr(provider, "model", ""),
         "loadavg": (round(load_before, 2), round(os.getloadavg()[0], 2)),
+        "threads": threads or "auto",
         "rows": rows,
     }
 
@@ -107,6 +112,7 @@ def score(result: dict[str, Any]) -> dict[str, Any]:
         "ms_max": ms[-1],
         "cpu_mean": statistics.fmean(cpu),
         "cpu_p95": cpu[min(len(cpu) - 1, round(0.95 * (len(cpu) - 1)))],
+        "cpu_max": cpu[-1],
         "misses": {
             "ocr": [(r["name"], r["text"], r["texts"][:3]) for r in ocr if r not in ocr_hits],
             "faces": [
@@ -136,7 +142,8 @@ def render(result: dict[str, Any], s: dict[str, Any]) -> str:
         "",
         "Command: `.venv/bin/python -m bench.vision` (outputs: bench/out/vision-*.json).",
         f"Machine: {os.cpu_count()} cores shared with other jobs, {platform.machine()}, "
-        f"Python {platform.python_version()}. Seed {result['seed']}, {s['images']} images; "
+        f"Python {platform.python_version()}, {result['threads']} inference thread(s). "
+        f"Seed {result['seed']}, {s['images']} images; "
         f"model load {result['load_ms']} ms (once per process). Load average (1 min) at "
         f"start / end: {result['loadavg'][0]} / {result['loadavg'][1]}.",
         f"Model: `{result['model']}`.",
@@ -155,8 +162,9 @@ def render(result: dict[str, Any], s: dict[str, Any]) -> str:
         f"| ms per image, decode + analyse: mean / p50 / p95 / max | {s['ms_mean']:.0f} / "
         f"{s['ms_p50']:.0f} / {s['ms_p95']:.0f} / {s['ms_max']:.0f} | <= 1500 | "
         f"{_status(s['ms_mean'] <= TARGETS['ms'])} (mean) |",
-        f"| CPU time per image (all threads): mean / p95 | {s['cpu_mean']:.0f} / "
-        f"{s['cpu_p95']:.0f} ms | | |",
+        f"| CPU time per image, decode + analyse: mean / p95 / max | {s['cpu_mean']:.0f} / "
+        f"{s['cpu_p95']:.0f} / {s['cpu_max']:.0f} ms | <= 1500 | "
+        f"{_status(s['cpu_mean'] <= TARGETS['ms'] and s['cpu_p95'] <= TARGETS['ms'])} |",
         "",
         "Kind confusion (label->predicted): "
         + ", ".join(f"{k} {v}" for k, v in sorted(s["confusion"].items())),
@@ -185,7 +193,9 @@ def render(result: dict[str, Any], s: dict[str, Any]) -> str:
         " Generated screenshots always have a top bar, which the rules use.",
         "- NSFW: the set holds no adult content, so only false positives are measured; the"
         " true-positive rate of open_nsfw is not measured here.",
-        "- Timings include other engineers' jobs on the same 2 cores.",
+        "- Wall-clock times include other engineers' jobs on the same 2 cores (see the load"
+        " average above). With one inference thread, CPU time is what the work costs and"
+        " what an idle core would take; it is the figure compared with the 1.5 s target.",
         "",
     ]
     return "\n".join(lines)
@@ -196,9 +206,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--limit", type=int, default=None, help="analyse only the first N")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite RESULTS file")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="inference threads (0 = library default); 1 makes CPU time equal idle wall time",
+    )
     args = parser.parse_args()
     _quiet()
-    result = run(args.seed, args.limit)
+    result = run(args.seed, args.limit, args.threads)
     summary = score(result)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "vision-rows.json").write_text(json.dumps(result, indent=1))

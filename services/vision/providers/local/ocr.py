@@ -58,7 +58,7 @@ def _capped_engine_class() -> type:
         """Keeps only the tallest detected lines for recognition and records all boxes."""
 
         max_lines = 12
-        max_strip = 100.0
+        max_strip = 60.0
         detected: list[NormBox]
 
         def detect_and_crop(self, img: np.ndarray, op_record: dict[str, Any]) -> Any:
@@ -94,7 +94,7 @@ class TextReader:
         self,
         min_confidence: float = 0.6,
         max_lines: int = 12,
-        max_strip: float = 100.0,
+        max_strip: float = 60.0,
         threads: int = 0,
     ) -> None:
         models = bundled_model_dir()
