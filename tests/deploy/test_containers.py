@@ -205,7 +205,9 @@ def test_compose_stack(compose):
             assert "${" in env[secret], f"{name}: {secret} must come from the environment"
     assert "${" in app["auth"]["environment"]["AUTH_SECRET"]
     assert services["processor-worker"]["healthcheck"]["test"][-1] == "50060"
-    assert {"blobs:/data/blobs"} <= set(services["processor-worker"]["volumes"])
+    for blob_user in ("gateway", "processor-api", "processor-worker", "vision", "retention"):
+        assert {"blobs:/data/blobs"} <= set(services[blob_user]["volumes"]), blob_user
+    assert app["gateway"]["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp")
     assert set(services["base"]["build"]["dockerfile"].split("/")[-1:]) == {"base.Dockerfile"}
 
 

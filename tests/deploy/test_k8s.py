@@ -15,14 +15,15 @@ from tests.deploy.conftest import DEPLOY, OVERLAYS
 
 # The runtime contract the services are written to (issue 8).
 PROCESSES = {
-    # deployment: (command, health port, probe kind)
+    # deployment: (command, probe port, probe kind). gRPC probes use the plaintext
+    # health port (GRPC_HEALTH_PORT), which answers the same with mTLS on.
     "gateway": (["python", "-m", "services.gateway"], 8080, "http"),
-    "auth": (["python", "-m", "services.auth"], 50051, "grpc"),
-    "billing": (["python", "-m", "services.billing"], 50052, "grpc"),
-    "processor-api": (["python", "-m", "services.processor", "api"], 50053, "grpc"),
-    "processor-worker": (["python", "-m", "services.processor", "worker"], 50060, "grpc"),
-    "vision": (["python", "-m", "services.vision"], 50054, "grpc"),
-    "retention": (["python", "-m", "services.retention"], 50055, "grpc"),
+    "auth": (["python", "-m", "services.auth"], 50070, "grpc"),
+    "billing": (["python", "-m", "services.billing"], 50070, "grpc"),
+    "processor-api": (["python", "-m", "services.processor", "api"], 50070, "grpc"),
+    "processor-worker": (["python", "-m", "services.processor", "worker"], 50070, "grpc"),
+    "vision": (["python", "-m", "services.vision"], 50070, "grpc"),
+    "retention": (["python", "-m", "services.retention"], 50070, "grpc"),
 }
 # gRPC servers and who may call them (dest deployment -> (port, caller deployments)).
 CALLERS = {
@@ -42,7 +43,8 @@ ADDR_VARS = {
     "VISION_ADDR": "vision",
     "RETENTION_ADDR": "retention",
 }
-BLOB_USERS = {"processor-api", "processor-worker", "vision", "retention"}
+# The gateway writes uploads and reads results.
+BLOB_USERS = {"gateway", "processor-api", "processor-worker", "vision", "retention"}
 CRD_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
@@ -231,8 +233,7 @@ def test_processes_commands_and_probes(rendered, overlay):
         if kind == "http":
             assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
             assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        if name != "gateway":
-            assert 9090 in {p["containerPort"] for p in c["ports"]}, name
+        assert 9090 in {p["containerPort"] for p in c["ports"]}, name
     # processor API and workers: two Deployments, one image
     assert (
         container(deployments["processor-api"])["image"]
@@ -265,6 +266,7 @@ def test_services_and_addresses_match_the_servers(rendered, overlay):
     assert cfg["GRPC_HOST"] == "0.0.0.0" and cfg["GATEWAY_HOST"] == "0.0.0.0"
     assert cfg["GATEWAY_PORT"] == "8080" and cfg["METRICS_PORT"] == "9090"
     assert cfg["WORKER_HEALTH_PORT"] == "50060"
+    assert cfg["GRPC_HEALTH_PORT"] == "50070"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -357,6 +359,7 @@ def test_network_policies_allow_exactly_the_callers(rendered, overlay):
     assert allowed(policies, pods["gateway"], 8080, "ingress-nginx", {}, ns)
     assert not allowed(policies, pods["gateway"], 8080, "default", {}, ns)
     assert not allowed(policies, pods["gateway"], 9090, "ingress-nginx", {}, ns)
+    assert allowed(policies, pods["gateway"], 9090, "monitoring", {}, ns)
     assert not allowed(policies, pods["processor-worker"], 50060, ns, pods["gateway"], ns)
     # A pod nobody selects is still closed: the namespace default is deny.
     assert not allowed(
@@ -471,7 +474,7 @@ def test_dev_uses_single_pod_data_services_and_fs_blobs(rendered):
         vols = {v["name"]: v for v in spec["volumes"]}
         (mount,) = [m for m in container(obj)["volumeMounts"] if m["mountPath"] == cfg["BLOB_DIR"]]
         assert vols[mount["name"]]["persistentVolumeClaim"]["claimName"] in pvcs
-    for name in ("gateway", "auth", "billing"):
+    for name in ("auth", "billing"):
         mounts = {
             m["mountPath"] for m in container(by_kind(objects, "Deployment")[name])["volumeMounts"]
         }
