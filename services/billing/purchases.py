@@ -59,9 +59,9 @@ class Purchases:
                 purchase.checkout_session_id or "", purchase.payment_intent_id or ""
             )
             return Checkout(purchase.id, purchase.mode, payment)
-        customer_id = self._customer(user_id)
         currency = purchase.currency
         try:
+            customer_id = self._customer(user_id)
             if purchase.mode == "checkout":
                 payment = stripe_api.start_checkout(
                     purchase.id, user_id, customer_id, pack, currency
