@@ -64,3 +64,13 @@ def test_cmyk_jpeg_and_animated_gif() -> None:
 def test_unreadable_bytes_raise_a_clear_error(data: bytes) -> None:
     with pytest.raises(UnreadableImageError):
         prepare_image(data)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "AVIF", "JXL", "GIF"])
+def test_every_optimizer_output_format_decodes(fmt: str) -> None:
+    import pillow_jxl  # noqa: F401  (registers JXL saving for this test)
+
+    out = prepare_image(encode(Image.new("RGB", (64, 48), (200, 30, 30)), fmt))
+    assert out.size == (64, 48) and out.mode == "RGB"
+    r, g, _ = np.asarray(out)[10, 10].tolist()
+    assert r > 150 and g < 80
