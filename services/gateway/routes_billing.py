@@ -317,7 +317,7 @@ def stripe_webhook() -> Response:
     payload = request.get_data(cache=False)
     signature = request.headers.get("Stripe-Signature", "")
     if not signature:
-        raise Problem(400, "invalid-signature", "the Stripe-Signature header is missing")
+        raise Problem(400, "invalid_signature", "the Stripe-Signature header is missing")
     with calling("billing"):
         reply = _billing().HandleStripeWebhook(
             billing_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature)
