@@ -31,7 +31,7 @@ class AnthropicProvider(RemoteProvider):
         }
         body = {
             "model": self.model,
-            "max_tokens": int(self.setting("MAX_TOKENS", "1500")),
+            "max_tokens": int(self.setting("MAX_TOKENS", "2000")),
             "temperature": 0,
             "system": "You are an image analysis service. Record your analysis with the tool.",
             "tools": [
@@ -62,6 +62,8 @@ class AnthropicProvider(RemoteProvider):
         return Request(f"{self.base_url}/v1/messages", headers, body)
 
     def parse_answer(self, payload: Any) -> Answer:
+        if isinstance(payload, dict) and payload.get("stop_reason") == "max_tokens":
+            raise RemoteError("truncated", retryable=False)  # the tool input may be partial
         blocks = payload.get("content") if isinstance(payload, dict) else None
         for block in blocks or []:
             if isinstance(block, dict) and block.get("type") == "tool_use":

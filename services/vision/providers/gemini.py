@@ -38,7 +38,7 @@ class GeminiProvider(RemoteProvider):
             ],
             "generationConfig": {
                 "temperature": 0,
-                "maxOutputTokens": int(self.setting("MAX_TOKENS", "1500")),
+                "maxOutputTokens": int(self.setting("MAX_TOKENS", "4096")),
                 "responseMimeType": "application/json",
                 "responseSchema": gemini_schema(),
             },
@@ -56,6 +56,8 @@ class GeminiProvider(RemoteProvider):
         candidate = candidates[0]
         if candidate.get("finishReason") in ("SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST"):
             raise RemoteError("blocked", retryable=False)
+        if candidate.get("finishReason") == "MAX_TOKENS":
+            raise RemoteError("truncated", retryable=False)  # thinking can use the budget
         parts = (candidate.get("content") or {}).get("parts") or []
         text = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
         usage = payload.get("usageMetadata") or {}

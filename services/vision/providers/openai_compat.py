@@ -4,6 +4,8 @@ Structured output uses `response_format: json_schema` (strict). `store: false` k
 from retaining the completion (set VISION_OPENAI_SEND_STORE=0 for servers that reject the
 field). Azure is selected by VISION_OPENAI_API_VERSION: BASE_URL is then the resource
 endpoint, MODEL the deployment name, and the key goes in the `api-key` header.
+Reasoning models reject `max_tokens` and a fixed temperature: set
+VISION_OPENAI_TOKEN_PARAM=max_completion_tokens and VISION_OPENAI_TEMPERATURE= (empty).
 """
 
 from __future__ import annotations
@@ -39,8 +41,7 @@ class OpenAICompatProvider(RemoteProvider):
                 headers["Authorization"] = f"Bearer {self._api_key}"
         body: dict[str, Any] = {
             "model": self.model,
-            "temperature": 0,
-            "max_tokens": int(self.setting("MAX_TOKENS", "1500")),
+            self.setting("TOKEN_PARAM", "max_tokens"): int(self.setting("MAX_TOKENS", "2000")),
             "messages": [
                 {"role": "system", "content": SYSTEM},
                 {
@@ -59,17 +60,23 @@ class OpenAICompatProvider(RemoteProvider):
                 "json_schema": {"name": "image_metadata", "strict": True, "schema": SCHEMA},
             },
         }
+        temperature = self._settings.get("VISION_OPENAI_TEMPERATURE", "0")
+        if temperature not in (None, ""):
+            body["temperature"] = float(temperature)
         if self.setting("SEND_STORE", "1") != "0":
             body["store"] = False
         return Request(url, headers, body)
 
     def parse_answer(self, payload: Any) -> Answer:
         try:
-            message = payload["choices"][0]["message"]
+            choice = payload["choices"][0]
+            message = choice["message"]
         except (KeyError, IndexError, TypeError) as exc:
             raise RemoteError("bad_output", retryable=True) from exc
         if message.get("refusal"):
             raise RemoteError("refused", retryable=False)
+        if choice.get("finish_reason") == "length":
+            raise RemoteError("truncated", retryable=False)  # same request, same cut-off
         usage = payload.get("usage") or {}
         return Answer(
             data=json_answer(message.get("content")),

@@ -193,6 +193,41 @@ def test_client_errors_are_not_retried(api: FakeAPI, image: Image.Image) -> None
     assert meta.provider == "local" and len(api.seen) == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        (
+            "openai",
+            {**openai_ok(), "choices": [{"message": {"content": "{"}, "finish_reason": "length"}]},
+        ),
+        ("anthropic", {**anthropic_ok(), "stop_reason": "max_tokens"}),
+        (
+            "gemini",
+            {"candidates": [{"content": {"parts": [{"text": "{"}]}, "finishReason": "MAX_TOKENS"}]},
+        ),
+    ],
+)
+def test_truncated_answers_are_not_retried(
+    name: str, payload: dict[str, Any], api: FakeAPI, image: Image.Image
+) -> None:
+    api.queue(Reply(200, payload))
+    assert make(name, api).analyze(image).provider == "local"
+    assert len(api.seen) == 1
+
+
+def test_reasoning_model_settings_change_the_openai_body(api: FakeAPI, image: Image.Image) -> None:
+    api.queue(Reply(200, openai_ok()))
+    make(
+        "openai",
+        api,
+        VISION_OPENAI_TOKEN_PARAM="max_completion_tokens",
+        VISION_OPENAI_TEMPERATURE="",
+    ).analyze(image)
+    body = api.seen[0].body
+    assert "max_completion_tokens" in body and "max_tokens" not in body
+    assert "temperature" not in body
+
+
 def test_gemini_safety_block_is_not_retried(api: FakeAPI, image: Image.Image) -> None:
     api.queue(Reply(200, {"promptFeedback": {"blockReason": "SAFETY"}}))
     assert make("gemini", api).analyze(image).provider == "local"
