@@ -37,7 +37,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy picopt/kernel services/processor/engine
+	$(VENV)/bin/mypy picopt/kernel services/processor/engine services/auth services/gateway
 
 proto: setup  ## regenerate Python code from proto/
 	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. $$(find proto -name '*.proto' | sort)

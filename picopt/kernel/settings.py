@@ -7,6 +7,7 @@ and defaults exist once. Secrets are read here and never logged.
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import os
 import secrets
@@ -42,7 +43,8 @@ class Env:
         value = self.env.get(name)
         return default if value is None or value == "" else value
 
-    def int(self, name: str, default: int) -> int:
+    # Below, `builtins.` is spelled out: inside this class `str` and friends name the methods.
+    def int(self, name: builtins.str, default: builtins.int) -> builtins.int:
         raw = self.env.get(name)
         if raw is None or raw == "":
             return default
@@ -51,7 +53,7 @@ class Env:
         except ValueError as exc:
             raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
-    def float(self, name: str, default: float) -> float:
+    def float(self, name: builtins.str, default: builtins.float) -> builtins.float:
         raw = self.env.get(name)
         if raw is None or raw == "":
             return default
@@ -60,7 +62,7 @@ class Env:
         except ValueError as exc:
             raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         raw = self.env.get(name)
         if raw is None or raw == "":
             return default
@@ -71,7 +73,9 @@ class Env:
             return False
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
-    def list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def list(
+        self, name: builtins.str, default: tuple[builtins.str, ...] = ()
+    ) -> tuple[builtins.str, ...]:
         raw = self.env.get(name)
         if raw is None or raw.strip() == "":
             return default

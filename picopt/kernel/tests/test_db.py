@@ -69,7 +69,8 @@ def test_sqlite_migrates_twice_with_pragmas(sqlite_url: str) -> None:
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+            busy_timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            assert busy_timeout is not None and busy_timeout >= 1000
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
                 ("0001",)
             ]
