@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from services.vision.providers import Provider, get_provider, prepare_image
 from services.vision.providers.local import LocalProvider
 from services.vision.tests.images import (
@@ -80,3 +82,14 @@ def test_oversized_input_is_analysed_at_the_bounded_size(local: LocalProvider) -
     meta = local.analyze(big)
     assert (meta.width, meta.height) == (1024, 683)
     assert meta.kind == "graphic"
+
+
+def test_safety_verdict_follows_the_configured_thresholds() -> None:
+    from services.vision.providers.local.safety import SafetyClassifier
+
+    photo = astronaut()
+    default = SafetyClassifier().score(photo)
+    assert default.verdict == "ok" and 0.0 <= default.adult < 0.4
+    assert default.racy == pytest.approx(min(1.0, default.adult / 0.8), abs=1e-3)
+    assert SafetyClassifier(flag_at=0.0, block_at=1.0).score(photo).verdict == "flagged"
+    assert SafetyClassifier(flag_at=0.0, block_at=0.0).score(photo).verdict == "blocked"
