@@ -22,9 +22,9 @@ from services.vision.providers.imaging import INFO_FRAMES, INFO_HAS_ALPHA
 from services.vision.providers.local.colors import border_tone, color_name, dominant_colors
 from services.vision.providers.local.faces import FaceDetector
 from services.vision.providers.local.kind import classify_kind, kind_features
-from services.vision.providers.local.ocr import TextReader
-from services.vision.providers.local.quality import measure_quality
-from services.vision.providers.local.safety import SafetyClassifier
+from services.vision.providers.local.ocr import TextLine, TextReader
+from services.vision.providers.local.quality import Quality, measure_quality
+from services.vision.providers.local.safety import SafetyClassifier, SafetyScore
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,55 @@ def _named_shares(palette: list[tuple[str, float]]) -> list[tuple[str, float]]:
         name = color_name(hex_)
         shares[name] = shares.get(name, 0.0) + share
     return sorted(shares.items(), key=lambda item: -item[1])
+
+
+def _metadata(
+    scene: Scene,
+    lines: list[TextLine],
+    faces: list[tuple[int, int, int, int]],
+    palette: list[tuple[str, float]],
+    quality: Quality,
+    safety: SafetyScore,
+) -> vision_pb2.ImageMetadata:
+    """Fill the contract message; the local composer writes English only."""
+    text = describe(scene)
+    meta = vision_pb2.ImageMetadata(
+        alt_text=text.alt_text,
+        caption=text.caption,
+        kind=scene.kind,
+        suggested_filename=text.suggested_filename,
+        language="en",
+        width=scene.width,
+        height=scene.height,
+    )
+    for label, confidence in text.tags:
+        meta.tags.add(label=label, confidence=confidence)
+    for line in lines:
+        x, y, w, h = line.box
+        meta.detected_text.add(
+            text=line.text,
+            confidence=line.confidence,
+            box=vision_pb2.Box(x=x, y=y, width=w, height=h),
+        )
+    meta.faces.count = len(faces)
+    for x, y, w, h in faces:
+        meta.faces.boxes.add(x=x, y=y, width=w, height=h)
+    for hex_, share in palette:
+        meta.colors.add(hex=hex_, share=share)
+    meta.quality.CopyFrom(
+        vision_pb2.QualityFlags(
+            blurry=scene.blurry,
+            underexposed=scene.underexposed,
+            overexposed=scene.overexposed,
+            noisy=scene.noisy,
+            sharpness=quality.sharpness,
+            brightness=quality.brightness,
+        )
+    )
+    meta.safety.CopyFrom(
+        vision_pb2.Safety(adult=safety.adult, racy=safety.racy, verdict=safety.verdict)
+    )
+    return meta
 
 
 class LocalProvider:
@@ -121,52 +170,10 @@ class LocalProvider:
             and features.text_lines >= 6
             and features.background_luma < 0.3,
         )
-        text = describe(scene)
-
-        meta = vision_pb2.ImageMetadata(
-            alt_text=text.alt_text,
-            caption=text.caption,
-            kind=kind,
-            suggested_filename=text.suggested_filename,
-            language="en",
-            provider=self.name,
-            model=self.model,
-            width=image.width,
-            height=image.height,
-        )
-        if (
-            language
-            and language.lower() not in ("en", "")
-            and not language.lower().startswith("en-")
-        ):
+        meta = _metadata(scene, ocr.lines, faces, palette, quality, safety)
+        meta.provider, meta.model = self.name, self.model
+        if language and language.split("-")[0].lower() != "en":
             log.info("vision_language_fallback", requested=language, used="en")
-        for label, confidence in text.tags:
-            meta.tags.add(label=label, confidence=confidence)
-        for line in ocr.lines:
-            x, y, w, h = line.box
-            meta.detected_text.add(
-                text=line.text,
-                confidence=line.confidence,
-                box=vision_pb2.Box(x=x, y=y, width=w, height=h),
-            )
-        meta.faces.count = len(faces)
-        for x, y, w, h in faces:
-            meta.faces.boxes.add(x=x, y=y, width=w, height=h)
-        for hex_, share in palette:
-            meta.colors.add(hex=hex_, share=share)
-        meta.quality.CopyFrom(
-            vision_pb2.QualityFlags(
-                blurry=scene.blurry,
-                underexposed=scene.underexposed,
-                overexposed=scene.overexposed,
-                noisy=scene.noisy,
-                sharpness=quality.sharpness,
-                brightness=quality.brightness,
-            )
-        )
-        meta.safety.CopyFrom(
-            vision_pb2.Safety(adult=safety.adult, racy=safety.racy, verdict=safety.verdict)
-        )
         meta.ms = round((time.perf_counter() - started) * 1000)
         log.info(
             "vision_analyzed",
