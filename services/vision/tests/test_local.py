@@ -93,3 +93,14 @@ def test_safety_verdict_follows_the_configured_thresholds() -> None:
     assert default.racy == pytest.approx(min(1.0, default.adult / 0.8), abs=1e-3)
     assert SafetyClassifier(flag_at=0.0, block_at=1.0).score(photo).verdict == "flagged"
     assert SafetyClassifier(flag_at=0.0, block_at=0.0).score(photo).verdict == "blocked"
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5000, 20), (20, 5000)])
+def test_degenerate_sizes_still_get_complete_metadata(
+    local: LocalProvider, size: tuple[int, int]
+) -> None:
+    from PIL import Image
+
+    meta = local.analyze(prepare_image(encode(Image.new("RGB", size, "white"))))
+    assert meta.kind == "graphic" and meta.alt_text and meta.suggested_filename
+    assert max(meta.width, meta.height) <= 1024 and meta.safety.verdict == "ok"
