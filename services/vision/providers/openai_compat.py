@@ -10,6 +10,7 @@ VISION_OPENAI_TOKEN_PARAM=max_completion_tokens and VISION_OPENAI_TEMPERATURE= (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from services.vision.providers.remote import Answer, RemoteProvider, Request, json_answer, token
@@ -24,6 +25,11 @@ class OpenAICompatProvider(RemoteProvider):
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-4o-mini"
     needs_api_key = False  # vLLM and Ollama usually run without one
+
+    def __init__(self, settings: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        if self.base_url == self.default_base_url and not self._api_key:
+            raise ValueError("VISION_OPENAI_API_KEY is not set (needed for api.openai.com)")
 
     def build_request(self, image_b64: str, width: int, height: int, language: str) -> Request:
         api_version = self.setting("API_VERSION")
