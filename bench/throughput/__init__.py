@@ -1,0 +1,1 @@
+"""Per-worker throughput of the real stack (`python -m bench.throughput`)."""
