@@ -52,9 +52,7 @@ class Receiver:
                             parent_span_id=span.parent_span_id.hex(),
                             attributes={
                                 a.key: str(
-                                    a.value.string_value
-                                    or a.value.int_value
-                                    or a.value.bool_value
+                                    a.value.string_value or a.value.int_value or a.value.bool_value
                                 )
                                 for a in span.attributes
                             },
