@@ -22,6 +22,9 @@ QUALITY_RANGES = {
 }
 GRAPHIC_MAX_COLOURS = 1024
 ANIMATION_SAMPLES = 3
+# The mosaic aims this much above the target, so the full-size check usually passes at once
+# (a failed check costs a full-size encode and score, several times the whole search).
+SAMPLE_MARGIN = 0.75
 # Re-check the runner-up at full size when its estimate is this close to the winner's.
 RUNNER_UP_MARGIN = 1.15
 
@@ -135,8 +138,9 @@ def _searched(
             estimates.append((float(len(data)), c, Scored(data, None, 100.0)))
             continue
         lo, hi = QUALITY_RANGES[c.format]
+        sample_target = target if exact else target + SAMPLE_MARGIN
         found = lowest_passing(
-            partial(_encode_one, sample, c.format, extras), sample_judge, target, lo, hi
+            partial(_encode_one, sample, c.format, extras), sample_judge, sample_target, lo, hi
         )
         if found is None:
             continue

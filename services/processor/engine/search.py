@@ -108,7 +108,7 @@ def verify_up(
     target: float,
     quality: int,
     ceiling: int,
-    step: int = 3,
+    step: int = 2,
     attempts: int = 4,
 ) -> Scored | None:
     """Encode at `quality` and step up until the full-size output meets `target`."""
