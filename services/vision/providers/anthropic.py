@@ -21,7 +21,6 @@ API_VERSION = "2023-06-01"
 class AnthropicProvider(RemoteProvider):
     name = "anthropic"
     default_base_url = "https://api.anthropic.com"
-    default_model = "claude-sonnet-4-5"
 
     def build_request(self, image_b64: str, width: int, height: int, language: str) -> Request:
         headers = {

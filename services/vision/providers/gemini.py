@@ -19,7 +19,6 @@ from services.vision.providers.schema import gemini_schema, prompt
 class GeminiProvider(RemoteProvider):
     name = "gemini"
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
-    default_model = "gemini-2.5-flash"
 
     def build_request(self, image_b64: str, width: int, height: int, language: str) -> Request:
         headers = {"Content-Type": "application/json", "x-goog-api-key": self._api_key}

@@ -23,7 +23,6 @@ SYSTEM = "You are an image analysis service. Answer only with the requested JSON
 class OpenAICompatProvider(RemoteProvider):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
-    default_model = "gpt-4o-mini"
     needs_api_key = False  # vLLM and Ollama usually run without one
 
     def __init__(self, settings: Mapping[str, str] | None = None, **kwargs: Any) -> None:

@@ -59,7 +59,6 @@ class RemoteProvider(abc.ABC):
 
     name = "remote"
     default_base_url = ""
-    default_model = ""
     needs_api_key = True
 
     def __init__(
@@ -70,13 +69,16 @@ class RemoteProvider(abc.ABC):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings: Mapping[str, str] = settings or {}
-        self.model = self.setting("MODEL", self.default_model)
+        # No default model: model names are retired often, and a stale default would turn
+        # every job into a 404 and a silent fallback.
+        self.model = self.setting("MODEL")
         self.base_url = self.setting("BASE_URL", self.default_base_url).rstrip("/")
         self._api_key = self.setting("API_KEY", "")
         if self.needs_api_key and not self._api_key:
             raise ValueError(f"VISION_{self.name.upper()}_API_KEY is not set")
-        if not self.model or not self.base_url:
-            raise ValueError(f"VISION_{self.name.upper()}_MODEL and _BASE_URL must be set")
+        for suffix, value in (("MODEL", self.model), ("BASE_URL", self.base_url)):
+            if not value:
+                raise ValueError(f"VISION_{self.name.upper()}_{suffix} is not set")
         self.timeout_s = self._float("VISION_TIMEOUT_S", 30.0)
         self.retry = RetryPolicy(
             attempts=max(1, int(self._float("VISION_RETRIES", 3))),

@@ -282,16 +282,21 @@ def test_api_key_and_text_content_never_reach_the_logs(api: FakeAPI, image: Imag
 
 
 @pytest.mark.parametrize("name", ["anthropic", "gemini", "openai"])
-def test_missing_api_key_is_a_configuration_error(name: str) -> None:
+def test_missing_api_key_or_model_is_a_configuration_error(name: str) -> None:
+    prefix = f"VISION_{name.upper()}_"
     with pytest.raises(ValueError, match="API_KEY"):
-        get_provider(name, {})
+        get_provider(name, {f"{prefix}MODEL": "some-model"})
+    with pytest.raises(ValueError, match="MODEL"):
+        get_provider(name, {f"{prefix}API_KEY": "k"})
 
 
 def test_self_hosted_openai_compatible_server_needs_no_key(
     api: FakeAPI, image: Image.Image
 ) -> None:
     api.queue(Reply(200, openai_ok()))
-    provider = get_provider("ollama", {"VISION_OPENAI_BASE_URL": api.url + "/v1"})
+    provider = get_provider(
+        "ollama", {"VISION_OPENAI_BASE_URL": api.url + "/v1", "VISION_OPENAI_MODEL": "llava"}
+    )
     assert provider.analyze(image).provider == "openai"
     assert api.seen[0].path == "/v1/chat/completions"
     assert "authorization" not in api.seen[0].headers
