@@ -45,6 +45,7 @@ def main() -> None:
     app.every("release_stale_reservations", 60.0, lambda: ledger.release_stale(timeout))
     app.every("expire_granted_credits", 300.0, ledger.expire_grants)
     app.every("send_due_receipts", 60.0, receipts.send_due)
+    app.every("expire_stale_purchases", 3600.0, lambda: purchases.expire_stale(timeout))
     privacy = BillingPrivacy(db, Outbox("billing"))
     privacy.participant.register(server)
     app.consume(privacy.participant.subscriptions(), db=db)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from picopt.kernel.errors import InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
-from services.billing.ledger import Ledger, now
+from services.billing.ledger import Ledger, now, rowcount
 from services.billing.models import PURCHASED, Purchase, StripeCustomer
 from services.billing.stripe_api import StartedPayment, StripeApi
 
@@ -250,6 +250,22 @@ class Purchases:
         purchase.status, purchase.closed_at = "expired", now()
         log.info("purchase_expired", purchase_id=purchase.id)
         return "expired"
+
+    def expire_stale(self, older_than: timedelta) -> int:
+        """Close purchases still pending long after checkout (an abandoned PaymentIntent gets
+        no expiry event from Stripe). A payment that arrives later is still granted."""
+        cutoff = now() - older_than
+        with self.db.session() as s:
+            closed = rowcount(
+                s.execute(
+                    update(Purchase)
+                    .where(Purchase.status == "pending", Purchase.created_at < cutoff)
+                    .values(status="expired", closed_at=now())
+                )
+            )
+        if closed:
+            log.info("stale_purchases_expired", count=closed)
+        return closed
 
     # -- reading -----------------------------------------------------------
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -235,4 +236,17 @@ def test_concurrent_deliveries_of_one_event_apply_it_once(
         outcomes = list(pool.map(once, range(12)))
     assert outcomes.count("granted") == 1
     assert set(outcomes) == {"granted", "duplicate"}
+    assert purchased(ledger, user) == 100
+
+
+def test_abandoned_purchases_expire_and_a_late_payment_still_counts(
+    ledger: Ledger, hooks: StripeWebhooks
+) -> None:
+    user = new_user()
+    p = pending_purchase(ledger.db, user)
+    assert hooks.purchases.expire_stale(timedelta(hours=1)) == 0
+    assert hooks.purchases.expire_stale(timedelta(seconds=-1)) == 1
+    assert hooks.purchases.get(p.id).status == "expired"
+    assert deliver(hooks, sf.intent_succeeded(p.id, "pi_late", 500)) == "granted"
+    assert hooks.purchases.get(p.id).status == "paid"
     assert purchased(ledger, user) == 100
