@@ -144,7 +144,7 @@ class LocalProvider:
         faces = self._faces.detect(gray)
         palette = dominant_colors(rgb)
         quality = measure_quality(gray)
-        features = kind_features(rgb, ocr.detected, has_alpha)
+        features = kind_features(rgb, ocr.detected)
         kind = classify_kind(features)
         safety = self._safety.score(image)
 

@@ -27,15 +27,13 @@ class KindFeatures:
     saturation: float
     exact8_share: float
     texture_share: float
-    text_share: float
     text_lines: int
     line_width: float
     panel_count: int
     top_bar: bool
-    has_alpha: bool
 
 
-def kind_features(rgb: np.ndarray, text_boxes: list[NormBox], has_alpha: bool) -> KindFeatures:
+def kind_features(rgb: np.ndarray, text_boxes: list[NormBox]) -> KindFeatures:
     """Measure on a <=512-px copy so thresholds do not depend on the input size."""
     h, w = rgb.shape[:2]
     scale = min(1.0, _FEATURE_SIDE / max(h, w))
@@ -65,7 +63,6 @@ def kind_features(rgb: np.ndarray, text_boxes: list[NormBox], has_alpha: bool) -
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     saturation = float(hsv[..., 1].mean() / 255.0)
 
-    text_share = min(1.0, sum(b[2] * b[3] for b in text_boxes))
     line_width = float(np.median([b[2] for b in text_boxes])) if text_boxes else 0.0
     panels, top_bar = _panels(gray, coarse_codes, top)
     return KindFeatures(
@@ -74,12 +71,10 @@ def kind_features(rgb: np.ndarray, text_boxes: list[NormBox], has_alpha: bool) -
         saturation=round(saturation, 4),
         exact8_share=round(exact8_share, 4),
         texture_share=round(texture_share, 4),
-        text_share=round(text_share, 4),
         text_lines=len(text_boxes),
         line_width=round(line_width, 4),
         panel_count=panels,
         top_bar=top_bar,
-        has_alpha=has_alpha,
     )
 
 
