@@ -175,19 +175,14 @@ def to_linear(rgb: np.ndarray) -> np.ndarray:
     return cv2.LUT(np.ascontiguousarray(rgb), _SRGB_TO_LINEAR)
 
 
-def _cubed(linear: np.ndarray) -> np.ndarray:
-    """Linear RGB to cube-rooted opsin responses (3 channels, float32)."""
+def _xyb(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB to positive XYB (X, Y, B-Y as three float32 channels)."""
     mixed = np.asarray(cv2.transform(linear, _OPSIN.astype(np.float32)), dtype=np.float32)
     mixed += np.float32(_OPSIN_BIAS)
     np.maximum(mixed, 0.0, out=mixed)
     cubed = np.asarray(cv2.pow(mixed, 1.0 / 3.0), dtype=np.float32)
     cubed -= np.float32(_CBRT_BIAS)
-    return cubed
-
-
-def _plane(cubed: np.ndarray, c: int) -> np.ndarray:
-    """One positive XYB plane (0: X, 1: Y, 2: B-Y) from cube-rooted opsin responses."""
-    return cv2.transform(cubed, _TO_POSITIVE_XYB[c : c + 1])
+    return np.asarray(cv2.transform(cubed, _TO_POSITIVE_XYB), dtype=np.float32)
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
@@ -204,11 +199,12 @@ def _downsample(linear: np.ndarray) -> np.ndarray:
     return cv2.resize(linear, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
 
 
-def _sums(plane: np.ndarray) -> tuple[float, float]:
-    """Sum and sum of fourth powers, accumulated in double."""
-    fourth = cv2.multiply(plane, plane)
+def _sums(planes: np.ndarray) -> list[float]:
+    """Per channel: sum and sum of fourth powers, accumulated in double."""
+    fourth = cv2.multiply(planes, planes)
     cv2.multiply(fourth, fourth, dst=fourth)
-    return cv2.sumElems(plane)[0], cv2.sumElems(fourth)[0]
+    plain, quartic = cv2.sumElems(planes), cv2.sumElems(fourth)
+    return [v for c in range(3) for v in (plain[c], quartic[c])]
 
 
 @dataclass(frozen=True)
@@ -235,8 +231,8 @@ def _bands(height: int) -> list[_Band]:
 
 
 @dataclass
-class _SourcePlane:
-    """What the score needs from one source plane of one band."""
+class _SourceBand:
+    """What the score needs from the source in one band (three channels each)."""
 
     x: np.ndarray
     mu: np.ndarray
@@ -244,19 +240,15 @@ class _SourcePlane:
     edge: np.ndarray  # 1 + |x - mu|
 
 
-def _source_planes(linear: np.ndarray) -> list[_SourcePlane]:
-    cubed = _cubed(linear)
-    planes = []
-    for c in range(3):
-        x = _plane(cubed, c)
-        mu = _blur(x)
-        variance = _blur(x * x)
-        variance -= mu * mu
-        variance += np.float32(_C2)
-        edge = np.abs(x - mu)
-        edge += np.float32(1.0)
-        planes.append(_SourcePlane(x, mu, variance, edge))
-    return planes
+def _source_band(linear: np.ndarray) -> _SourceBand:
+    x = _xyb(linear)
+    mu = _blur(x)
+    variance = _blur(x * x)
+    variance -= mu * mu
+    variance += np.float32(_C2)
+    edge = np.abs(x - mu)
+    edge += np.float32(1.0)
+    return _SourceBand(x, mu, variance, edge)
 
 
 class Ssimulacra2:
@@ -278,10 +270,10 @@ class Ssimulacra2:
             self._linears.append(linear)
             if scale < _SCALES - 1:
                 linear = _downsample(linear)
-        self._cache: dict[tuple[int, int], list[_SourcePlane]] | None = None
+        self._cache: dict[tuple[int, int], _SourceBand] | None = None
         if source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS:
             self._cache = {
-                (s, i): _source_planes(lin[band.lo : band.hi])
+                (s, i): _source_band(lin[band.lo : band.hi])
                 for s, lin in enumerate(self._linears)
                 for i, band in enumerate(_bands(lin.shape[0]))
             }
@@ -309,12 +301,12 @@ class Ssimulacra2:
     ) -> np.ndarray:
         """Sums for every channel of one band of one scale."""
         cached = self._cache.get((s, i)) if self._cache is not None else None
-        planes = cached or _source_planes(source[band.lo : band.hi])
-        cubed = _cubed(linear[band.lo : band.hi])
-        return np.array([_band_sums(planes[c], _plane(cubed, c), band.core) for c in range(3)])
+        src = cached or _source_band(source[band.lo : band.hi])
+        return _band_sums(src, _xyb(linear[band.lo : band.hi]), band.core)
 
 
-def _band_sums(src: _SourcePlane, x: np.ndarray, core: slice) -> np.ndarray:
+def _band_sums(src: _SourceBand, x: np.ndarray, core: slice) -> np.ndarray:
+    """(3, 6) per channel: sums of d, d^4, artifact, artifact^4, detail lost, lost^4."""
     mu = _blur(x)
     cross = _blur(src.x * x)
     cross -= src.mu * mu
@@ -337,8 +329,12 @@ def _band_sums(src: _SourcePlane, x: np.ndarray, core: slice) -> np.ndarray:
     artifact = np.maximum(ratio, 0.0)
     np.negative(ratio, out=ratio)
     np.maximum(ratio, 0.0, out=ratio)
+    ssim, art, lost = _sums(diff[core]), _sums(artifact[core]), _sums(ratio[core])
     return np.array(
-        [*_sums(diff[core]), *_sums(artifact[core]), *_sums(ratio[core])], dtype=np.float64
+        [
+            ssim[2 * c : 2 * c + 2] + art[2 * c : 2 * c + 2] + lost[2 * c : 2 * c + 2]
+            for c in range(3)
+        ]
     )
 
 
