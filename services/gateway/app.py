@@ -28,6 +28,7 @@ from services.gateway.backends import Backends
 from services.gateway.call_log import CallLog
 from services.gateway.limits import address_key, install_limiter
 from services.gateway.problems import Problem, render
+from services.gateway.web import web
 
 log = get_logger(__name__)
 
@@ -79,6 +80,7 @@ def create_app(
         routes_jobs.bp,
         routes_billing.bp,
         routes_privacy.bp,
+        web.bp,
     ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -1,0 +1,144 @@
+"""Pages of the web app, served by the gateway on the same origin as the API.
+
+The pages are shells: their scripts (same origin, no inline code) call the
+/v1 API with the session cookie, so the app has no private back door and
+every action it offers is also available to API clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, redirect, render_template
+from werkzeug.wrappers import Response as WsgiResponse
+
+from picopt.kernel.settings import Settings
+from services.gateway.web.privacy_facts import PrivacyFacts, privacy_facts
+
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
+)
+
+# Scripts, styles, images and fetches come from this origin only; results are
+# shown from blob: URLs made in the page. No inline script or style anywhere.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob: data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "require-trusted-types-for 'script'",
+    )
+)
+WEB_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+PAGES = {
+    "optimizer": ("/app", "Optimize images"),
+    "signin": ("/app/signin", "Sign in"),
+    "signup": ("/app/signup", "Create an account"),
+    "confirm": ("/app/confirm", "Confirm your email"),
+    "reset": ("/app/reset", "Reset your password"),
+    "keys": ("/app/keys", "API keys"),
+    "billing": ("/app/billing", "Credits and billing"),
+    "usage": ("/app/usage", "Usage and history"),
+    "account": ("/app/account", "Your account"),
+    "privacy": ("/app/privacy", "Privacy"),
+}
+
+
+@bp.after_request
+def web_headers(response: Response) -> Response:
+    for name, value in WEB_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def _settings() -> Settings:
+    settings = current_app.extensions.get("web_settings")
+    if settings is None:
+        settings = current_app.extensions["web_settings"] = Settings.load("gateway")
+    return settings
+
+
+def oauth_providers() -> list[str]:
+    """Providers auth is configured for (same environment: OAUTH_PROVIDERS plus a client id)."""
+    env = _settings().env
+    return [
+        name
+        for name in env.list("OAUTH_PROVIDERS")
+        if env.str(f"OAUTH_{name.upper().replace('-', '_')}_CLIENT_ID")
+    ]
+
+
+def _render(page: str, **context: Any) -> str:
+    path, title = PAGES[page]
+    return render_template(
+        f"{page}.html", page=page, path=path, title=title, pages=PAGES, **context
+    )
+
+
+@bp.get("/")
+def home() -> WsgiResponse:
+    return redirect("/app", code=302)
+
+
+@bp.get("/app")
+def optimizer() -> str:
+    return _render("optimizer")
+
+
+@bp.get("/app/signin")
+def signin() -> str:
+    return _render("signin", providers=oauth_providers())
+
+
+@bp.get("/app/signup")
+def signup() -> str:
+    return _render("signup", providers=oauth_providers())
+
+
+@bp.get("/app/confirm")
+def confirm() -> str:
+    return _render("confirm")
+
+
+@bp.get("/app/reset")
+def reset() -> str:
+    return _render("reset")
+
+
+@bp.get("/app/keys")
+def keys() -> str:
+    return _render("keys")
+
+
+@bp.get("/app/billing")
+def billing() -> str:
+    return _render("billing")
+
+
+@bp.get("/app/usage")
+def usage() -> str:
+    return _render("usage")
+
+
+@bp.get("/app/account")
+def account() -> str:
+    return _render("account", providers=oauth_providers())
+
+
+@bp.get("/app/privacy")
+def privacy() -> str:
+    facts: PrivacyFacts = privacy_facts(_settings().env)
+    return _render("privacy", facts=facts)

@@ -1,0 +1,114 @@
+"""Browser suite fixtures: a stack with billing on localstripe, and Debian's chromium.
+
+Playwright drives /usr/bin/chromium (`apt-get install chromium`); no browser
+is downloaded. axe-core comes from this folder's pinned package-lock.json
+(`npm ci --prefix tests/browser`) and is injected into pages under test only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from picopt.devstack import Stack, free_port
+from services.billing.tests import stripe_fixtures as sf
+from tests.integration.conftest import wait_for
+from tests.integration.harness import running_stack
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+STRIPE_KEY = "sk_test_localstripe"
+TRIAL_CREDITS = 12
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """localstripe on a free loopback port, from scratch, for this module only."""
+    tmp = tmp_path_factory.mktemp("localstripe")
+    port = free_port()
+    log = (tmp / "localstripe.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/v1/customers", auth=(STRIPE_KEY, ""), timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(up, timeout=30, what="localstripe")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, localstripe: str) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("stack")
+    env = {
+        "STRIPE_API_KEY": STRIPE_KEY,
+        "STRIPE_API_BASE": localstripe,
+        "STRIPE_WEBHOOK_SECRET": sf.WEBHOOK_SECRET,
+        "BILLING_PURCHASE_MODE": "payment_intent",
+        "BILLING_TRIAL_CREDITS": str(TRIAL_CREDITS),
+    }
+    with running_stack(tmp, extra_env=env) as running:
+        requests.post(
+            f"{localstripe}/_config/webhooks/picopt",
+            data={
+                "url": f"{running.gateway_url()}/v1/billing/stripe/webhook",
+                "secret": sf.WEBHOOK_SECRET,
+            },
+            timeout=5,
+        ).raise_for_status()
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: npm ci --prefix tests/browser")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
