@@ -246,31 +246,28 @@ def _to_8bit(im: Image.Image) -> Image.Image:
 
 
 def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """Convert through the embedded profile; a broken profile falls back to a plain conversion."""
+    """Convert colour through the embedded profile into sRGB (a broken profile falls back to a
+    plain conversion); grey stays grey, its gamma being close to sRGB's."""
     alpha = im.getchannel("A") if im.mode in ("RGBA", "LA", "PA") else None
-    base = im.convert("RGB") if im.mode in ("P", "PA", "RGBA") else im
-    if base.mode == "LA":
-        base = base.convert("L")
-    out: Image.Image | None = None
-    if icc:
-        try:
-            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            out_mode = "L" if base.mode == "L" else "RGB"
-            dst = _SRGB if out_mode == "RGB" else ImageCms.createProfile("sRGB")
-            if out_mode == "L":
-                out = base
-            else:
-                out = ImageCms.profileToProfile(
-                    base, src, dst, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode=out_mode
-                )
-        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            out = None
-    if out is None:
-        out = base.convert("RGB") if base.mode not in ("L", "RGB") else base
+    if im.mode in ("L", "LA"):
+        out = im.convert("L")
+    else:
+        base = im if im.mode in ("RGB", "CMYK") else im.convert("RGB")
+        out = (_through_profile(base, icc) if icc else None) or base.convert("RGB")
     if alpha is not None:
         out = out.convert("RGB")
         out.putalpha(alpha)
     return out
+
+
+def _through_profile(im: Image.Image, icc: bytes) -> Image.Image | None:
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.profileToProfile(
+            im, src, _SRGB, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
 
 
 def _strip_info(im: Image.Image) -> Image.Image:
