@@ -16,9 +16,10 @@ from services.vision.tests.images import encode, sign_photo
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    """The command points structlog at stderr; give the other tests their default back."""
+    """The command points structlog at stderr; give the other tests their setup back."""
+    saved = structlog.get_config()
     yield
-    structlog.reset_defaults()
+    structlog.configure(**saved)
 
 
 def test_json_output_is_one_object_per_image(
