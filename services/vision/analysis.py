@@ -40,9 +40,5 @@ class Analyzer:
                 log.warning("analysis_input_gone")
                 metadata = vision_pb2.ImageMetadata(provider=self.provider.name)
             analyzed = events_pb2.JobAnalyzed(job_id=event.job_id, metadata=metadata)
-            self.publisher.publish(
-                new_envelope(
-                    "job.analyzed", analyzed, "vision", traceparent=ctx.envelope.traceparent
-                )
-            )
+            self.publisher.publish(new_envelope("job.analyzed", analyzed, "vision"))
             log.info("job_analyzed", provider=metadata.provider, ms=metadata.ms)

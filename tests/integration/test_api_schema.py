@@ -42,7 +42,7 @@ def api_key(stack: Stack) -> str:
 
 
 # Owned by the billing engineer: answers 401 for a bad signature, not yet documented.
-NOT_YET_CONFORMING = {"POST /v1/billing/stripe/webhook"}
+NOT_YET_CONFORMING: set[str] = set()
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel import metrics, tracing
+from picopt.kernel import metrics
 from picopt.kernel.db import Database, OutboxRow, ProcessedEvent, utcnow
 from picopt.kernel.messaging.connection import Backoff
 from picopt.kernel.messaging.envelope import new_envelope
@@ -34,12 +34,7 @@ class Outbox:
     def add(
         self, session: Session, event_type: str, payload: Message, traceparent: str = ""
     ) -> str:
-        """Stage the event; it exists only if the caller's transaction commits.
-
-        The envelope carries `traceparent`, by default the current span's, so the
-        consumers' work continues the trace that caused the event.
-        """
-        traceparent = traceparent or tracing.current_traceparent()
+        """Stage the event; it exists only if the caller's transaction commits."""
         envelope = new_envelope(event_type, payload, self.producer, traceparent)
         session.add(
             OutboxRow(
