@@ -13,7 +13,7 @@ from picopt.kernel.blobstore import BlobNotFound, BlobStore
 from picopt.kernel.logs import bound_context, get_logger
 from picopt.kernel.messaging import HandlerContext, Publisher, Subscription, new_envelope
 from picopt.vision.v1 import vision_pb2
-from services.vision.providers import Provider, prepare_image
+from services.vision.providers import Provider, UnreadableImageError, prepare_image
 
 log = get_logger(__name__)
 
@@ -38,6 +38,10 @@ class Analyzer:
             except BlobNotFound:
                 # The result was deleted (expired or cancelled): complete without metadata.
                 log.warning("analysis_input_gone")
+                metadata = vision_pb2.ImageMetadata(provider=self.provider.name)
+            except UnreadableImageError:
+                # Retrying cannot help; the job completes with its image and no metadata.
+                log.warning("analysis_input_unreadable")
                 metadata = vision_pb2.ImageMetadata(provider=self.provider.name)
             analyzed = events_pb2.JobAnalyzed(job_id=event.job_id, metadata=metadata)
             self.publisher.publish(new_envelope("job.analyzed", analyzed, "vision"))
