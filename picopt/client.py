@@ -2,42 +2,103 @@
 
 from __future__ import annotations
 
+import io
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3 import encode_multipart_formdata
 
 TERMINAL = ("done", "failed")
+MAX_RETRY_AFTER_S = 300.0
+Progress = Callable[[int, int], None]
 
 
 class ApiError(Exception):
     """A problem+json answer (or a transport failure, status 0)."""
 
-    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
+    def __init__(
+        self, status: int, problem: Mapping[str, Any], retry_after: float | None = None
+    ) -> None:
         self.status = status
         self.problem = dict(problem)
         self.code = str(problem.get("code", ""))
+        self.detail = str(problem.get("detail", ""))
+        self.retry_after = retry_after
         super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}")
 
 
+class _ProgressBody(io.BytesIO):
+    """A request body that reports how much of it the HTTP library has read (sent)."""
+
+    def __init__(self, data: bytes, progress: Progress) -> None:
+        super().__init__(data)
+        self.total = len(data)
+        self.progress = progress
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.progress(self.tell(), self.total)
+        return chunk
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "")), 0.0), MAX_RETRY_AFTER_S)
+    except ValueError:
+        return None
+
+
 class Client:
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+    """The public REST API. `rate_limit_retries` > 0 waits out 429 answers (Retry-After)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        rate_limit_retries: int = 0,
+        on_rate_limit: Callable[[float], None] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
         self.timeout = timeout
+        self.rate_limit_retries = rate_limit_retries
+        self.on_rate_limit = on_rate_limit
         if api_key:
             self.http.headers["Authorization"] = f"Bearer {api_key}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        attempt = 0
+        while True:
+            try:
+                return self._call_once(method, path, **kwargs)
+            except ApiError as err:
+                if err.status != 429 or attempt >= self.rate_limit_retries:
+                    raise
+                wait = err.retry_after if err.retry_after is not None else 2.0**attempt
+                if self.on_rate_limit:
+                    self.on_rate_limit(wait)
+                time.sleep(wait)
+                attempt += 1
+                body = kwargs.get("data")
+                if isinstance(body, io.BytesIO):
+                    body.seek(0)
+
+    def _call_once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
         csrf = self.http.cookies.get("csrf_token")
         if csrf and method not in {"GET", "HEAD"}:
             headers["X-CSRF-Token"] = csrf
         try:
             response = self.http.request(
-                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+                method,
+                self.base_url + path,
+                headers=headers,
+                timeout=self.timeout,
+                **kwargs,
             )
         except requests.RequestException as exc:
             raise ApiError(
@@ -48,7 +109,7 @@ class Client:
                 problem = response.json()
             except ValueError:
                 problem = {"title": response.reason, "detail": response.text[:200]}
-            raise ApiError(response.status_code, problem)
+            raise ApiError(response.status_code, problem, _retry_after(response))
         return response
 
     def signup(self, name: str, email: str, password: str) -> dict[str, Any]:
@@ -126,12 +187,31 @@ class Client:
             params["cursor"] = cursor
         return dict(self._call("GET", "/v1/usage", params=params).json())
 
-    def submit(self, image: Path | bytes, filename: str = "", **options: Any) -> dict[str, Any]:
+    def submit(
+        self,
+        image: Path | bytes,
+        filename: str = "",
+        progress: Progress | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Submit one image; `progress(sent, total)` is called as the upload goes out."""
         data = image.read_bytes() if isinstance(image, Path) else image
         name = filename or (image.name if isinstance(image, Path) else "upload")
         form = {k: _form_value(v) for k, v in options.items() if v is not None}
-        files = {"file": (name, data, "application/octet-stream")}
-        return dict(self._call("POST", "/v1/jobs", files=files, data=form).json())
+        if progress is None:
+            files = {"file": (name, data, "application/octet-stream")}
+            return dict(self._call("POST", "/v1/jobs", files=files, data=form).json())
+        fields: list[tuple[str, Any]] = list(form.items())
+        fields.append(("file", (name, data, "application/octet-stream")))
+        body, content_type = encode_multipart_formdata(fields)
+        return dict(
+            self._call(
+                "POST",
+                "/v1/jobs",
+                data=_ProgressBody(body, progress),
+                headers={"Content-Type": content_type},
+            ).json()
+        )
 
     def submit_batch(self, images: list[tuple[str, bytes]], **options: Any) -> list[dict[str, Any]]:
         form = {k: _form_value(v) for k, v in options.items() if v is not None}
@@ -162,6 +242,22 @@ class Client:
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return dict(self._call("DELETE", f"/v1/jobs/{job_id}").json())
+
+    def request_export(self) -> dict[str, Any]:
+        """Ask for a data export; poll `export(id)` until it returns the archive."""
+        return dict(self._call("POST", "/v1/account/export").json())
+
+    def export(self, export_id: str) -> bytes | None:
+        """The export archive (zip), or None while it is still being gathered."""
+        response = self._call("GET", f"/v1/account/export/{export_id}")
+        return None if response.status_code == 202 else response.content
+
+    def delete_account(self) -> dict[str, Any]:
+        """Disable the account now; it is erased everywhere within 30 days."""
+        return dict(self._call("DELETE", "/v1/account").json())
+
+    def privacy_policy(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/privacy").json())
 
 
 def _form_value(value: Any) -> str:

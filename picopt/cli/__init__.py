@@ -11,6 +11,9 @@ COMMAND_MODULES = (
     "picopt.cli.optimize",
     "picopt.cli.analyze",
     "picopt.cli.billing",
+    "picopt.cli.login",
+    "picopt.cli.push",
+    "picopt.cli.remote",
 )
 
 
