@@ -42,26 +42,32 @@ class JobSubmitted(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., input_key: _Optional[str] = ..., options: _Optional[_Union[_processor_pb2.JobOptions, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class JobOptimized(_message.Message):
-    __slots__ = ("job_id", "owner_id", "result_key", "metadata", "expires_at")
+    __slots__ = ("job_id", "owner_id", "result_key", "metadata", "expires_at", "vision_provider", "language")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_KEY_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    VISION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     owner_id: str
     result_key: str
     metadata: bool
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., result_key: _Optional[str] = ..., metadata: _Optional[bool] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    vision_provider: str
+    language: str
+    def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., result_key: _Optional[str] = ..., metadata: _Optional[bool] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., vision_provider: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class JobAnalyzed(_message.Message):
-    __slots__ = ("job_id", "metadata")
+    __slots__ = ("job_id", "metadata", "safety_action")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_ACTION_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     metadata: _vision_pb2.ImageMetadata
-    def __init__(self, job_id: _Optional[str] = ..., metadata: _Optional[_Union[_vision_pb2.ImageMetadata, _Mapping]] = ...) -> None: ...
+    safety_action: str
+    def __init__(self, job_id: _Optional[str] = ..., metadata: _Optional[_Union[_vision_pb2.ImageMetadata, _Mapping]] = ..., safety_action: _Optional[str] = ...) -> None: ...
 
 class JobCompleted(_message.Message):
     __slots__ = ("job_id", "owner_id", "input_key", "result_key", "expires_at", "output_keys")
