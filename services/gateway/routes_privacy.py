@@ -20,11 +20,9 @@ from services.gateway.backends import calling
 from services.gateway.identity import current_user_id
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
+from services.vision.providers.catalog import enabled_providers, sends_images_off_machine
 
 bp = Blueprint("privacy", __name__)
-
-# Providers that send images outside the installation (see services/vision/providers).
-EXTERNAL_PROVIDERS = {"openai", "anthropic", "gemini"}
 
 
 class PrivacyRequestReply(BaseModel):
@@ -66,9 +64,7 @@ def _privacy() -> Any:
         settings = Settings.load("gateway")
         channel = make_channel(settings.addresses["retention"], settings.grpc_deadline_s)
         stub = current_app.extensions["privacy"] = retention_pb2_grpc.PrivacyServiceStub(channel)
-        current_app.extensions["privacy_providers"] = settings.env.list(
-            "VISION_PROVIDER", ("local",)
-        )
+        current_app.extensions["privacy_providers"] = enabled_providers(settings.env.env)
     return stub
 
 
@@ -157,6 +153,6 @@ def privacy_policy() -> Response:
         effective_date=policy.effective_date,
         published_at=policy.published_at.ToDatetime().isoformat() + "Z",
         text=policy.text,
-        ai_providers=[AiProvider(name=p, external=p in EXTERNAL_PROVIDERS) for p in providers],
+        ai_providers=[AiProvider(name=p, external=sends_images_off_machine(p)) for p in providers],
     )
     return jsonify(reply.model_dump(mode="json"))

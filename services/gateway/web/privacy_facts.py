@@ -2,7 +2,7 @@
 
 The retention durations come from `services.retention.policy` (the same
 parser retention uses, so the page can never promise something else than
-what is enforced); the AI providers from VISION_PROVIDER.
+what is enforced); the AI providers from services.vision.providers.catalog.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from datetime import timedelta
 
 from picopt.kernel.settings import Env
 from services.retention.policy import RetentionPolicy
-
-# Providers that send images outside the installation (as in routes_privacy).
-EXTERNAL_PROVIDERS = frozenset({"openai", "anthropic", "gemini"})
+from services.vision.providers.catalog import enabled_providers, sends_images_off_machine
 
 
 @dataclass(frozen=True)
@@ -48,14 +46,14 @@ def duration(value: timedelta) -> str:
 def privacy_facts(env: Env) -> PrivacyFacts:
     policy = RetentionPolicy.from_env(env)
     secure = env.bool("SESSION_COOKIE_SECURE", True)
-    providers = env.list("VISION_PROVIDER", ("local",))
+    providers = enabled_providers(env.env)
     return PrivacyFacts(
         image_ttl=duration(policy.image_ttl),
         download_grace=duration(policy.download_grace),
         log_age=duration(policy.log_age),
         erasure_deadline=duration(policy.erasure_deadline),
         export_ttl=duration(policy.export_ttl),
-        ai_providers=tuple((p, p in EXTERNAL_PROVIDERS) for p in providers),
+        ai_providers=tuple((p, sends_images_off_machine(p)) for p in providers),
         cookies=(
             Cookie(
                 "__Host-session" if secure else "session",

@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 from PIL import Image
 
 from picopt.vision.v1 import vision_pb2
+from services.vision.providers.catalog import ALIASES as _ALIASES
+from services.vision.providers.catalog import UnknownProviderError
 from services.vision.providers.imaging import UnreadableImageError, prepare_image
 
 __all__ = [
@@ -44,14 +46,9 @@ PROVIDERS: dict[str, str] = {
     "anthropic": "services.vision.providers.anthropic:AnthropicProvider",
     "gemini": "services.vision.providers.gemini:GeminiProvider",
 }
-_ALIASES = {"azure": "openai", "vllm": "openai", "ollama": "openai", "claude": "anthropic"}
 
 _cache: dict[tuple[str, tuple[tuple[str, str], ...]], Provider] = {}
 _cache_lock = threading.Lock()
-
-
-class UnknownProviderError(ValueError):
-    """The configured provider name is not registered."""
 
 
 # Settings that shape the local provider; remote adapters read every other VISION_ key.
