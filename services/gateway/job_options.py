@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 
 from picopt.processor.v1 import processor_pb2
 from services.gateway.problems import Problem
 from services.processor.engine.api import FITS, FORMATS, KEEP, QUALITY_PRESETS
+from services.vision.providers.catalog import UnknownProviderError, canonical, enabled_providers
 
 OUTPUT_FORMATS = tuple(f for f in FORMATS if f != "gif")
 QUALITY_WORDS = ("auto", "lossless", *QUALITY_PRESETS)
 MAX_DIMENSION = 16384
 MAX_WIDTHS = 8
 _ACCEPT_MIME = {"image/avif": "avif", "image/webp": "webp", "image/jxl": "jxl"}
+# A BCP 47 tag as clients send them ("en", "pt-BR", "zh-Hant-TW"); 35 characters is the RFC's
+# practical maximum.
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+MAX_LANGUAGE = 35
 
 
 def _invalid(field: str, detail: str) -> Problem:
@@ -39,6 +46,30 @@ def _bool(form: Mapping[str, str], field: str, default: bool) -> bool:
     raise _invalid(field, f"{field} must be true or false")
 
 
+def _vision_provider(form: Mapping[str, str], settings: Mapping[str, str]) -> str:
+    """The job's provider choice, canonical ("claude" -> "anthropic"); "" keeps the default."""
+    raw = form.get("vision_provider", "").strip()
+    if not raw:
+        return ""
+    allowed = enabled_providers(settings)
+    try:
+        name = canonical(raw)
+    except UnknownProviderError:
+        name = ""
+    if name not in allowed:
+        raise _invalid(
+            "vision_provider", f"vision_provider must be one of {', '.join(allowed)} here"
+        )
+    return name
+
+
+def _language(form: Mapping[str, str]) -> str:
+    raw = form.get("language", "").strip()
+    if raw and (len(raw) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(raw)):
+        raise _invalid("language", "language must be a BCP 47 tag such as en, de or pt-BR")
+    return raw
+
+
 def accept_from_header(header: str) -> list[str]:
     """Formats a browser-style Accept header allows, beyond the universal JPEG and PNG."""
     accepted = ["jpeg", "png"]
@@ -49,7 +80,10 @@ def accept_from_header(header: str) -> list[str]:
     return accepted
 
 
-def parse_options(form: Mapping[str, str], accept_header: str) -> processor_pb2.JobOptions:
+def parse_options(
+    form: Mapping[str, str], accept_header: str, settings: Mapping[str, str] | None = None
+) -> processor_pb2.JobOptions:
+    """Options from the form; `settings` (default os.environ) says which providers are allowed."""
     fmt = form.get("format", "auto").strip().lower() or "auto"
     if fmt != "auto" and fmt not in OUTPUT_FORMATS:
         raise _invalid("format", f"format must be auto or one of {', '.join(OUTPUT_FORMATS)}")
@@ -86,4 +120,6 @@ def parse_options(form: Mapping[str, str], accept_header: str) -> processor_pb2.
         metadata=_bool(form, "metadata", True),
         widths=sorted(set(widths)),
         placeholder=_bool(form, "placeholder", False),
+        vision_provider=_vision_provider(form, os.environ if settings is None else settings),
+        language=_language(form),
     )

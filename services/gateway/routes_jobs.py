@@ -55,6 +55,8 @@ OPTION_FIELDS: dict[str, Any] = {
     "metadata": {"type": "string", "description": "true (default) for AI metadata"},
     "widths": {"type": "string", "description": "comma list of responsive widths"},
     "placeholder": _TEXT,
+    "vision_provider": {"type": "string", "description": "AI provider, if the service allows"},
+    "language": {"type": "string", "description": "BCP 47 language of the AI metadata"},
 }
 BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
 JOB_FORM = {

@@ -1,0 +1,42 @@
+"""Job form fields for vision: the provider choice and the language."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.gateway.job_options import parse_options
+from services.gateway.problems import Problem
+
+ALLOWING_OPENAI = {"VISION_PROVIDER": "local", "VISION_ALLOWED_PROVIDERS": "local,openai"}
+
+
+def test_an_allowed_provider_and_a_language_travel_with_the_job() -> None:
+    options = parse_options({"vision_provider": "Azure", "language": "pt-BR"}, "", ALLOWING_OPENAI)
+    assert (options.vision_provider, options.language) == ("openai", "pt-BR")
+
+
+def test_no_choice_keeps_the_deployment_default() -> None:
+    options = parse_options({}, "", {})
+    assert (options.vision_provider, options.language) == ("", "")
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "skynet"])
+def test_a_provider_the_deployment_does_not_allow_is_a_400(provider: str) -> None:
+    with pytest.raises(Problem) as caught:
+        parse_options({"vision_provider": provider}, "", ALLOWING_OPENAI)
+    assert caught.value.status == 400
+    assert caught.value.extra == {"field": "vision_provider"}
+    assert "local, openai" in caught.value.detail
+
+
+def test_the_default_provider_alone_is_allowed_without_a_list() -> None:
+    assert parse_options({"vision_provider": "local"}, "", {}).vision_provider == "local"
+    with pytest.raises(Problem):
+        parse_options({"vision_provider": "openai"}, "", {})
+
+
+@pytest.mark.parametrize("language", ["english!", "e", "en_US", "x" * 40, "de-" + "a" * 9])
+def test_a_malformed_language_is_a_400(language: str) -> None:
+    with pytest.raises(Problem) as caught:
+        parse_options({"language": language}, "", {})
+    assert caught.value.status == 400
