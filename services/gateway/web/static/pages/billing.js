@@ -1,6 +1,8 @@
 import { api, el, money, requireUser, say, sleep, when } from "../app.js";
 
 const PENDING_POLL_MS = 1000;
+const OUTCOME_WAIT_MS = 120_000;
+const PENDING_KEY = "picopt.pendingPurchase";
 const purchasesBody = document.querySelector("#purchases-table tbody");
 let purchasesCursor = null;
 
@@ -62,7 +64,8 @@ function notice(text) {
 
 // Waits until Stripe's webhook has told billing the outcome, then refreshes everything.
 async function awaitOutcome(purchaseId) {
-  for (;;) {
+  const deadline = Date.now() + OUTCOME_WAIT_MS;
+  while (Date.now() < deadline) {
     const purchases = await loadPurchases();
     const found = purchases.find((p) => p.id === purchaseId);
     if (found && found.status !== "pending") {
@@ -74,6 +77,7 @@ async function awaitOutcome(purchaseId) {
     }
     await sleep(PENDING_POLL_MS);
   }
+  notice("Stripe has not confirmed the payment yet. The credits appear here as soon as it does.");
 }
 
 async function purchase(pack, button) {
@@ -82,6 +86,7 @@ async function purchase(pack, button) {
     const started = await api("POST", "/v1/billing/checkout", { pack: pack.id });
     if (started.mode === "checkout" && started.checkout_url) {
       say("Opening Stripe's payment page…");
+      sessionStorage.setItem(PENDING_KEY, started.purchase_id);
       location.assign(started.checkout_url);
       return;
     }
@@ -99,8 +104,10 @@ document.getElementById("purchases-more").addEventListener("click", () => loadPu
 
 await requireUser();
 await Promise.all([loadBalance(), loadPacks(), loadPurchases()]);
-const returned = new URLSearchParams(location.search).get("purchase");
+// Back from Stripe Checkout (BILLING_SUCCESS_URL or BILLING_CANCEL_URL pointing here).
+const returned = sessionStorage.getItem(PENDING_KEY);
 if (returned) {
+  sessionStorage.removeItem(PENDING_KEY);
   notice("Back from Stripe. Waiting for the payment to be confirmed…");
   await awaitOutcome(returned);
 }

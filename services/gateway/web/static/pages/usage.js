@@ -16,7 +16,7 @@ function chart(items) {
   const days = [...items].reverse();
   const width = 640, height = 220, left = 36, bottom = 28, top = 10;
   const max = Math.max(1, ...days.map((d) => d.credits));
-  const step = (width - left) / Math.max(days.length, 1);
+  const step = Math.min((width - left) / Math.max(days.length, 1), 64);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `Credits per day for the last ${days.length} days with usage, up to ${max} a day` });
   for (const fraction of [0, 0.5, 1]) {
     const y = top + (1 - fraction) * (height - top - bottom);

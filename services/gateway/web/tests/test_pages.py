@@ -1,0 +1,74 @@
+"""The web pages: their own strict headers, no inline code, the settings on the privacy page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from picopt.kernel.settings import Env, Settings
+from services.gateway.app import create_app
+from services.gateway.web.privacy_facts import duration, privacy_facts
+from services.gateway.web.web import PAGES
+
+STATIC = Path(__file__).resolve().parents[1] / "static"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    env = {
+        "VAR_DIR": str(tmp_path),
+        "OAUTH_PROVIDERS": "github,corp",
+        "OAUTH_GITHUB_CLIENT_ID": "gh-client",
+        "RETENTION_LOG_DAYS": "30",
+    }
+    settings = Settings.load("gateway", env)
+    flask_app = create_app(settings, backends=object(), blobs=object())  # type: ignore[arg-type]
+    flask_app.extensions["web_settings"] = settings
+    return flask_app
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_every_page_has_a_strict_policy_and_no_inline_code(app: Flask, page: str) -> None:
+    reply = app.test_client().get(PAGES[page][0])
+    assert reply.status_code == 200
+    csp = reply.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "unsafe" not in csp
+    html = reply.get_data(as_text=True)
+    assert "<script>" not in html and " style=" not in html and " on" + "click=" not in html
+    assert f'src="/assets/pages/{page}.js"' in html
+    assert (STATIC / "pages" / f"{page}.js").is_file()
+
+
+def test_api_routes_keep_their_own_policy(app: Flask) -> None:
+    reply = app.test_client().get("/v1/openapi.json")
+    assert reply.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_only_configured_providers_get_a_button(app: Flask) -> None:
+    html = app.test_client().get("/app/signin").get_data(as_text=True)
+    assert "/v1/auth/oauth/github/start" in html
+    assert "/v1/auth/oauth/corp/start" not in html  # no client id: not configured
+
+
+def test_privacy_page_shows_the_configured_durations(app: Flask) -> None:
+    html = app.test_client().get("/app/privacy").get_data(as_text=True)
+    assert "30 days" in html and "90 days" not in html
+    assert "24 hours" in html
+    assert "<strong>local</strong>" in html
+
+
+def test_durations_read_naturally() -> None:
+    assert duration(timedelta(days=1)) == "24 hours"
+    assert duration(timedelta(days=90)) == "90 days"
+    assert duration(timedelta(seconds=300)) == "5 minutes"
+    assert duration(timedelta(seconds=1)) == "1 second"
+    assert duration(timedelta(seconds=90)) == "90 seconds"
+
+
+def test_external_ai_providers_are_marked() -> None:
+    facts = privacy_facts(Env({"VISION_PROVIDER": "claude", "VISION_ALLOWED_PROVIDERS": "local"}))
+    assert facts.ai_providers == (("anthropic", True), ("local", False))
