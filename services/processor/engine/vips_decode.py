@@ -15,6 +15,9 @@ try:
     import pyvips
 except (ImportError, OSError):  # optional: Pillow does the same work without it
     pyvips = None
+else:
+    # Every job decodes different bytes: libvips' operation cache would only hold memory.
+    pyvips.cache_set_max(0)
 
 VIPS_FORMATS = {"jpeg", "png", "webp", "tiff"}
 _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
