@@ -103,7 +103,7 @@ class Pusher:
             submitted = self.api.submit(
                 data,
                 filename=source.name,
-                progress=lambda sent, total: self.progress.update(task, completed=sent),
+                progress=lambda sent, size: self.progress.update(task, completed=sent, total=size),
                 **self.options,
             )
             self.progress.update(task, state="processing")
