@@ -29,7 +29,7 @@ def run_api() -> None:
         ProcessorServicer(JobService(db, outbox)),
         [service_name(processor_pb2.DESCRIPTOR, "ProcessorService")],
     )
-    app.consume(AnalyzedHandler(outbox).subscriptions(), db=db)
+    app.consume(AnalyzedHandler(outbox, db, app.blobs()).subscriptions(), db=db)
     privacy = ProcessorPrivacy(db, outbox)
     privacy.participant.register(server)
     app.consume(privacy.participant.subscriptions(), db=db)

@@ -164,6 +164,8 @@ class Worker:
                         result_key=row.result_key,
                         metadata=True,
                         expires_at=to_timestamp(row.expires_at),
+                        vision_provider=ctx.payload.options.vision_provider,  # type: ignore[attr-defined]
+                        language=ctx.payload.options.language,  # type: ignore[attr-defined]
                     ),
                 )
             else:

@@ -7,14 +7,18 @@ from picopt.kernel.runtime import ServiceApp
 from picopt.vision.v1 import vision_pb2, vision_pb2_grpc
 from services.vision.analysis import Analyzer
 from services.vision.grpc_api import VisionServicer
-from services.vision.providers import get_provider
+from services.vision.provider_choice import ProviderChoice
+from services.vision.safety_policy import SafetyPolicy
 
 
 def main() -> None:
     app = ServiceApp("vision")
-    env = app.settings.env
-    provider = get_provider(env.str("VISION_PROVIDER", "local"), env.env)
-    analyzer = Analyzer(app.blobs(), provider, app.publisher())
+    settings = app.settings.env.env
+    providers = ProviderChoice(settings)
+    providers.warm_up()
+    analyzer = Analyzer(
+        app.blobs(), providers, app.publisher(), SafetyPolicy.from_settings(settings)
+    )
     app.grpc_server().add(
         vision_pb2_grpc.add_VisionServiceServicer_to_server,
         VisionServicer(analyzer),

@@ -18,7 +18,9 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
         self, request: vision_pb2.AnalyzeRequest, context: Any
     ) -> vision_pb2.AnalyzeResponse:
         try:
-            metadata = self.analyzer.analyze_blob(request.blob_key, request.language or "en")
+            metadata = self.analyzer.analyze_blob(
+                request.blob_key, request.language, request.provider
+            )
         except BlobNotFound as exc:
             raise NotFound("image not found", code="blob_not_found") from exc
         return vision_pb2.AnalyzeResponse(metadata=metadata)
