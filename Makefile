@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up demo test unit integration lint typecheck proto proto-check bench bench-vision clean
+.PHONY: setup browser-deps up demo test unit integration lint typecheck proto proto-check bench bench-vision clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ up: setup  ## run every service and two workers in the foreground (Ctrl-C stops 
 demo: setup  ## start the stack, push real images through the API, print the table, stop
 	$(PY) -m picopt.demo
 
-test: setup lint typecheck proto-check  ## everything CI runs
+browser-deps:  ## Debian's chromium (no downloaded browser) and axe-core for the browser tests
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	npm ci --prefix tests/browser --silent --no-audit --no-fund
+
+test: setup browser-deps lint typecheck proto-check  ## everything CI runs
 	$(PY) -m pytest -q
 
 unit: setup
@@ -37,7 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy picopt/kernel services/processor/engine services/auth services/gateway
+	$(VENV)/bin/mypy picopt/kernel picopt/demo.py picopt/devstack.py picopt/client.py services/processor/engine services/auth services/gateway
 
 proto: setup  ## regenerate Python code from proto/
 	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. $$(find proto -name '*.proto' | sort)

@@ -34,7 +34,8 @@ def mailed_token(mail_dir: Path, to: str, timeout: float = 30.0) -> str:
             message = message_from_bytes(path.read_bytes())
             if message["To"] == to:
                 body = message.get_payload(decode=True)
-                found = re.search(rb"^Token: (\S+)$", body or b"", re.M)
+                text = body if isinstance(body, bytes) else b""
+                found = re.search(rb"^Token: (\S+)$", text, re.M)
                 stamp = path.stat().st_mtime_ns
                 if found and (newest is None or stamp > newest[0]):
                     newest = (stamp, found.group(1).decode())
