@@ -86,18 +86,20 @@ class JobCompleted(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., input_key: _Optional[str] = ..., result_key: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class JobFailed(_message.Message):
-    __slots__ = ("job_id", "owner_id", "input_key", "code", "message")
+    __slots__ = ("job_id", "owner_id", "input_key", "code", "message", "output_keys")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_KEY_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_KEYS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     owner_id: str
     input_key: str
     code: str
     message: str
-    def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., input_key: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    output_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., input_key: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., output_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ResultDownloaded(_message.Message):
     __slots__ = ("job_id", "owner_id", "result_key", "downloaded_at", "output_keys")

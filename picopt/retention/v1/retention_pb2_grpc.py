@@ -526,6 +526,21 @@ class PrivacyServiceStub:
                 request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.SerializeToString,
                 response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.FromString,
                 _registered_method=True)
+        self.OpenSession = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/OpenSession',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenSessionRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenSessionResponse.FromString,
+                _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/GetSession',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetSessionRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetSessionResponse.FromString,
+                _registered_method=True)
+        self.CloseSession = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/CloseSession',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CloseSessionRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CloseSessionResponse.FromString,
+                _registered_method=True)
 
 
 class PrivacyServiceServicer:
@@ -556,6 +571,26 @@ class PrivacyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenSession(self, request, context):
+        """Processing sessions: a batch of uploads whose images all go when the session expires
+        or is closed. Another user's session is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PrivacyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -578,6 +613,21 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
                     servicer.GetPolicy,
                     request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.FromString,
                     response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.SerializeToString,
+            ),
+            'OpenSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSession,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenSessionRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenSessionResponse.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetSessionRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetSessionResponse.SerializeToString,
+            ),
+            'CloseSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSession,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CloseSessionRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.CloseSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -689,6 +739,87 @@ class PrivacyService:
             '/picopt.retention.v1.PrivacyService/GetPolicy',
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.SerializeToString,
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/OpenSession',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.OpenSessionRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.OpenSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/GetSession',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetSessionRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/CloseSession',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.CloseSessionRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.CloseSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
