@@ -14,6 +14,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ PASSWORD = secrets.token_urlsafe(16)  # a fresh throwaway account per run
 EXTENSION = {"jpeg": "jpg"}
 
 
+def mail_text(message: Message) -> str:
+    """The plain-text body of a mail, alone or as the text/plain part of an alternative."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            return payload.decode() if isinstance(payload, bytes) else ""
+    return ""
+
+
 def mailed_token(mail_dir: Path, to: str, timeout: float = 30.0) -> str:
     """The token in the newest message to `to` written by the file mail transport."""
     deadline = time.monotonic() + timeout
@@ -33,12 +43,10 @@ def mailed_token(mail_dir: Path, to: str, timeout: float = 30.0) -> str:
         for path in mail_dir.glob("*.eml"):
             message = message_from_bytes(path.read_bytes())
             if message["To"] == to:
-                body = message.get_payload(decode=True)
-                text = body if isinstance(body, bytes) else b""
-                found = re.search(rb"^Token: (\S+)$", text, re.M)
+                found = re.search(r"^Token: (\S+)$", mail_text(message), re.M)
                 stamp = path.stat().st_mtime_ns
                 if found and (newest is None or stamp > newest[0]):
-                    newest = (stamp, found.group(1).decode())
+                    newest = (stamp, found.group(1))
         if newest is not None:
             return newest[1]
         if time.monotonic() > deadline:

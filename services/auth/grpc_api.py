@@ -6,7 +6,7 @@ from typing import Any
 
 from picopt.auth.v1 import auth_pb2, auth_pb2_grpc
 from picopt.kernel.protos import from_timestamp, to_timestamp
-from services.auth.models import ApiCallRecord, ApiKey, User
+from services.auth.models import ApiCallRecord, ApiKey, OAuthIdentity, User
 from services.auth.oauth import OAuthSignIn
 from services.auth.service import ApiCall, AuthService, LoginThrottled, now
 
@@ -41,6 +41,20 @@ def call_message(call: ApiCallRecord) -> auth_pb2.ApiCall:
         duration_ms=call.duration_ms,
         at=to_timestamp(call.at),
         key_id=call.key_id or "",
+    )
+
+
+def mask_subject(subject: str) -> str:
+    """The provider's account id shown as its last four characters, when it has enough."""
+    return "••••" + subject[-4:] if len(subject) >= 8 else "••••"
+
+
+def identity_message(identity: OAuthIdentity) -> auth_pb2.Identity:
+    return auth_pb2.Identity(
+        id=identity.id,
+        provider=identity.provider,
+        subject_hint=mask_subject(identity.subject),
+        linked_at=to_timestamp(identity.created_at),
     )
 
 
@@ -156,13 +170,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def StartOAuth(
         self, request: auth_pb2.StartOAuthRequest, context: Any
     ) -> auth_pb2.StartOAuthResponse:
-        url, state = self.oauth.start(request.provider, request.redirect_uri)
+        url, state = self.oauth.start(request.provider, request.redirect_uri, request.next_path)
         return auth_pb2.StartOAuthResponse(authorization_url=url, state=state)
 
     def FinishOAuth(
         self, request: auth_pb2.FinishOAuthRequest, context: Any
     ) -> auth_pb2.FinishOAuthResponse:
-        signed, created = self.oauth.finish(request.provider, request.code, request.state)
+        signed, created, next_path = self.oauth.finish(
+            request.provider, request.code, request.state
+        )
         if request.previous_session_token:  # rotation: only once the new session exists
             self.service.log_out(request.previous_session_token)
         return auth_pb2.FinishOAuthResponse(
@@ -170,6 +186,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             session_token=signed.token,
             expires_at=to_timestamp(signed.expires),
             created=created,
+            next_path=next_path,
         )
 
     def RecordApiCalls(
@@ -194,3 +211,18 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.ListApiCallsResponse:
         calls = self.service.list_api_calls(request.user_id, request.limit or 50)
         return auth_pb2.ListApiCallsResponse(calls=[call_message(c) for c in calls])
+
+    def ListIdentities(
+        self, request: auth_pb2.ListIdentitiesRequest, context: Any
+    ) -> auth_pb2.ListIdentitiesResponse:
+        methods = self.service.sign_in_methods(request.user_id)
+        return auth_pb2.ListIdentitiesResponse(
+            identities=[identity_message(i) for i in methods.identities],
+            has_password=methods.has_password,
+        )
+
+    def UnlinkIdentity(
+        self, request: auth_pb2.UnlinkIdentityRequest, context: Any
+    ) -> auth_pb2.UnlinkIdentityResponse:
+        self.service.unlink_identity(request.user_id, request.identity_id)
+        return auth_pb2.UnlinkIdentityResponse()

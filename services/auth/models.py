@@ -110,6 +110,8 @@ class OAuthState(Base):
     code_verifier: Mapped[str] = mapped_column(String(128))
     nonce: Mapped[str] = mapped_column(String(64))
     redirect_uri: Mapped[str] = mapped_column(String(2000))
+    # Web app path to land on afterwards (validated by the gateway and again here).
+    next_path: Mapped[str] = mapped_column(String(500), default="", server_default="")
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

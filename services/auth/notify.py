@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from html import escape
 
 from picopt.kernel.logs import get_logger
 from picopt.kernel.mailer import Mailer
@@ -23,6 +24,19 @@ class Message:
     subject: str
     text: str
     kind: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenMail:
+    """What a mail carrying a single-use token says, and where its link leads."""
+
+    intro: str
+    action: str  # the link's words
+    page: str  # web app page that reads the token from the fragment
+    endpoint: str  # API route that takes the token
+    extra: str = ""  # more JSON fields for the curl example
+    outro: str = ""
 
 
 class Notifier:
@@ -39,40 +53,66 @@ class Notifier:
 
     def _deliver(self, message: Message) -> None:
         try:
-            self.mailer.send(message.to, message.subject, message.text, kind=message.kind)
+            self.mailer.send(
+                message.to, message.subject, message.text, html=message.html, kind=message.kind
+            )
         except Exception as exc:
             log.error("mail_failed", kind=message.kind, error=type(exc).__name__)
 
-    def _token_text(self, intro: str, token: str, path: str, extra: str, hours: int) -> str:
-        return (
-            f"{intro}\n\n"
-            f"Token: {token}\n\n"
-            "Send it to the API:\n"
-            f"  curl -X POST {self.public_url}{path} -H 'content-type: application/json' \\\n"
-            f'    -d \'{{"token": "{token}"{extra}}}\'\n\n'
+    def _token_mail(
+        self, to: str, subject: str, kind: str, mail: TokenMail, token: str, hours: int
+    ) -> Message:
+        """Plain text and HTML: a link to the web app page, then the token for API users.
+
+        The token travels in the link's fragment (#token=...), which browsers never
+        send to a server, so it cannot end up in an access log on the way.
+        """
+        link = f"{self.public_url}{mail.page}#token={token}"
+        text = (
+            f"{mail.intro}\n\n"
+            f"{mail.action}:\n  {link}\n\n"
+            f"Or send the token to the API:\n"
+            f"Token: {token}\n"
+            f"  curl -X POST {self.public_url}{mail.endpoint} \\\n"
+            "    -H 'content-type: application/json' \\\n"
+            f'    -d \'{{"token": "{token}"{mail.extra}}}\'\n\n'
             f"The token works once and expires in {hours} hours.\n"
+            f"{mail.outro}"
         )
+        html = (
+            f"<p>{escape(mail.intro)}</p>\n"
+            f'<p><a href="{escape(link)}">{escape(mail.action)}</a></p>\n'
+            f"<p>Or send this token to <code>POST {escape(mail.endpoint)}</code>: "
+            f"<code>{escape(token)}</code></p>\n"
+            f"<p>The token works once and expires in {hours} hours.</p>\n"
+            + (f"<p>{escape(mail.outro.strip())}</p>\n" if mail.outro else "")
+        )
+        return Message(to, subject, text, kind, html)
 
     def confirm_email(self, to: str, token: str, hours: int) -> None:
-        text = self._token_text(
-            "Please confirm your email address for Picture Optimizer.",
-            token,
-            "/v1/auth/confirm",
-            "",
-            hours,
+        mail = TokenMail(
+            intro="Please confirm your email address for Picture Optimizer.",
+            action="Confirm your email address",
+            page="/app/confirm",
+            endpoint="/v1/auth/confirm",
+            outro="If you did not sign up, ignore this message.\n",
         )
-        text += "If you did not sign up, ignore this message.\n"
-        self._send(Message(to, "Confirm your email address", text, "confirm_email"))
+        self._send(
+            self._token_mail(to, "Confirm your email address", "confirm_email", mail, token, hours)
+        )
 
     def change_email(self, to: str, token: str, hours: int) -> None:
-        text = self._token_text(
-            "Please confirm that this address should become your Picture Optimizer login.",
-            token,
-            "/v1/auth/confirm",
-            "",
-            hours,
+        mail = TokenMail(
+            intro="Please confirm that this address should become your Picture Optimizer login.",
+            action="Confirm your new email address",
+            page="/app/confirm",
+            endpoint="/v1/auth/confirm",
         )
-        self._send(Message(to, "Confirm your new email address", text, "change_email"))
+        self._send(
+            self._token_mail(
+                to, "Confirm your new email address", "change_email", mail, token, hours
+            )
+        )
 
     def email_change_requested(self, to: str) -> None:
         text = (
@@ -86,20 +126,22 @@ class Notifier:
         text = (
             "Someone (hopefully you) tried to sign up for Picture Optimizer with this address, "
             "which already has an account. Sign in, or reset your password at "
-            f"{self.public_url}/v1/auth/password-reset. If it was not you, ignore this message.\n"
+            f"{self.public_url}/app/reset. If it was not you, ignore this message.\n"
         )
         self._send(Message(to, "You already have an account", text, "already_registered"))
 
     def reset_password(self, to: str, token: str, hours: int) -> None:
-        text = self._token_text(
-            "Someone (hopefully you) asked to reset your Picture Optimizer password.",
-            token,
-            "/v1/auth/password-reset/confirm",
-            ', "password": "your new password"',
-            hours,
+        mail = TokenMail(
+            intro="Someone (hopefully you) asked to reset your Picture Optimizer password.",
+            action="Choose a new password",
+            page="/app/reset",
+            endpoint="/v1/auth/password-reset/confirm",
+            extra=', "password": "your new password"',
+            outro="If it was not you, ignore this message; your password stays the same.\n",
         )
-        text += "If it was not you, ignore this message; your password stays the same.\n"
-        self._send(Message(to, "Reset your password", text, "reset_password"))
+        self._send(
+            self._token_mail(to, "Reset your password", "reset_password", mail, token, hours)
+        )
 
     def password_changed(self, to: str) -> None:
         text = (

@@ -13,6 +13,7 @@ provider, OAUTH_<NAME>_ISSUER (discovery at <issuer>/.well-known/openid-configur
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,8 @@ from services.auth.service import AuthService, SignedIn, _aware, now
 log = get_logger(__name__)
 
 STATE_TTL = timedelta(minutes=10)
+# A page of the web app on the gateway's origin (the gateway checks the same shape).
+NEXT_PATH = re.compile(r"^/app(/[a-z-]*)?(\?[\w=&%.-]*)?$")
 HTTP_TIMEOUT_S = 10.0
 GITHUB = {
     "authorize_url": "https://github.com/login/oauth/authorize",
@@ -118,9 +121,15 @@ class OAuthSignIn:
             code_challenge_method="S256",
         )
 
-    def start(self, name: str, redirect_uri: str) -> tuple[str, str]:
-        """The provider's authorization URL and the state the browser must bring back."""
+    def start(self, name: str, redirect_uri: str, next_path: str = "") -> tuple[str, str]:
+        """The provider's authorization URL and the state the browser must bring back.
+
+        `next_path` (a web app page) is kept with the state, so where the browser
+        lands after sign-in is decided here, not by the callback's query string.
+        """
         provider = self._provider(name)
+        if next_path and not NEXT_PATH.fullmatch(next_path):
+            raise InvalidArgument("next must be a page of the web app", code="invalid_next")
         meta = self._metadata(provider)
         state, verifier, nonce = (
             secrets.token_urlsafe(32),
@@ -140,12 +149,14 @@ class OAuthSignIn:
                     code_verifier=verifier,
                     nonce=nonce,
                     redirect_uri=redirect_uri,
+                    next_path=next_path,
                     expires_at=now() + STATE_TTL,
                 )
             )
         return url, state
 
-    def finish(self, name: str, code: str, state: str) -> tuple[SignedIn, bool]:
+    def finish(self, name: str, code: str, state: str) -> tuple[SignedIn, bool, str]:
+        """Signs in; returns the session, whether the account is new, and the next page."""
         provider = self._provider(name)
         invalid = InvalidArgument("the sign-in state is invalid or expired", code="invalid_state")
         with self.service.db.session() as s:
@@ -154,6 +165,7 @@ class OAuthSignIn:
                 raise invalid
             s.delete(row)  # single use, whatever happens next
             pending = (row.provider, row.code_verifier, row.nonce, row.redirect_uri, row.expires_at)
+            next_path = row.next_path or ""
         row_provider, verifier, nonce, redirect_uri, expires = pending
         if row_provider != name or _aware(expires) <= now():
             raise invalid
@@ -176,7 +188,8 @@ class OAuthSignIn:
         else:
             identity = self._github_identity(token["access_token"])
         # The provider's tokens go out of scope here: nothing of them is stored.
-        return self.service.sign_in_external(name, *identity)
+        signed, created = self.service.sign_in_external(name, *identity)
+        return signed, created, next_path
 
     def _oidc_identity(
         self, provider: Provider, meta: dict[str, Any], token: dict[str, Any], nonce: str

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -25,6 +25,7 @@ from picopt.events.v1 import events_pb2
 from picopt.kernel.db import Database
 from picopt.kernel.errors import (
     AlreadyExists,
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -78,6 +79,14 @@ class SignedIn:
     user: User
     token: str
     expires: datetime
+
+
+@dataclass(frozen=True)
+class SignInMethods:
+    """How an account can sign in: linked provider identities, and a password or not."""
+
+    identities: list[OAuthIdentity]
+    has_password: bool
 
 
 @dataclass(frozen=True)
@@ -576,6 +585,44 @@ class AuthService:
             s.expunge(user)
         log.info("user_logged_in", user_id=user.id, provider=provider, created=created)
         return SignedIn(user, token, expires), created
+
+    def sign_in_methods(self, user_id: str) -> SignInMethods:
+        with self.db.session(readonly=True) as s:
+            user = s.get(User, user_id)
+            if user is None or user.disabled_at is not None:
+                raise NotFound("user not found")
+            rows = list(
+                s.scalars(
+                    select(OAuthIdentity)
+                    .where(OAuthIdentity.user_id == user_id)
+                    .order_by(OAuthIdentity.created_at, OAuthIdentity.id)
+                )
+            )
+            s.expunge_all()
+            return SignInMethods(rows, user.password_hash is not None)
+
+    def unlink_identity(self, user_id: str, identity_id: str) -> None:
+        """Removes a provider identity unless it is the account's last way to sign in."""
+        with self.db.session() as s:
+            user = s.get(User, user_id, with_for_update=True)  # serializes concurrent unlinks
+            row = s.get(OAuthIdentity, identity_id) if identity_id else None
+            mine = row is not None and row.user_id == user_id
+            if user is None or user.disabled_at is not None or row is None or not mine:
+                raise NotFound("sign-in method not found", code="identity_not_found")
+            others = s.scalar(
+                select(func.count())
+                .select_from(OAuthIdentity)
+                .where(OAuthIdentity.user_id == user_id, OAuthIdentity.id != identity_id)
+            )
+            if user.password_hash is None and not others:
+                raise FailedPrecondition(
+                    "this is the last way to sign in to the account; set a password first "
+                    "(reset it by email) or link another provider",
+                    code="last_sign_in_method",
+                )
+            provider = row.provider
+            s.delete(row)
+        log.info("identity_unlinked", user_id=user_id, identity_id=identity_id, provider=provider)
 
     # -- disabling and erasure (called by the privacy module) ----------------------------
 

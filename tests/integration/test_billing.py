@@ -24,6 +24,7 @@ import stripe
 from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.cli import main as picopt_main
 from picopt.client import ApiError, Client
+from picopt.demo import mail_text
 from picopt.devstack import Stack, free_port
 from picopt.kernel.errors import error_code
 from picopt.samples import graphic_png
@@ -107,7 +108,7 @@ def mailed(stack: Stack, to: str, pattern: str) -> str:
             message = message_from_bytes(path.read_bytes())
             if message["To"] != to:
                 continue
-            body = (message.get_payload(decode=True) or b"").decode()  # type: ignore[union-attr]
+            body = mail_text(message)
             match = re.search(pattern, body, re.M)
             if match:
                 return body if match.lastindex is None else match.group(1)

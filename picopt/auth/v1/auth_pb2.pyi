@@ -250,12 +250,14 @@ class ChangePasswordResponse(_message.Message):
     def __init__(self, session_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StartOAuthRequest(_message.Message):
-    __slots__ = ("provider", "redirect_uri")
+    __slots__ = ("provider", "redirect_uri", "next_path")
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PATH_FIELD_NUMBER: _ClassVar[int]
     provider: str
     redirect_uri: str
-    def __init__(self, provider: _Optional[str] = ..., redirect_uri: _Optional[str] = ...) -> None: ...
+    next_path: str
+    def __init__(self, provider: _Optional[str] = ..., redirect_uri: _Optional[str] = ..., next_path: _Optional[str] = ...) -> None: ...
 
 class StartOAuthResponse(_message.Message):
     __slots__ = ("authorization_url", "state")
@@ -278,16 +280,18 @@ class FinishOAuthRequest(_message.Message):
     def __init__(self, provider: _Optional[str] = ..., code: _Optional[str] = ..., state: _Optional[str] = ..., previous_session_token: _Optional[str] = ...) -> None: ...
 
 class FinishOAuthResponse(_message.Message):
-    __slots__ = ("user", "session_token", "expires_at", "created")
+    __slots__ = ("user", "session_token", "expires_at", "created", "next_path")
     USER_FIELD_NUMBER: _ClassVar[int]
     SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PATH_FIELD_NUMBER: _ClassVar[int]
     user: User
     session_token: str
     expires_at: _timestamp_pb2.Timestamp
     created: bool
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., session_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    next_path: str
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., session_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created: _Optional[bool] = ..., next_path: _Optional[str] = ...) -> None: ...
 
 class ApiCall(_message.Message):
     __slots__ = ("user_id", "method", "route", "status", "duration_ms", "at", "key_id")
@@ -330,3 +334,41 @@ class ListApiCallsResponse(_message.Message):
     CALLS_FIELD_NUMBER: _ClassVar[int]
     calls: _containers.RepeatedCompositeFieldContainer[ApiCall]
     def __init__(self, calls: _Optional[_Iterable[_Union[ApiCall, _Mapping]]] = ...) -> None: ...
+
+class Identity(_message.Message):
+    __slots__ = ("id", "provider", "subject_hint", "linked_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_HINT_FIELD_NUMBER: _ClassVar[int]
+    LINKED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    provider: str
+    subject_hint: str
+    linked_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., subject_hint: _Optional[str] = ..., linked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListIdentitiesRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ListIdentitiesResponse(_message.Message):
+    __slots__ = ("identities", "has_password")
+    IDENTITIES_FIELD_NUMBER: _ClassVar[int]
+    HAS_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    identities: _containers.RepeatedCompositeFieldContainer[Identity]
+    has_password: bool
+    def __init__(self, identities: _Optional[_Iterable[_Union[Identity, _Mapping]]] = ..., has_password: _Optional[bool] = ...) -> None: ...
+
+class UnlinkIdentityRequest(_message.Message):
+    __slots__ = ("user_id", "identity_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    identity_id: str
+    def __init__(self, user_id: _Optional[str] = ..., identity_id: _Optional[str] = ...) -> None: ...
+
+class UnlinkIdentityResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

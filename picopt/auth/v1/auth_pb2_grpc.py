@@ -130,6 +130,16 @@ class AuthServiceStub:
                 request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsRequest.SerializeToString,
                 response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsResponse.FromString,
                 _registered_method=True)
+        self.ListIdentities = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/ListIdentities',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListIdentitiesRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListIdentitiesResponse.FromString,
+                _registered_method=True)
+        self.UnlinkIdentity = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/UnlinkIdentity',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -250,6 +260,18 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIdentities(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlinkIdentity(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -347,6 +369,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ListApiCalls,
                     request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsRequest.FromString,
                     response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsResponse.SerializeToString,
+            ),
+            'ListIdentities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIdentities,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListIdentitiesRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.ListIdentitiesResponse.SerializeToString,
+            ),
+            'UnlinkIdentity': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlinkIdentity,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -863,6 +895,60 @@ class AuthService:
             '/picopt.auth.v1.AuthService/ListApiCalls',
             picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsRequest.SerializeToString,
             picopt_dot_auth_dot_v1_dot_auth__pb2.ListApiCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIdentities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/ListIdentities',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ListIdentitiesRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.ListIdentitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlinkIdentity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/UnlinkIdentity',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,20 +7,30 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, text
 
+from picopt.demo import mail_text
 from picopt.events.v1 import events_pb2
 from picopt.kernel.db import Database
-from picopt.kernel.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from picopt.kernel.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+)
 from picopt.kernel.mailer import Mailer
 from picopt.kernel.messaging import Outbox
 from services.auth import credentials
 from services.auth.__main__ import MIGRATIONS
-from services.auth.models import User
+from services.auth.grpc_api import mask_subject
+from services.auth.models import OAuthState, User
 from services.auth.notify import Notifier
+from services.auth.oauth import OAuthSignIn, Provider
 from services.auth.service import ApiCall, AuthConfig, AuthService, LoginThrottled, now
 from services.auth.throttle import ThrottleConfig
 
@@ -49,9 +59,7 @@ class Env:
         for path in sorted(self.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
             msg = message_from_bytes(path.read_bytes())
             if msg["To"] == to:
-                payload = msg.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                found.append(payload.decode())
+                found.append(mail_text(msg))
         return found
 
     def token(self, to: str) -> str:
@@ -314,3 +322,67 @@ def test_call_log_lists_newest_first_and_purges_by_age(env: Env) -> None:
         counts = env.service.purge_logs(s, now() - timedelta(days=90))
     assert counts["api_calls"] == 1
     assert [c.route for c in env.service.list_api_calls(user.id, 10)] == ["/v1/jobs"]
+
+
+def test_token_mails_link_to_the_web_app_in_text_and_html(env: Env) -> None:
+    user = env.signed_up()
+    env.service.request_password_reset(user.email)
+    (_, reset_path), *_ = sorted(
+        (p.stat().st_mtime_ns, p) for p in env.mail_dir.glob("*.eml") if "Reset" in p.read_text()
+    )
+    message = message_from_bytes(reset_path.read_bytes())
+    assert message.get_content_type() == "multipart/alternative"
+    token = env.token(user.email)
+    text = mail_text(message)
+    assert f"  http://x/app/reset#token={token}\n" in text
+    assert "curl -X POST http://x/v1/auth/password-reset/confirm" in text
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    body = html.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    assert f'<a href="http://x/app/reset#token={token}">Choose a new password</a>' in body.decode()
+
+    env.service.sign_up("Bo", "bo@example.test", PASSWORD)
+    assert (
+        f"http://x/app/confirm#token={env.token('bo@example.test')}"
+        in env.mails("bo@example.test")[-1]
+    )
+
+
+def test_sign_in_methods_and_unlinking_keep_a_way_in(env: Env) -> None:
+    password_user = env.signed_up()
+    env.service.sign_in_external("corp", "subject-0001", password_user.email, True, "Ada")
+    env.service.sign_in_external("github", "77", password_user.email, True, "Ada")
+    methods = env.service.sign_in_methods(password_user.id)
+    assert methods.has_password
+    assert [(i.provider, i.subject) for i in methods.identities] == [
+        ("corp", "subject-0001"),
+        ("github", "77"),
+    ]
+    assert mask_subject("subject-0001") == "••••0001" and mask_subject("77") == "••••"
+    for identity in methods.identities:
+        env.service.unlink_identity(password_user.id, identity.id)  # the password remains
+    assert env.service.sign_in_methods(password_user.id).identities == []
+
+    signed, created = env.service.sign_in_external("corp", "sub-b", "b@example.test", True, "B")
+    assert created
+    env.service.sign_in_external("github", "88", "b@example.test", True, "B")
+    first, second = env.service.sign_in_methods(signed.user.id).identities
+    with pytest.raises(NotFound):
+        env.service.unlink_identity(password_user.id, first.id)  # not theirs
+    env.service.unlink_identity(signed.user.id, first.id)
+    with pytest.raises(FailedPrecondition) as last:
+        env.service.unlink_identity(signed.user.id, second.id)
+    assert last.value.code == "last_sign_in_method"
+    assert [i.id for i in env.service.sign_in_methods(signed.user.id).identities] == [second.id]
+
+
+def test_oauth_start_keeps_a_web_app_page_and_refuses_anything_else(env: Env) -> None:
+    oauth = OAuthSignIn(env.service, {"github": Provider("github", "client", "secret")})
+    url, state = oauth.start("github", "http://x/v1/auth/oauth/github/callback", "/app/account")
+    assert parse_qs(urlparse(url).query)["state"] == [state]
+    with env.db.session(readonly=True) as s:
+        assert s.get(OAuthState, credentials.token_digest(state)).next_path == "/app/account"  # type: ignore[union-attr]
+    for bad in ("https://evil.test/app", "//evil.test/app", "/app/../v1", "/v1/account", "app"):
+        with pytest.raises(InvalidArgument) as refused:
+            oauth.start("github", "http://x/cb", bad)
+        assert refused.value.code == "invalid_next"
