@@ -147,6 +147,14 @@ class Client:
         reply = self._call("GET", "/v1/account/api-calls", params={"limit": limit}).json()
         return list(reply["calls"])
 
+    def sign_in_methods(self) -> dict[str, Any]:
+        """Linked provider identities (`identities`) and whether a password is set."""
+        return dict(self._call("GET", "/v1/account/identities").json())
+
+    def unlink_identity(self, identity_id: str) -> None:
+        """Disconnect a provider; refused (409) when it is the last way to sign in."""
+        self._call("DELETE", f"/v1/account/identities/{identity_id}")
+
     def create_api_key(self, name: str = "default") -> str:
         return str(self._call("POST", "/v1/api-keys", json={"name": name}).json()["key"])
 

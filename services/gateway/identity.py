@@ -11,7 +11,8 @@ import hmac
 import secrets
 from datetime import datetime
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
+from werkzeug.wrappers import Response
 
 from picopt.auth.v1 import auth_pb2
 from services.gateway.backends import calling

@@ -197,7 +197,10 @@ def _operation_document(rule_path: str, method: str, view: Any, op: Operation) -
     responses: dict[str, Any] = {}
     for status, model in op.responses.items():
         if model is None:
-            responses[str(status)] = {"description": "No content"}
+            redirect = 300 <= status < 400
+            responses[str(status)] = {
+                "description": "Redirect (see Location)" if redirect else "No content"
+            }
         elif isinstance(model, str):
             responses[str(status)] = {
                 "description": "The file",

@@ -1,4 +1,5 @@
-"""The signed-in account: read and update it, change the password, API keys, call log."""
+"""The signed-in account: read and update it, change the password, sign-in methods, API keys,
+call log."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from services.gateway.schemas import (
     ApiKeyBody,
     ApiKeyCreated,
     ApiKeyList,
+    Identity,
+    IdentityList,
     ListCallsQuery,
     PasswordChangeBody,
     UserReply,
@@ -100,6 +103,47 @@ def change_password(body: PasswordChangeBody) -> Response:
     response = Response(status=204)
     set_session_cookies(response, reply.session_token, from_timestamp(reply.expires_at))
     return response
+
+
+@bp.get("/v1/account/identities")
+@operation(
+    "Connected sign-in methods: linked provider identities and whether a password is set",
+    tags=["account"],
+    responses={200: IdentityList},
+)
+def identities() -> Response:
+    user_id = current_user_id()
+    with calling("auth"):
+        reply = _backends().auth.ListIdentities(auth_pb2.ListIdentitiesRequest(user_id=user_id))
+    listed = IdentityList(
+        identities=[
+            Identity(
+                id=i.id,
+                provider=i.provider,
+                subject_hint=i.subject_hint,
+                linked_at=_iso(i.linked_at),
+            )
+            for i in reply.identities
+        ],
+        has_password=reply.has_password,
+    )
+    return jsonify(listed.model_dump(mode="json"))
+
+
+@bp.delete("/v1/account/identities/<identity_id>")
+@operation(
+    "Unlink a provider identity (409 when it is the last way to sign in)",
+    tags=["account"],
+    responses={204: None},
+    problems=[404, 409],
+)
+def unlink_identity(identity_id: str) -> Response:
+    user_id = current_user_id()
+    with calling("auth"):
+        _backends().auth.UnlinkIdentity(
+            auth_pb2.UnlinkIdentityRequest(user_id=user_id, identity_id=identity_id)
+        )
+    return Response(status=204)
 
 
 @bp.get("/v1/account/api-calls")

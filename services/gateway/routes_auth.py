@@ -29,6 +29,7 @@ from services.gateway.schemas import (
     LoginBody,
     LoginReply,
     OAuthCallbackQuery,
+    OAuthStartQuery,
     PasswordResetBody,
     PasswordResetConfirmBody,
     SignupBody,
@@ -196,18 +197,27 @@ def _callback_url(provider: str) -> str:
     return f"{base}/v1/auth/oauth/{provider}/callback"
 
 
+def _wants_json() -> bool:
+    """API clients ask for JSON; browsers (text/html or */*) are sent back to the web app."""
+    accept = request.accept_mimetypes
+    return accept["application/json"] > accept["text/html"]
+
+
 @bp.get("/v1/auth/oauth/<provider>/start")
 @operation(
-    "Start signing in with a provider (redirects to it)",
+    "Start signing in with a provider (redirects to it); `next` is the web app page to land on",
     tags=["auth"],
+    query=OAuthStartQuery,
     responses={302: None},
     problems=[404],
     auth=False,
 )
-def oauth_start(provider: str) -> WsgiResponse:
+def oauth_start(provider: str, query: OAuthStartQuery) -> WsgiResponse:
     with calling("auth"):
         reply = _backends().auth.StartOAuth(
-            auth_pb2.StartOAuthRequest(provider=provider, redirect_uri=_callback_url(provider))
+            auth_pb2.StartOAuthRequest(
+                provider=provider, redirect_uri=_callback_url(provider), next_path=query.next
+            )
         )
     response = redirect(reply.authorization_url, code=302)
     response.set_cookie(
@@ -224,21 +234,47 @@ def oauth_start(provider: str) -> WsgiResponse:
 
 @bp.get("/v1/auth/oauth/<provider>/callback")
 @operation(
-    "Where the provider sends the browser back; signs in and sets the session cookie",
+    "Where the provider sends the browser back: signs in and sets the session cookie. "
+    "Browsers are redirected (302) to the web app page given at the start, or to "
+    "/app/signin#error=<problem code> on failure; clients sending "
+    "`Accept: application/json` get JSON and problems",
     tags=["auth"],
     query=OAuthCallbackQuery,
-    responses={200: LoginReply},
+    responses={200: LoginReply, 302: None},
     problems=[401, 404],
     auth=False,
 )
-def oauth_callback(provider: str, query: OAuthCallbackQuery) -> Response:
+def oauth_callback(provider: str, query: OAuthCallbackQuery) -> WsgiResponse:
+    try:
+        reply = _finish_oauth(provider, query)
+    except Problem as problem:
+        if _wants_json():
+            raise
+        failed = redirect(f"/app/signin#error={problem.code.replace('_', '-')}", code=302)
+        failed.delete_cookie(OAUTH_STATE_COOKIE, path="/v1/auth/oauth/")
+        return failed
+    response: WsgiResponse
+    if _wants_json():
+        response = jsonify(
+            LoginReply(user=user_model(reply.user), expires_at=_iso(reply.expires_at)).model_dump(
+                mode="json"
+            )
+        )
+    else:
+        response = redirect(reply.next_path or "/app", code=302)
+    set_session_cookies(response, reply.session_token, from_timestamp(reply.expires_at))
+    response.delete_cookie(OAUTH_STATE_COOKIE, path="/v1/auth/oauth/")
+    return response
+
+
+def _finish_oauth(provider: str, query: OAuthCallbackQuery) -> auth_pb2.FinishOAuthResponse:
     if query.error:
         raise Problem(401, "oauth-failed", "the provider did not sign you in")
     expected = request.cookies.get(OAUTH_STATE_COOKIE, "")
     if not query.state or not expected or not hmac.compare_digest(query.state, expected):
         raise Problem(400, "invalid-state", "the sign-in state does not match this browser")
     with calling("auth"):
-        reply = _backends().auth.FinishOAuth(
+        reply: auth_pb2.FinishOAuthResponse = _backends().auth.FinishOAuth(
             auth_pb2.FinishOAuthRequest(
                 provider=provider,
                 code=query.code,
@@ -246,11 +282,4 @@ def oauth_callback(provider: str, query: OAuthCallbackQuery) -> Response:
                 previous_session_token=request.cookies.get(session_cookie_name(), ""),
             )
         )
-    response = jsonify(
-        LoginReply(user=user_model(reply.user), expires_at=_iso(reply.expires_at)).model_dump(
-            mode="json"
-        )
-    )
-    set_session_cookies(response, reply.session_token, from_timestamp(reply.expires_at))
-    response.delete_cookie(OAUTH_STATE_COOKIE, path="/v1/auth/oauth/")
-    return response
+    return reply

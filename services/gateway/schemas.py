@@ -126,6 +126,22 @@ class ApiCallList(BaseModel):
     calls: list[ApiCall]
 
 
+class Identity(BaseModel):
+    """A provider account linked for sign-in."""
+
+    id: str
+    provider: str
+    subject_hint: str = Field(description="The provider's account id, masked")
+    linked_at: str | None
+
+
+class IdentityList(BaseModel):
+    """The ways this account can sign in."""
+
+    identities: list[Identity]
+    has_password: bool
+
+
 class JobInput(BaseModel):
     name: str
     format: str
@@ -200,6 +216,14 @@ class ListCallsQuery(BaseModel):
 
 class ResultQuery(BaseModel):
     variant: int = Field(default=0, ge=0, le=16)
+
+
+# A page of the web app on this origin: no scheme, no host, no "//", no "..".
+NEXT_PATH = r"^(/app(/[a-z-]*)?(\?[\w=&%.-]*)?)?$"
+
+
+class OAuthStartQuery(BaseModel):
+    next: str = Field(default="", max_length=500, pattern=NEXT_PATH)
 
 
 class OAuthCallbackQuery(BaseModel):

@@ -8,13 +8,13 @@ AuthorizationServer over HTTPS: discovery, JWKS, PKCE, RS256 ID tokens).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -22,225 +22,24 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import psycopg
 import pytest
 import requests
-from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc7636 import CodeChallenge
-from authlib.oidc.core import UserInfo
-from authlib.oidc.core.grants import OpenIDCode
-from flask import Flask, Response, jsonify
-from joserfc.jwk import KeySet, RSAKey
-from werkzeug.serving import make_server
 
-from picopt.devstack import Stack, free_port
+from picopt.devstack import Stack
 from picopt.kernel.tests.test_mailer import PASSWORD as SMTP_PASSWORD
 from picopt.kernel.tests.test_mailer import USER as SMTP_USER
 from picopt.kernel.tests.test_mailer import SmtpServer, start_smtp
 from tests.integration.conftest import wait_for
 from tests.integration.harness import running_stack
+from tests.integration.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, Person
 from tests.integration.test_identity import auth_rows
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery staple"
 PUBLIC_URL = "https://photos.example.test"
-CLIENT_ID, CLIENT_SECRET = "picopt-gateway", secrets.token_urlsafe(24)
 CALLBACK = f"{PUBLIC_URL}/v1/auth/oauth/corp/callback"
 HTTPS = {"X-Forwarded-Proto": "https"}
-
-
-# -- a real OpenID Connect provider on loopback ------------------------------------------
-
-
-@dataclass
-class Person:
-    """Who signs in at the provider next."""
-
-    sub: str
-    email: str
-    email_verified: bool = True
-    name: str = "Grace Hopper"
-    claims: dict[str, Any] = field(default_factory=dict)  # overrides in the ID token
-
-
-@dataclass
-class Code:
-    code: str
-    client_id: str
-    redirect_uri: str
-    scope: str
-    user: Person
-    nonce: str | None
-    code_challenge: str | None
-    code_challenge_method: str | None
-    auth_time: int = field(default_factory=lambda: int(time.time()))
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> None:
-        return None
-
-    def get_amr(self) -> None:
-        return None
-
-
-class Client(ClientMixin):  # type: ignore[misc]
-    """The gateway as registered at the provider: one exact redirect URI, a secret."""
-
-    client_id = CLIENT_ID
-
-    def get_client_id(self) -> str:
-        return CLIENT_ID
-
-    def get_default_redirect_uri(self) -> str:
-        return CALLBACK
-
-    def get_allowed_scope(self, scope: str) -> str:
-        return " ".join(s for s in scope.split() if s in {"openid", "email", "profile"})
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri == CALLBACK
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return secrets.compare_digest(client_secret, CLIENT_SECRET)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint != "token" or method in {"client_secret_basic", "client_secret_post"}
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"
-
-
-class OidcProvider:
-    """authlib's AuthorizationServer in a Flask app served over HTTPS on 127.0.0.1."""
-
-    def __init__(self, cert: Path, key: Path) -> None:
-        self.port = free_port()
-        self.issuer = f"https://127.0.0.1:{self.port}"
-        self.signing_key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
-        self.next_person: Person | None = None
-        self.codes: dict[str, Code] = {}
-        self.issued: list[str] = []  # every code and token the provider handed out
-        self.challenges: list[tuple[str | None, str | None]] = []
-        self.token_errors: list[str] = []
-        self._server = make_server(
-            "127.0.0.1", self.port, self._app(), threaded=True, ssl_context=(str(cert), str(key))
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> OidcProvider:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-
-    def _app(self) -> Flask:
-        provider = self
-        app = Flask("oidc-provider")
-        server = AuthorizationServer(
-            app, query_client=lambda cid: Client() if cid == CLIENT_ID else None
-        )
-        server.save_token = lambda token, req: None  # type: ignore[method-assign]
-
-        class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-            def save_authorization_code(self, code: str, req: Any) -> None:
-                data = req.payload.data
-                provider.challenges.append(
-                    (data.get("code_challenge"), data.get("code_challenge_method"))
-                )
-                provider.issued.append(code)
-                provider.codes[code] = Code(
-                    code=code,
-                    client_id=req.client.get_client_id(),
-                    redirect_uri=req.payload.redirect_uri,
-                    scope=req.payload.scope,
-                    user=req.user,
-                    nonce=data.get("nonce"),
-                    code_challenge=data.get("code_challenge"),
-                    code_challenge_method=data.get("code_challenge_method"),
-                )
-
-            def query_authorization_code(self, code: str, client: Any) -> Code | None:
-                item = provider.codes.get(code)
-                return item if item and item.client_id == client.get_client_id() else None
-
-            def delete_authorization_code(self, item: Code) -> None:
-                provider.codes.pop(item.code, None)
-
-            def authenticate_user(self, item: Code) -> Person:
-                return item.user
-
-        class IdToken(OpenIDCode):  # type: ignore[misc]
-            def exists_nonce(self, nonce: str, req: Any) -> bool:
-                return any(c.nonce == nonce for c in provider.codes.values())
-
-            def resolve_client_private_key(self, client: Any) -> RSAKey:
-                return provider.signing_key
-
-            def get_client_claims(self, client: Any) -> dict[str, Any]:
-                return {"iss": provider.issuer, "aud": [CLIENT_ID]}
-
-            def generate_user_info(self, user: Person, scope: str) -> UserInfo:
-                return UserInfo(
-                    sub=user.sub,
-                    name=user.name,
-                    email=user.email,
-                    email_verified=user.email_verified,
-                    **user.claims,
-                )
-
-        server.register_grant(
-            CodeGrant, [CodeChallenge(required=True), IdToken(require_nonce=True)]
-        )
-
-        @app.get("/.well-known/openid-configuration")
-        def discovery() -> Response:
-            return jsonify(
-                issuer=provider.issuer,
-                authorization_endpoint=f"{provider.issuer}/authorize",
-                token_endpoint=f"{provider.issuer}/token",
-                jwks_uri=f"{provider.issuer}/jwks",
-                response_types_supported=["code"],
-                subject_types_supported=["public"],
-                id_token_signing_alg_values_supported=["RS256"],
-                code_challenge_methods_supported=["S256"],
-            )
-
-        @app.get("/jwks")
-        def jwks() -> Response:
-            return jsonify(KeySet([provider.signing_key]).as_dict(private=False))
-
-        @app.get("/authorize")
-        def authorize() -> Any:
-            person = provider.next_person  # the person "already signed in" at the provider
-            grant = server.get_consent_grant(end_user=person)
-            return server.create_authorization_response(grant=grant, grant_user=person)
-
-        @app.post("/token")
-        def token() -> Any:
-            response = server.create_token_response()
-            body = response.get_json(silent=True) or {}
-            if "error" in body:
-                provider.token_errors.append(body["error"])
-            provider.issued.extend(str(v) for k, v in body.items() if k.endswith("token"))
-            return response
-
-        return app
+JSON = "application/json"
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 # -- the stack ----------------------------------------------------------------------------
@@ -262,7 +61,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("identity-secure")
     controller, smtp = start_smtp(tmp / "tls")
     try:
-        with OidcProvider(smtp.ca_file, smtp.ca_file.with_name("key.pem")) as provider:
+        cert, key = smtp.ca_file, smtp.ca_file.with_name("key.pem")
+        with OidcProvider(cert, key, CALLBACK) as provider:
             env = {
                 "SESSION_COOKIE_SECURE": "true",
                 "TRUSTED_PROXIES": "1",
@@ -355,14 +155,21 @@ def account(world: World, session: str) -> requests.Response:
 
 
 def oidc_sign_in(
-    world: World, person: Person, query: dict[str, str] | None = None
+    world: World,
+    person: Person,
+    query: dict[str, str] | None = None,
+    accept: str = JSON,
+    start_query: dict[str, str] | None = None,
 ) -> requests.Response:
     """Browser steps: start at the gateway, sign in at the provider, come back to the callback.
 
-    `query` overrides parameters of the callback URL (a tampered state, a replayed code).
+    `query` overrides parameters of the callback URL (a tampered state, a replayed code);
+    `accept` is what the client coming back asks for (JSON for an API client, or a
+    browser's Accept header); `start_query` is sent to the start (e.g. `next`).
     """
     start = requests.get(
         world.gateway + "/v1/auth/oauth/corp/start",
+        params=start_query,
         headers=HTTPS,
         allow_redirects=False,
         timeout=10,
@@ -383,10 +190,23 @@ def oidc_sign_in(
     params.update(query or {})
     return requests.get(
         f"{world.gateway}{back.path}?{urlencode(params)}",
-        headers={**HTTPS, "Cookie": f"oauth_state={cookie_value(state_cookie)}"},
+        headers={
+            **HTTPS,
+            "Cookie": f"oauth_state={cookie_value(state_cookie)}",
+            "Accept": accept,
+        },
         allow_redirects=False,
         timeout=20,
     )
+
+
+def as_user(session: str) -> dict[str, str]:
+    """Headers of a signed-in browser making an unsafe request (CSRF double submit)."""
+    return {
+        **HTTPS,
+        "Cookie": f"__Host-session={session}; csrf_token=t0k3n",
+        "X-CSRF-Token": "t0k3n",
+    }
 
 
 def user_count(world: World) -> int:
@@ -546,3 +366,119 @@ def test_provider_codes_and_tokens_are_not_kept(world: World) -> None:
     for secret in world.provider.issued:
         assert secret not in dump
     assert person.sub in dump  # the subject id is the one thing kept
+
+
+def test_a_browser_lands_on_the_web_app_signed_in(world: World) -> None:
+    person = Person(sub=uuid.uuid4().hex, email=f"br-{uuid.uuid4().hex[:8]}@example.test")
+    landed = oidc_sign_in(world, person, accept=BROWSER)
+    assert landed.status_code == 302, landed.text
+    assert landed.headers["Location"] == "/app"
+    cookies = set_cookies(landed)
+    assert {"Secure", "HttpOnly", "SameSite=Lax"} <= {
+        p.strip() for p in cookies["__Host-session"].split(";")
+    }
+    assert "csrf_token" in cookies and "oauth_state=;" in cookies["oauth_state"]
+    me = account(world, session_of(landed)).json()["user"]
+    assert me["email"] == person.email
+
+    back = oidc_sign_in(world, person, accept=BROWSER, start_query={"next": "/app/account"})
+    assert back.status_code == 302 and back.headers["Location"] == "/app/account"
+    assert account(world, session_of(back)).json()["user"]["id"] == me["id"]
+
+
+def test_a_next_outside_the_web_app_is_refused_at_the_start(world: World) -> None:
+    for bad in ("https://evil.example.test/app", "//evil.example.test/app", "/app/../v1/account"):
+        refused = requests.get(
+            world.gateway + "/v1/auth/oauth/corp/start",
+            params={"next": bad},
+            headers=HTTPS,
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert refused.status_code == 400, bad
+        assert refused.json()["type"] == "/problems/invalid-parameter"
+        assert "oauth_state" not in set_cookies(refused)
+
+
+def test_a_browser_failure_lands_on_the_sign_in_page_with_the_code(world: World) -> None:
+    email, _ = signed_up(world)
+    before = user_count(world)
+    unverified = Person(sub=uuid.uuid4().hex, email=email, email_verified=False)
+    refused = oidc_sign_in(world, unverified, accept=BROWSER)
+    assert refused.status_code == 302
+    assert refused.headers["Location"] == "/app/signin#error=oauth-email-unverified"
+    assert "__Host-session" not in set_cookies(refused)
+    tampered = oidc_sign_in(
+        world, unverified, query={"state": secrets.token_urlsafe(32)}, accept=BROWSER
+    )
+    assert tampered.headers["Location"] == "/app/signin#error=invalid-state"
+    denied = oidc_sign_in(world, unverified, query={"error": "access_denied"}, accept=BROWSER)
+    assert denied.headers["Location"] == "/app/signin#error=oauth-failed"
+    assert user_count(world) == before
+
+
+def test_callback_is_declared_as_redirect_and_json(world: World) -> None:
+    doc = requests.get(world.gateway + "/v1/openapi.json", timeout=10).json()
+    callback = doc["paths"]["/v1/auth/oauth/{provider}/callback"]["get"]["responses"]
+    assert {"200", "302"} <= set(callback)
+    assert "application/json" in callback["200"]["content"]
+    assert "content" not in callback["302"]
+    start = doc["paths"]["/v1/auth/oauth/{provider}/start"]["get"]
+    assert "next" in {p["name"] for p in start["parameters"]}
+
+
+def test_connected_sign_in_methods_can_be_listed_and_unlinked_but_not_the_last(
+    world: World,
+) -> None:
+    email, user_id = signed_up(world)
+    subject = uuid.uuid4().hex
+    linked = oidc_sign_in(world, Person(sub=subject, email=email))
+    session = session_of(linked)
+    methods = requests.get(
+        world.gateway + "/v1/account/identities", headers=as_user(session), timeout=10
+    ).json()
+    assert methods["has_password"] is True
+    (identity,) = methods["identities"]
+    assert identity["provider"] == "corp" and identity["subject_hint"] == "••••" + subject[-4:]
+    assert subject not in json.dumps(methods) and identity["linked_at"]
+
+    only = Person(sub=uuid.uuid4().hex, email=f"only-{uuid.uuid4().hex[:8]}@example.test")
+    only_session = session_of(oidc_sign_in(world, only))
+    only_methods = requests.get(
+        world.gateway + "/v1/account/identities", headers=as_user(only_session), timeout=10
+    ).json()
+    assert only_methods["has_password"] is False
+    (only_identity,) = only_methods["identities"]
+
+    # Another user's identity: 404, and it stays linked.
+    foreign = requests.delete(
+        f"{world.gateway}/v1/account/identities/{only_identity['id']}",
+        headers=as_user(session),
+        timeout=10,
+    )
+    assert foreign.status_code == 404 and only_identity["id"] not in foreign.text
+    assert foreign.json()["type"] == "/problems/identity-not-found"
+    # The last way to sign in: 409, and it stays linked.
+    last = requests.delete(
+        f"{world.gateway}/v1/account/identities/{only_identity['id']}",
+        headers=as_user(only_session),
+        timeout=10,
+    )
+    assert last.status_code == 409
+    assert last.json()["type"] == "/problems/last-sign-in-method"
+    again = oidc_sign_in(world, only)
+    assert again.status_code == 200
+
+    # With a password left, the provider identity can go; signing in with it again makes
+    # a fresh link (the email is verified), so unlinking is not a lock-out either.
+    gone = requests.delete(
+        f"{world.gateway}/v1/account/identities/{identity['id']}",
+        headers=as_user(session),
+        timeout=10,
+    )
+    assert gone.status_code == 204
+    links = "SELECT count(*) FROM auth.oauth_identities WHERE user_id = %s"
+    assert db_scalar(world, links, user_id) == 0
+    assert requests.get(
+        world.gateway + "/v1/account/identities", headers=as_user(session), timeout=10
+    ).json() == {"identities": [], "has_password": True}
