@@ -1,4 +1,5 @@
-"""Browser suite fixtures: a stack with billing on localstripe, and Debian's chromium.
+"""Browser suite fixtures: a stack with billing on localstripe and sign-in through a loopback
+OpenID Connect provider ("corp"), and Debian's chromium.
 
 Playwright drives /usr/bin/chromium (`apt-get install chromium`); no browser
 is downloaded. axe-core comes from this folder's pinned package-lock.json
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,11 @@ import pytest
 import requests
 
 from picopt.devstack import Stack, free_port
+from picopt.kernel.tests.test_mailer import self_signed_cert
 from services.billing.tests import stripe_fixtures as sf
 from tests.integration.conftest import wait_for
 from tests.integration.harness import running_stack
+from tests.integration.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -70,10 +74,46 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@dataclass(frozen=True)
+class Gateway:
+    """Where the gateway will listen, chosen before anything starts (mail links, callback)."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, localstripe: str) -> Iterator[Stack]:
+def gateway() -> Gateway:
+    return Gateway(free_port())
+
+
+@pytest.fixture(scope="module")
+def oidc(tmp_path_factory: pytest.TempPathFactory, gateway: Gateway) -> Iterator[OidcProvider]:
+    """The "corp" provider over HTTPS (self-signed; auth trusts it, the browser ignores it)."""
+    cert, key = self_signed_cert(tmp_path_factory.mktemp("oidc-tls"))
+    with OidcProvider(cert, key, f"{gateway.url}/v1/auth/oauth/corp/callback") as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    localstripe: str,
+    gateway: Gateway,
+    oidc: OidcProvider,
+) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     env = {
+        "GATEWAY_PORT": str(gateway.port),
+        "PUBLIC_URL": gateway.url,
+        "OAUTH_PROVIDERS": "corp",
+        "OAUTH_CORP_CLIENT_ID": CLIENT_ID,
+        "OAUTH_CORP_CLIENT_SECRET": CLIENT_SECRET,
+        "OAUTH_CORP_ISSUER": oidc.issuer,
+        "REQUESTS_CA_BUNDLE": str(oidc.cert),
         "STRIPE_API_KEY": STRIPE_KEY,
         "STRIPE_API_BASE": localstripe,
         "STRIPE_WEBHOOK_SECRET": sf.WEBHOOK_SECRET,

@@ -1,19 +1,23 @@
-"""The web app in a real browser against the real services, in the order a new user meets it:
-sign up, confirm from the mail file, optimize three images, compare and download them, manage
-an API key, buy credits through localstripe, look at usage, export the data, delete the
-account and fail to sign in afterwards. Every page is checked with axe-core at phone and
-desktop widths, screenshotted into test-artifacts/browser/, and must load without a single
-Content-Security-Policy violation."""
+"""The web app in a real browser against the real services, in the order a new user meets
+it: sign up, confirm through the link in the mail file, optimize three images, compare and
+download them, manage an API key, buy credits through localstripe, look at usage, sign in
+with a provider (a loopback OpenID Connect server), connect and disconnect it on the account
+page, export the data, delete the account and fail to sign in afterwards. Every page is
+checked with axe-core at phone and desktop widths, screenshotted into test-artifacts/browser/,
+and must load without a single Content-Security-Policy violation."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+import re
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +27,12 @@ import stripe
 from PIL import Image
 
 from picopt.client import ApiError, Client
-from picopt.demo import mailed_token
+from picopt.demo import mail_text
 from picopt.devstack import Stack
 from picopt.samples import graphic_png, skimage_photo
 from tests.browser.conftest import AXE, DESKTOP, PHONE, STRIPE_KEY, TRIAL_CREDITS
 from tests.integration.conftest import mail_dir, wait_for
+from tests.integration.oidc_provider import OidcProvider, Person
 
 pytestmark = pytest.mark.integration
 
@@ -76,9 +81,14 @@ def axe(page: Any) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def session(stack: Stack, browser: Any, artifacts: Path) -> Iterator[Session]:
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+@contextmanager
+def browsing(stack: Stack, browser: Any, artifacts: Path) -> Iterator[Session]:
+    """A fresh browser profile that records CSP violations and uncaught script errors.
+
+    The loopback OIDC provider's certificate is self-signed: only its TLS errors are ignored
+    (the app itself is served over plain HTTP on loopback).
+    """
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True, ignore_https_errors=True)
     page = context.new_page()
     page.set_default_timeout(20_000)
     state = Session(page=page, base=stack.gateway_url(), artifacts=artifacts)
@@ -95,6 +105,12 @@ def session(stack: Stack, browser: Any, artifacts: Path) -> Iterator[Session]:
         yield state
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def session(stack: Stack, browser: Any, artifacts: Path) -> Iterator[Session]:
+    with browsing(stack, browser, artifacts) as state:
+        yield state
 
 
 @pytest.fixture(autouse=True)
@@ -126,8 +142,11 @@ def test_sign_up_confirm_from_the_mail_and_sign_in(session: Session, stack: Stac
     page.get_by_role("button", name="Create account").click()
     page.get_by_text("We sent a confirmation token").wait_for()
 
-    token = mailed_token(mail_dir(stack), session.email)
-    session.go(f"/app/confirm#token={token}")
+    link = mailed_link(mail_dir(stack), session.email, "/app/confirm#token=")
+    assert link.startswith(session.base + "/app/confirm#token=")
+    session.page.goto(link)
+    session.page.wait_for_load_state("networkidle")
+    assert page.locator("#token").input_value() == link.split("#token=", 1)[1]
     session.check("confirm")
     page.get_by_role("button", name="Confirm").click()
     page.get_by_text("Your email is confirmed").wait_for()
@@ -144,6 +163,23 @@ def test_sign_up_confirm_from_the_mail_and_sign_in(session: Session, stack: Stac
     page.locator("#who-name").get_by_text("Web User").wait_for()
     session.go("/app/reset")
     session.check("reset")
+
+
+def mailed_link(directory: Path, to: str, marker: str) -> str:
+    """The link containing `marker` in the newest mail to `to` (plain text part)."""
+
+    def find() -> str | None:
+        newest: tuple[int, str] | None = None
+        for path in directory.glob("*.eml"):
+            message = message_from_bytes(path.read_bytes())
+            found = re.search(rf"(\S+{re.escape(marker)}\S+)", mail_text(message))
+            if message["To"] == to and found:
+                stamp = path.stat().st_mtime_ns
+                if newest is None or stamp > newest[0]:
+                    newest = (stamp, found.group(1))
+        return newest[1] if newest else None
+
+    return str(wait_for(find, what=f"a mail to {to} with {marker}"))
 
 
 def _drop(page: Any, selector: str, name: str, data: bytes) -> None:
@@ -280,6 +316,71 @@ def test_privacy_page_states_the_configured_durations(session: Session) -> None:
     assert "1 second after you download them" in facts  # RETENTION_DOWNLOAD_GRACE=1 in the stack
     page.locator("#policy-meta").get_by_text("Version").wait_for()
     session.check("privacy")
+
+
+def test_sign_in_with_the_provider_button_lands_signed_in_on_the_app(
+    stack: Stack, browser: Any, artifacts: Path, oidc: OidcProvider, session: Session
+) -> None:
+    """A new person clicks "Corp" on the sign-in page, the loopback provider vouches for them,
+    and they land on /app signed in: an account of their own, with no purchases of anyone's."""
+    person = Person(sub=uuid.uuid4().hex, email=f"oidc-{uuid.uuid4().hex[:8]}@example.test")
+    oidc.next_person = person
+    with browsing(stack, browser, artifacts) as newcomer:
+        page = newcomer.page
+        newcomer.go("/app/signin")
+        page.get_by_role("link", name="Corp").click()
+        page.wait_for_url(f"{newcomer.base}/app")
+        page.locator("#who-name").get_by_text(person.name).wait_for()
+        me = page.request.get(f"{newcomer.base}/v1/account").json()["user"]
+        assert me["email"] == person.email and me["email_confirmed"] is True
+        # Tenant isolation for purchases: the buyer has one, the newcomer sees none.
+        assert page.request.get(f"{newcomer.base}/v1/billing/purchases").json()["purchases"] == []
+        bought = session.page.request.get(f"{session.base}/v1/billing/purchases").json()
+        assert bought["purchases"]
+
+        newcomer.go("/app/account")
+        methods = page.locator("#methods")
+        methods.get_by_text(f"Corp account ••••{person.sub[-4:]}").wait_for()
+        assert "No password yet" in methods.inner_text()
+        only = page.get_by_role("button", name=f"Disconnect Corp account ••••{person.sub[-4:]}")
+        assert only.is_disabled()  # the last way in
+        newcomer.check("account-provider-only")
+
+        # A failed provider sign-in comes back to the sign-in page with a readable reason.
+        oidc.next_person = Person(sub=uuid.uuid4().hex, email=person.email, email_verified=False)
+        page.request.post(
+            f"{newcomer.base}/v1/auth/logout",
+            headers={"X-CSRF-Token": _cookie(page, "csrf_token")},
+        )
+        newcomer.go("/app/signin")
+        page.get_by_role("link", name="Corp").click()
+        page.get_by_text("did not confirm an email address").wait_for()
+        # The code is read, then dropped from the address bar.
+        assert page.url == f"{newcomer.base}/app/signin"
+        assert not newcomer.problems, newcomer.problems
+
+
+def test_connect_and_disconnect_a_provider_on_the_account_page(
+    session: Session, oidc: OidcProvider
+) -> None:
+    page = session.page
+    person = Person(sub=uuid.uuid4().hex, email=session.email, name="Web User")
+    oidc.next_person = person
+    session.go("/app/account")
+    page.get_by_text("Email and password").wait_for()
+    page.get_by_role("link", name="Connect Corp").click()
+    page.wait_for_url(f"{session.base}/app/account")
+    label = f"Corp account ••••{person.sub[-4:]}"
+    page.locator("#methods").get_by_text(label).wait_for()
+    session.check("account-connected")
+    page.get_by_role("button", name=f"Disconnect {label}").click()
+    page.get_by_text(f"{label} disconnected.").wait_for()
+    assert label not in page.locator("#methods").inner_text()
+    assert "Email and password" in page.locator("#methods").inner_text()
+
+
+def _cookie(page: Any, name: str) -> str:
+    return next(c["value"] for c in page.context.cookies() if c["name"] == name)
 
 
 def test_export_my_data(session: Session) -> None:

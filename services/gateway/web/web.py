@@ -7,12 +7,14 @@ every action it offers is also available to API clients.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as WsgiResponse
 
 from picopt.kernel.settings import Settings
+from services.gateway.schemas import NEXT_PATH
 from services.gateway.web.privacy_facts import PrivacyFacts, privacy_facts
 
 bp = Blueprint(
@@ -81,6 +83,12 @@ def oauth_providers() -> list[str]:
     ]
 
 
+def next_path() -> str:
+    """The `next` page of the request when it is a page of this app, else empty."""
+    wanted = request.args.get("next", "")
+    return wanted if re.fullmatch(NEXT_PATH, wanted) else ""
+
+
 def _render(page: str, **context: Any) -> str:
     path, title = PAGES[page]
     return render_template(
@@ -100,12 +108,12 @@ def optimizer() -> str:
 
 @bp.get("/app/signin")
 def signin() -> str:
-    return _render("signin", providers=oauth_providers())
+    return _render("signin", providers=oauth_providers(), next_path=next_path())
 
 
 @bp.get("/app/signup")
 def signup() -> str:
-    return _render("signup", providers=oauth_providers())
+    return _render("signup", providers=oauth_providers(), next_path=next_path())
 
 
 @bp.get("/app/confirm")

@@ -54,6 +54,15 @@ def test_only_configured_providers_get_a_button(app: Flask) -> None:
     assert "/v1/auth/oauth/corp/start" not in html  # no client id: not configured
 
 
+def test_provider_buttons_carry_only_a_next_page_of_the_app(app: Flask) -> None:
+    client = app.test_client()
+    html = client.get("/app/signin?next=/app/keys").get_data(as_text=True)
+    assert 'href="/v1/auth/oauth/github/start?next=%2Fapp%2Fkeys"' in html
+    for bad in ("https://evil.test/app", "//evil.test", "/app/../v1"):
+        html = client.get("/app/signin", query_string={"next": bad}).get_data(as_text=True)
+        assert 'href="/v1/auth/oauth/github/start"' in html
+
+
 def test_privacy_page_shows_the_configured_durations(app: Flask) -> None:
     html = app.test_client().get("/app/privacy").get_data(as_text=True)
     assert "30 days" in html and "90 days" not in html

@@ -1,4 +1,4 @@
-import { api, onForm, requireUser, raw, saveBlob, say, showError, sleep } from "../app.js";
+import { api, el, onForm, requireUser, raw, saveBlob, say, showError, sleep, when } from "../app.js";
 
 const EXPORT_POLL_MS = 1000;
 let user = await requireUser();
@@ -11,6 +11,48 @@ function fill() {
     : user.email_confirmed ? "Confirmed." : "Not confirmed yet.";
 }
 fill();
+
+function providerName(name) {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+// Email and password, then each linked provider; the last way in cannot be removed.
+async function loadMethods() {
+  const { identities, has_password: hasPassword } = await api("GET", "/v1/account/identities");
+  const last = !hasPassword && identities.length === 1;
+  const items = [el("li", {
+    text: hasPassword
+      ? "Email and password"
+      : "No password yet: use \u201cForgot your password?\u201d on the sign-in page to set one.",
+  })];
+  for (const identity of identities) {
+    const label = `${providerName(identity.provider)} account ${identity.subject_hint}`;
+    const unlink = el("button", {
+      type: "button",
+      class: "danger",
+      text: "Disconnect",
+      "aria-label": `Disconnect ${label}`,
+      disabled: last,
+      title: last ? "This is the only way to sign in to your account" : null,
+    });
+    unlink.addEventListener("click", async () => {
+      showError("methods-error", null);
+      unlink.disabled = true;
+      try {
+        await api("DELETE", `/v1/account/identities/${identity.id}`);
+        await loadMethods();
+        say(`${label} disconnected.`);
+      } catch (error) {
+        unlink.disabled = false;
+        showError("methods-error", error);
+      }
+    });
+    items.push(el("li", { "data-identity-id": identity.id },
+      `${label}, connected ${when(identity.linked_at)} `, unlink));
+  }
+  document.getElementById("methods").replaceChildren(...items);
+}
+await loadMethods();
 
 onForm("name-form", async (data) => {
   showError("name-error", null);
