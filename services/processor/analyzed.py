@@ -1,10 +1,11 @@
 """Processor's handler for `job.analyzed`: apply the safety policy, attach the metadata, finish.
 
 Vision decides (`safety_action`); the processor, which owns the results, acts on it. The slow
-part (blurring each output in the blob store, or deleting the outputs of a refused job) runs
-in `prepare`, outside any transaction; the job then ends in one transaction with its event:
-`job.completed`, or `job.failed` with code `content_policy` so billing releases the credits
-and retention deletes the upload. A redelivery after the job ended changes nothing; one
+part (blurring each output in the blob store) runs in `prepare`, outside any transaction; the
+job then ends in one transaction with its event: `job.completed`, or `job.failed` with code
+`content_policy` and the job's output keys, so billing releases the credits and retention
+deletes the upload and the refused results and records each deletion in its audit log. The
+results of a refused job are never served meanwhile: the gateway serves only done jobs. A redelivery after the job ended changes nothing; one
 between the blur and the commit blurs an already blurred copy again, which only adds blur.
 """
 
@@ -52,7 +53,7 @@ class AnalyzedHandler:
         ]
 
     def enforce(self, ctx: HandlerContext) -> Enforced:
-        """Blur or delete the job's results as the policy asks."""
+        """Blur the job's results, or decide to refuse the job, as the policy asks."""
         event: events_pb2.JobAnalyzed = ctx.payload  # type: ignore[assignment]
         if event.safety_action not in ("blur", "refuse"):
             return Enforced()
@@ -74,8 +75,6 @@ class AnalyzedHandler:
                     if ctx.attempt < self.max_attempts:
                         raise
                     log.exception("results_blur_failed")
-            for key in keys:
-                self.blobs.delete(key)
             log.info("results_refused", outputs=len(keys))
             return Enforced("refuse")
 

@@ -210,7 +210,8 @@ def count_transition(s: Session, from_status: str, to_status: str) -> None:
 def fail_job(
     outbox: Outbox, s: Session, job: Job, code: str, message: str, status: str = "failed"
 ) -> None:
-    """End a job unsuccessfully; job.failed releases its credits and deletes its images."""
+    """End a job unsuccessfully; job.failed releases its credits and retention deletes its
+    images (the upload and any stored outputs, each deletion audited)."""
     count_transition(s, job.status, status)
     job.status = status
     job.error_code = code
@@ -225,6 +226,8 @@ def fail_job(
             input_key=job.input_key,
             code=code,
             message=message[:500],
+            output_keys=[o["blob_key"] for o in job.outputs or []]
+            or ([job.result_key] if job.result_key else []),
         ),
     )
     log.info("job_failed", job_id=job.id, code=code)
