@@ -24,6 +24,7 @@ from services.retention.logpurge import LogPurges
 from services.retention.policies import DEFAULT_POLICY_FILE, Policies
 from services.retention.policy import RetentionPolicy
 from services.retention.requests import Requests
+from services.retention.sessions import Sessions
 from services.retention.staff import staff_token
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -62,7 +63,8 @@ def main() -> None:
         public_url=env.str("PUBLIC_URL"),
     )
     policies.bootstrap(Path(env.str("PRIVACY_POLICY_FILE", str(DEFAULT_POLICY_FILE))))
-    own = RetentionData(deleter)
+    sessions = Sessions(db, deleter, policy)
+    own = RetentionData(deleter, sessions)
     participant = PrivacyParticipant("retention", outbox, own.erase, own.purge, lambda _: {})
     retention = Retention(
         deleter, requests, exports, log_purges, policies, app.settings.master_keys().current_id
@@ -76,7 +78,7 @@ def main() -> None:
     )
     server.add(
         retention_pb2_grpc.add_PrivacyServiceServicer_to_server,
-        PrivacyServicer(retention),
+        PrivacyServicer(retention, sessions),
         [service_name(retention_pb2.DESCRIPTOR, "PrivacyService")],
     )
     app.consume(
@@ -91,6 +93,7 @@ def main() -> None:
     app.outbox_relay(db)
     app.every("delete_due", policy.due_interval, deleter.delete_due)
     app.every("sweep", policy.sweep_interval, deleter.sweep)
+    app.every("sessions", policy.due_interval, sessions.expire_due)
     app.every("requests", env.float("RETENTION_REQUEST_CHECK_INTERVAL", 60.0), requests.tick)
     app.every(
         "overdue_gauge",

@@ -19,10 +19,18 @@ from picopt.kernel.db import Database
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Subscription
 from picopt.kernel.protos import from_timestamp
-from services.retention.models import DeletionRecord, SweepRun, TrackedObject
+from services.retention.models import (
+    DeletionRecord,
+    ProcessingSession,
+    SessionJob,
+    SweepRun,
+    TrackedObject,
+)
 from services.retention.policy import RetentionPolicy
 
 log = get_logger(__name__)
+
+SESSION_EXPIRED = "session_expired"
 
 
 def now() -> datetime:
@@ -94,6 +102,9 @@ class Deleter:
         self._track(
             ctx.session, e.input_key, e.job_id, "input", self._cap(from_timestamp(e.expires_at))
         )
+        if e.options.session_id:
+            self._join_session(ctx.session, e.job_id, e.owner_id, e.options.session_id)
+        self._session_cap(ctx.session, e.job_id)
 
     def on_completed(self, ctx: HandlerContext) -> None:
         assert ctx.session is not None
@@ -104,13 +115,17 @@ class Deleter:
             self._track(
                 ctx.session, key, e.job_id, "result", self._cap(from_timestamp(e.expires_at))
             )
+        self._session_cap(ctx.session, e.job_id)
 
     def on_failed(self, ctx: HandlerContext) -> None:
+        """The upload and every output the job stored go now, each deletion audited."""
         assert ctx.session is not None
         e = ctx.payload
         self._track(ctx.session, e.input_key, e.job_id, "input", now())
         self.delete_object(ctx.session, e.input_key, "job_ended")
-        for key in self._result_keys(ctx.session, e.job_id):
+        for key in e.output_keys:
+            self._track(ctx.session, key, e.job_id, "result", now())
+        for key in dict.fromkeys([*e.output_keys, *self._result_keys(ctx.session, e.job_id)]):
             self.delete_object(ctx.session, key, "job_ended")
 
     def on_downloaded(self, ctx: HandlerContext) -> None:
@@ -119,6 +134,49 @@ class Deleter:
         when = (from_timestamp(e.downloaded_at) or now()) + self.policy.download_grace
         for key in e.output_keys or [e.result_key]:
             self._track(ctx.session, key, e.job_id, "result", self._cap(when), cause="download")
+
+    # -- processing sessions ----------------------------------------------
+
+    def _join_session(self, s: Session, job_id: str, owner_id: str, session_id: str) -> None:
+        session = s.get(ProcessingSession, session_id)
+        if session is None or session.user_id != owner_id:
+            log.warning("job_session_unknown", job_id=job_id, session_id=session_id)
+            return
+        if s.get(SessionJob, job_id) is None:
+            s.add(SessionJob(job_id=job_id, session_id=session_id))
+            s.flush()
+
+    def _session_cap(self, s: Session, job_id: str) -> None:
+        """A job in a session: none of its images outlives the session (events in any order)."""
+        session = s.scalar(
+            select(ProcessingSession)
+            .join(SessionJob, SessionJob.session_id == ProcessingSession.id)
+            .where(SessionJob.job_id == job_id)
+        )
+        if session is None:
+            return
+        end = session_end(session)
+        for row in s.scalars(
+            select(TrackedObject).where(
+                TrackedObject.job_id == job_id, TrackedObject.deleted_at.is_(None)
+            )
+        ):
+            if _aware(row.delete_after) >= end:
+                row.delete_after, row.cause = end, SESSION_EXPIRED
+
+    def delete_ended_sessions(self, s: Session, session_id: str = "", limit: int = 500) -> int:
+        """Delete every remaining image of jobs in ended sessions (or in one of them)."""
+        query = (
+            select(TrackedObject.key)
+            .join(SessionJob, SessionJob.job_id == TrackedObject.job_id)
+            .join(ProcessingSession, ProcessingSession.id == SessionJob.session_id)
+            .where(TrackedObject.deleted_at.is_(None), ProcessingSession.ended_at.is_not(None))
+            .limit(limit)
+        )
+        if session_id:
+            query = query.where(ProcessingSession.id == session_id)
+        keys = list(s.scalars(query))
+        return sum(self.delete_object(s, key, SESSION_EXPIRED) for key in keys)
 
     def _result_keys(self, s: Session, job_id: str) -> list[str]:
         return list(
@@ -190,6 +248,12 @@ class Deleter:
             "deletions": counts,
             "last_sweep_at": _aware(last) if last else None,
         }
+
+
+def session_end(session: ProcessingSession) -> datetime:
+    """When a session's images must be gone: its expiry, or earlier if it was closed."""
+    expires = _aware(session.expires_at)
+    return min(expires, _aware(session.ended_at)) if session.ended_at else expires
 
 
 def _aware(value: datetime) -> datetime:

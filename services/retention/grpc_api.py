@@ -14,6 +14,7 @@ from services.retention.logpurge import LogPurges
 from services.retention.models import PolicyVersion
 from services.retention.policies import Policies, validated
 from services.retention.requests import Requests, RequestView
+from services.retention.sessions import Sessions, SessionView
 from services.retention.staff import require_staff
 
 
@@ -41,6 +42,17 @@ def request_message(view: RequestView) -> retention_pb2.PrivacyRequest:
         completed_at=to_timestamp(r.completed_at),
         overdue=r.overdue_at is not None,
         pending_services=list(view.pending_services),
+    )
+
+
+def session_message(view: SessionView) -> retention_pb2.ProcessingSession:
+    return retention_pb2.ProcessingSession(
+        id=view.id,
+        status=view.status,
+        created_at=to_timestamp(view.created_at),
+        expires_at=to_timestamp(view.expires_at),
+        ended_at=to_timestamp(view.ended_at),
+        images_deleted=view.images_deleted,
     )
 
 
@@ -174,8 +186,9 @@ class RetentionServicer(retention_pb2_grpc.RetentionServiceServicer):
 class PrivacyServicer(retention_pb2_grpc.PrivacyServiceServicer):
     """What the gateway asks on behalf of the signed-in user."""
 
-    def __init__(self, retention: Retention) -> None:
+    def __init__(self, retention: Retention, sessions: Sessions) -> None:
         self.r = retention
+        self.sessions = sessions
 
     def RequestErasure(
         self, request: retention_pb2.RequestErasureRequest, context: Any
@@ -203,3 +216,21 @@ class PrivacyServicer(retention_pb2_grpc.PrivacyServiceServicer):
         self, request: retention_pb2.GetPolicyRequest, context: Any
     ) -> retention_pb2.GetPolicyResponse:
         return retention_pb2.GetPolicyResponse(policy=policy_message(self.r.policies.current()))
+
+    def OpenSession(
+        self, request: retention_pb2.OpenSessionRequest, context: Any
+    ) -> retention_pb2.OpenSessionResponse:
+        view = self.sessions.open(request.user_id, request.ttl_seconds)
+        return retention_pb2.OpenSessionResponse(session=session_message(view))
+
+    def GetSession(
+        self, request: retention_pb2.GetSessionRequest, context: Any
+    ) -> retention_pb2.GetSessionResponse:
+        view = self.sessions.get(request.user_id, request.session_id)
+        return retention_pb2.GetSessionResponse(session=session_message(view))
+
+    def CloseSession(
+        self, request: retention_pb2.CloseSessionRequest, context: Any
+    ) -> retention_pb2.CloseSessionResponse:
+        view = self.sessions.close(request.user_id, request.session_id)
+        return retention_pb2.CloseSessionResponse(session=session_message(view))

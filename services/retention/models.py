@@ -27,6 +27,29 @@ class TrackedObject(Base):
     reason: Mapped[str] = mapped_column(String(32), default="")
 
 
+class ProcessingSession(Base):
+    """A batch of uploads (a web or CLI session) whose images all go when it ends."""
+
+    __tablename__ = "processing_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Set when the session expired or was closed; its images are then deleted.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+
+
+class SessionJob(Base):
+    """Which session a job belongs to (learnt from job.submitted)."""
+
+    __tablename__ = "session_jobs"
+
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(36), index=True)
+
+
 class DeletionRecord(Base):
     """Audit trail: ids, reason and time only, never personal data."""
 

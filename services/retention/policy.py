@@ -15,6 +15,7 @@ MAX_IMAGE_TTL_S = 86_400
 MAX_LOG_DAYS = 90.0
 MAX_ERASURE_DAYS = 30.0
 DEFAULT_OVERDUE_AFTER_S = 7 * 86_400
+DEFAULT_SESSION_TTL_S = 3_600
 SERVICES_WITH_USER_DATA = ("auth", "billing", "processor", "retention")
 EXPORTERS = ("auth", "billing", "processor")
 
@@ -42,6 +43,7 @@ class RetentionPolicy:
     overdue_after: timedelta
     erasure_retry: timedelta
     export_ttl: timedelta
+    session_ttl: timedelta
     erasure_services: tuple[str, ...]
     exporters: tuple[str, ...]
 
@@ -81,6 +83,12 @@ class RetentionPolicy:
             raise SettingsError(
                 f"RETENTION_EXPORT_TTL must be 1 to {MAX_IMAGE_TTL_S} seconds, got {export_ttl}"
             )
+        session_ttl = env.int("RETENTION_SESSION_TTL", min(DEFAULT_SESSION_TTL_S, ttl))
+        if not 0 < session_ttl <= ttl:
+            raise SettingsError(
+                f"RETENTION_SESSION_TTL must be 1 to RETENTION_IMAGE_TTL ({ttl}) seconds, "
+                f"got {session_ttl}"
+            )
         purge_interval = env.float("RETENTION_LOG_PURGE_INTERVAL", 3600.0)
         if not 0 < purge_interval <= 86_400:
             raise SettingsError(
@@ -101,6 +109,7 @@ class RetentionPolicy:
             overdue_after=overdue,
             erasure_retry=timedelta(seconds=env.float("RETENTION_ERASURE_RETRY", 600.0)),
             export_ttl=timedelta(seconds=export_ttl),
+            session_ttl=timedelta(seconds=session_ttl),
             erasure_services=tuple(services),
             exporters=env.list("RETENTION_EXPORTERS", EXPORTERS),
         )
