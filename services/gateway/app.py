@@ -23,6 +23,7 @@ from services.gateway import (
     routes_docs,
     routes_jobs,
     routes_privacy,
+    routes_sessions,
 )
 from services.gateway.backends import Backends
 from services.gateway.call_log import CallLog
@@ -80,6 +81,7 @@ def create_app(
         routes_jobs.bp,
         routes_billing.bp,
         routes_privacy.bp,
+        routes_sessions.bp,
         web.bp,
     ]
     for blueprint in blueprints:

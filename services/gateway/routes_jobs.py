@@ -27,6 +27,7 @@ from services.gateway.job_json import job_json
 from services.gateway.job_options import parse_options
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
+from services.gateway.routes_sessions import join_session
 from services.gateway.schemas import Job, JobBatch, JobList, ListJobsQuery, ResultQuery
 from services.processor.engine.api import EngineError
 from services.processor.engine.detect import detect_format
@@ -57,6 +58,7 @@ OPTION_FIELDS: dict[str, Any] = {
     "placeholder": _TEXT,
     "vision_provider": {"type": "string", "description": "AI provider, if the service allows"},
     "language": {"type": "string", "description": "BCP 47 language of the AI metadata"},
+    "session_id": {"type": "string", "description": "processing session (POST /v1/sessions)"},
 }
 BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
 JOB_FORM = {
@@ -69,7 +71,7 @@ BATCH_FORM = {
     "required": ["file"],
     "properties": {"file": {"type": "array", "items": BINARY}, **OPTION_FIELDS},
 }
-JOB_PROBLEMS = [402, 413, 415]
+JOB_PROBLEMS = [402, 404, 409, 413, 415]
 MAX_BATCH = 20
 
 
@@ -155,6 +157,7 @@ def _create(
     job_id = str(uuid.uuid4())
     input_key = f"uploads/{job_id}"
     expires = datetime.now(UTC) + timedelta(seconds=current_app.config["IMAGE_TTL_S"])
+    expires = join_session(user_id, request.form.get("session_id", ""), options, expires)
     backends, blobs = _backends(), current_app.extensions["blobs"]
     with bound_context(job_id=job_id):
         with calling("billing"):
