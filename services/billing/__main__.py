@@ -46,7 +46,7 @@ def main() -> None:
     app.every("expire_granted_credits", 300.0, ledger.expire_grants)
     app.every("send_due_receipts", 60.0, receipts.send_due)
     app.every("expire_stale_purchases", 3600.0, lambda: purchases.expire_stale(timeout))
-    privacy = BillingPrivacy(db, Outbox("billing"))
+    privacy = BillingPrivacy(db, Outbox("billing"), stripe_api)
     privacy.participant.register(server)
     app.consume(privacy.participant.subscriptions(), db=db)
     app.outbox_relay(db)

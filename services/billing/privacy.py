@@ -9,7 +9,13 @@ keeps the money:
   has erased the account, names no one); `trial_claims.email_digest` (a keyed
   HMAC, never the address, so a trial cannot be claimed twice) with `user_id`
   set to NULL; `stripe_events` (Stripe event ids and outcomes).
-- deleted: `stripe_customers` (the link from the user to a Stripe customer).
+- deleted: `stripe_customers` (the link from the user to a Stripe customer), and
+  the customer object at Stripe itself (it holds the email Stripe collected),
+  through `customers.delete` before the row goes. While Stripe cannot be
+  reached the erasure raises: nothing is committed, the event is retried (and
+  retention re-sends `account.erase` to stale requests), so billing answers
+  `account.erased` only once Stripe confirmed. Stripe keeps the payments
+  themselves, as tax law requires, pointing at the deleted customer.
 Billing never stores names, emails or card data.
 """
 
@@ -22,6 +28,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from picopt.kernel.db import Database
+from picopt.kernel.errors import Unavailable
+from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import Outbox
 from picopt.privacy.participant import PrivacyParticipant
 from services.billing.models import (
@@ -32,11 +40,15 @@ from services.billing.models import (
     StripeEvent,
     TrialClaim,
 )
+from services.billing.stripe_api import StripeApi
+
+log = get_logger(__name__)
 
 
 class BillingPrivacy:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, stripe_api: StripeApi) -> None:
         self.db = db
+        self.stripe_api = stripe_api
         self.participant = PrivacyParticipant(
             "billing", outbox, self.erase, self.purge, self.export
         )
@@ -48,12 +60,28 @@ class BillingPrivacy:
         claims = s.execute(
             update(TrialClaim).where(TrialClaim.user_id == user_id).values(user_id=None)
         )
+        stripe_ids = list(
+            s.scalars(select(StripeCustomer.customer_id).where(StripeCustomer.user_id == user_id))
+        )
+        self._delete_at_stripe(stripe_ids)
         customers = s.execute(delete(StripeCustomer).where(StripeCustomer.user_id == user_id))
         return {
             "purchases_anonymized": int(purchases.rowcount or 0),  # type: ignore[attr-defined]
             "trial_claims_anonymized": int(claims.rowcount or 0),  # type: ignore[attr-defined]
             "stripe_customers": int(customers.rowcount or 0),  # type: ignore[attr-defined]
+            "stripe_customers_deleted_at_stripe": len(stripe_ids),
         }
+
+    def _delete_at_stripe(self, customer_ids: list[str]) -> None:
+        """Raise (so the erasure is retried) until Stripe has deleted every customer."""
+        if customer_ids and not self.stripe_api.configured:
+            raise Unavailable(
+                "a Stripe customer must be deleted but STRIPE_API_KEY is unset",
+                code="payments_not_configured",
+            )
+        for customer_id in customer_ids:
+            self.stripe_api.delete_customer(customer_id)
+            log.info("stripe_customer_deleted", customer_id=customer_id)
 
     def purge(self, s: Session, older_than: datetime) -> dict[str, int]:
         """Webhook intake log; the ledger and purchases are financial records, not logs."""

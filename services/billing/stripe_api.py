@@ -98,6 +98,20 @@ class StripeApi:
             )
         return str(customer.id)
 
+    def delete_customer(self, customer_id: str) -> None:
+        """Delete a customer (and the email Stripe holds) at Stripe; already gone counts as done.
+
+        Raises Unavailable while Stripe cannot be reached, so an erasure waits and retries.
+        """
+        try:
+            self.client.v1.customers.delete(customer_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise _unavailable("delete_customer", exc) from exc
+            log.info("stripe_customer_already_gone", customer_id=customer_id)
+        except stripe.StripeError as exc:
+            raise _unavailable("delete_customer", exc) from exc
+
     def start_checkout(
         self, purchase_id: str, user_id: str, customer_id: str, pack: Pack, currency: str
     ) -> StartedPayment:
@@ -233,14 +247,18 @@ def _stripe_errors(operation: str) -> Iterator[None]:
     try:
         yield
     except stripe.StripeError as exc:
-        log.warning(
-            "stripe_request_failed",
-            operation=operation,
-            error=type(exc).__name__,
-            http_status=exc.http_status,
-            stripe_code=exc.code,
-        )
-        raise Unavailable(
-            f"the payment provider failed ({type(exc).__name__}); try again",
-            code="payment_provider_failed",
-        ) from exc
+        raise _unavailable(operation, exc) from exc
+
+
+def _unavailable(operation: str, exc: stripe.StripeError) -> Unavailable:
+    log.warning(
+        "stripe_request_failed",
+        operation=operation,
+        error=type(exc).__name__,
+        http_status=exc.http_status,
+        stripe_code=exc.code,
+    )
+    return Unavailable(
+        f"the payment provider failed ({type(exc).__name__}); try again",
+        code="payment_provider_failed",
+    )
