@@ -252,7 +252,21 @@ class Stack:
     def _check_alive(self) -> None:
         for proc in self.processes.values():
             if proc.popen is not None and proc.popen.poll() is not None:
-                raise StackError(f"{proc.name} exited with status {proc.popen.returncode}")
+                raise StackError(
+                    f"{proc.name} exited with status {proc.popen.returncode}{self._log_tail(proc)}"
+                )
+
+    def _log_tail(self, proc: Process, lines: int = 5) -> str:
+        """The end of a dead process's log, so a failed start explains itself."""
+        if self.log_dir is None:
+            return ""
+        if proc.pump is not None:
+            proc.pump.join(timeout=2)
+        path = self.log_dir / f"{proc.name}.log"
+        if not path.exists():
+            return ""
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        return "; last log lines:\n" + "\n".join(line[:500] for line in tail)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.processes[name]
