@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import HeaderNames, Limiter
 
 from picopt.kernel.settings import Settings
@@ -48,4 +48,12 @@ def install_limiter(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
     )
     app.extensions["auth_limit"] = env.str("RATE_LIMIT_AUTH", "30/minute")
+    app.after_request(_never_retry_immediately)
     return limiter
+
+
+def _never_retry_immediately(response: Response) -> Response:
+    """flask-limiter floors the seconds left; "0" would invite a retry that is still limited."""
+    if response.status_code == 429 and response.headers.get("Retry-After") == "0":
+        response.headers["Retry-After"] = "1"
+    return response
