@@ -81,6 +81,12 @@ class AgeMonitor:
         self._thread.join()
 
 
+def retention_rows(stack: Stack, query: str, *params: object) -> list[tuple[Any, ...]]:
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        return list(conn.execute(query, params).fetchall())
+
+
 def purge_queues(stack: Stack, *queues: str) -> None:
     """Lose events: what retention never hears of, only the sweep can catch."""
     connection = pika.BlockingConnection(pika.URLParameters(stack.env["AMQP_URL"]))
@@ -101,6 +107,19 @@ def test_no_blob_survives_the_limit_with_retention_down_and_events_lost(stack: S
         assert user.wait(kept["id"])["status"] == "done"
         assert user.wait(fetched["id"])["status"] == "done"
         user.download(fetched["id"])
+        # Retention has acted on what it heard so far: originals gone, the download noted.
+        for job in (kept, fetched):
+            wait_for(
+                lambda job=job: not blobs.exists(f"uploads/{job['id']}"), what="original deleted"
+            )
+        wait_for(
+            lambda: retention_rows(
+                stack,
+                "SELECT 1 FROM retention.tracked_objects WHERE job_id = %s AND cause = 'download'",
+                fetched["id"],
+            ),
+            what="download recorded by retention",
+        )
         # An object no event ever announced, with a deadline far beyond the policy.
         far = datetime.now(UTC) + timedelta(days=30)
         blobs.put("uploads/planted/orphan", b"lost", owner="nobody", deadline=far)
