@@ -10,20 +10,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class User(_message.Message):
-    __slots__ = ("id", "name", "email", "email_confirmed", "created_at", "pending_email")
+    __slots__ = ("id", "name", "email", "email_confirmed", "created_at", "pending_email", "vision_provider", "language")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     EMAIL_CONFIRMED_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     PENDING_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    VISION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     email: str
     email_confirmed: bool
     created_at: _timestamp_pb2.Timestamp
     pending_email: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., email_confirmed: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_email: _Optional[bool] = ...) -> None: ...
+    vision_provider: str
+    language: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., email_confirmed: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_email: _Optional[bool] = ..., vision_provider: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class SignUpRequest(_message.Message):
     __slots__ = ("name", "email", "password")
@@ -214,16 +218,20 @@ class LogOutEverywhereResponse(_message.Message):
     def __init__(self, sessions_ended: _Optional[int] = ...) -> None: ...
 
 class UpdateAccountRequest(_message.Message):
-    __slots__ = ("user_id", "name", "email", "current_password")
+    __slots__ = ("user_id", "name", "email", "current_password", "vision_provider", "language")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    VISION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     name: str
     email: str
     current_password: str
-    def __init__(self, user_id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., current_password: _Optional[str] = ...) -> None: ...
+    vision_provider: str
+    language: str
+    def __init__(self, user_id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., current_password: _Optional[str] = ..., vision_provider: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class UpdateAccountResponse(_message.Message):
     __slots__ = ("user",)
