@@ -19,6 +19,8 @@ def user_message(user: User) -> auth_pb2.User:
         email_confirmed=user.email_confirmed_at is not None,
         created_at=to_timestamp(user.created_at),
         pending_email=user.pending_email is not None,
+        vision_provider=user.vision_provider or "",
+        language=user.language or "",
     )
 
 
@@ -154,6 +156,10 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             name=request.name if request.HasField("name") else None,
             email=request.email if request.HasField("email") else None,
             current_password=request.current_password,
+            vision_provider=(
+                request.vision_provider if request.HasField("vision_provider") else None
+            ),
+            language=request.language if request.HasField("language") else None,
         )
         return auth_pb2.UpdateAccountResponse(user=user_message(user))
 

@@ -25,6 +25,9 @@ class User(Base):
     pending_email: Mapped[str | None] = mapped_column(String(320))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # AI metadata defaults for jobs that name none; "" means the deployment default.
+    vision_provider: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    language: Mapped[str] = mapped_column(String(35), default="", server_default="")
 
 
 class Session(Base):

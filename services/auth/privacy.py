@@ -55,6 +55,8 @@ class AuthPrivacy:
                 "pending_email": user.pending_email,
                 "created_at": user.created_at,
                 "disabled_at": user.disabled_at,
+                "vision_provider": user.vision_provider,
+                "language": user.language,
             }
             sign_in = {
                 "password": user.password_hash is not None,

@@ -45,6 +45,7 @@ from services.auth.models import (
 )
 from services.auth.notify import Notifier
 from services.auth.passwords import check_password
+from services.auth.preferences import check_language, check_vision_provider
 from services.auth.rows import rowcount
 from services.auth.throttle import LoginThrottle, ThrottleConfig
 
@@ -474,10 +475,14 @@ class AuthService:
         name: str | None = None,
         email: str | None = None,
         current_password: str = "",
+        vision_provider: str | None = None,
+        language: str | None = None,
     ) -> User:
-        """Renames at once; a new email is mailed a confirmation token and waits for it."""
+        """Renames and sets AI metadata preferences at once; a new email waits for confirmation."""
         new_name = _check_name(name) if name is not None else None
         new_email = normalize_email(email) if email is not None else None
+        provider = check_vision_provider(vision_provider) if vision_provider is not None else None
+        new_language = check_language(language) if language is not None else None
         token = ""
         with self.db.session() as s:
             user = s.get(User, user_id)
@@ -496,6 +501,10 @@ class AuthService:
                 old_email = user.email
             if new_name is not None:
                 user.name = new_name
+            if provider is not None:
+                user.vision_provider = provider
+            if new_language is not None:
+                user.language = new_language
             s.flush()
             s.expunge(user)
         if token and new_email is not None:

@@ -7,6 +7,7 @@ Deliberately free of heavy imports: the gateway reads it on every job submission
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 LOCAL = "local"
@@ -14,6 +15,10 @@ LOCAL = "local"
 REMOTE = ("openai", "anthropic", "gemini")
 KNOWN = (LOCAL, *REMOTE)
 ALIASES = {"azure": "openai", "vllm": "openai", "ollama": "openai", "claude": "anthropic"}
+# A BCP 47 tag as clients send them ("en", "pt-BR", "zh-Hant-TW"); 35 characters is the RFC's
+# practical maximum.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+MAX_LANGUAGE = 35
 
 
 class UnknownProviderError(ValueError):
@@ -46,3 +51,8 @@ def enabled_providers(settings: Mapping[str, str]) -> tuple[str, ...]:
         if raw.strip() and (name := canonical(raw)) not in names:
             names.append(name)
     return tuple(names)
+
+
+def is_language_tag(tag: str) -> bool:
+    """Whether `tag` looks like a BCP 47 language tag, the form every provider is asked in."""
+    return len(tag) <= MAX_LANGUAGE and _LANGUAGE_TAG.fullmatch(tag) is not None
