@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
 from PIL import Image
 
 from .encode import ALPHA_FORMATS, ANIMATED_FORMATS, LOSSLESS_FORMATS, Extras, encode
-from .search import Judge, Scored, lowest_passing, mosaic, verify_up
+from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
 
 QUALITY_RANGES = {
     "jpeg": (20, 98),
@@ -27,6 +28,12 @@ ANIMATION_SAMPLES = 3
 SAMPLE_MARGIN = 0.75
 # Re-check the runner-up at full size when its estimate is this close to the winner's.
 RUNNER_UP_MARGIN = 1.15
+# At a fixed quality the source side of the score is prepared while the encoder runs, keeping
+# its planes (~64 bytes a pixel) up to this size; larger outputs are scored band by band.
+PREPARED_MAX_PIXELS = 4_200_000
+# A full-size score this far above the target means the mosaic overestimated the quality the
+# whole image needs (e.g. a dark image with a few detailed tiles): search down at full size.
+OVERSHOOT = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,13 @@ class Choice:
 class Candidate:
     format: str
     kind: str  # "lossy", "palette" or "lossless"
+    # Full-resolution chroma: for saturated or chroma-detailed photos, 4:2:0 AVIF never reaches
+    # the target below the quality where it switches to 4:4:4 anyway, and 4:4:4 throughout is
+    # often smaller at equal score.
+    full_chroma: bool = False
+
+    def extras(self, extras: Extras) -> Extras:
+        return replace(extras, full_chroma=True) if self.full_chroma else extras
 
 
 def is_graphic(im: Image.Image) -> bool:
@@ -84,6 +98,8 @@ def candidates(
             out.append(Candidate(fmt, "lossy"))
         else:
             out.append(Candidate(fmt, "lossy"))
+            if fmt == "avif" and not graphic:
+                out.append(Candidate(fmt, "lossy", full_chroma=True))
             if graphic and fmt in ("webp", "jxl"):
                 out.append(Candidate(fmt, "lossless"))
     return out
@@ -103,23 +119,39 @@ def choose(
     )
     alpha = any(f.mode == "RGBA" for f in frames)
     cands = candidates(formats, target, graphic, alpha, len(frames) > 1)
-    judge = AnimationJudge(frames) if len(frames) > 1 else Judge(frames[0])
     if target.lossless or target.fixed_quality is not None:
-        return _fixed(frames, cands, target, extras, judge)
+        return _fixed(frames, cands, target, extras)
+    judge = AnimationJudge(frames) if len(frames) > 1 else Judge(frames[0])
     return _searched(frames, cands, target.score or 80.0, extras, judge)
 
 
+def _judge_of(frames: list[Image.Image]) -> Judge:
+    if len(frames) > 1:
+        return AnimationJudge(frames)
+    return Judge(frames[0], cache=frames[0].width * frames[0].height <= PREPARED_MAX_PIXELS)
+
+
 def _fixed(
-    frames: list[Image.Image], cands: list[Candidate], target: Target, extras: Extras, judge: Judge
+    frames: list[Image.Image], cands: list[Candidate], target: Target, extras: Extras
 ) -> Choice:
-    best: Choice | None = None
-    for c in cands:
-        q = None if c.kind == "lossless" else (target.fixed_quality or 100)
-        data = encode(frames, c.format, q, extras)
-        if best is None or len(data) < len(best.data):
-            best = Choice(data, c.format, q, 0.0)
-    assert best is not None
-    best.score = 100.0 if best.quality is None else judge.score_bytes(best.data)
+    """Encode each candidate once; the judge is built on a second thread meanwhile."""
+    cands = [c for c in cands if not c.full_chroma]  # at a fixed quality 4:2:0 is smaller
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as pool:
+        judging: Future[Judge] | None = None
+        if any(c.kind != "lossless" for c in cands):
+            judging = pool.submit(_judge_of, frames)
+        best: Choice | None = None
+        for c in cands:
+            q = None if c.kind == "lossless" else (target.fixed_quality or 100)
+            data = encode(frames, c.format, q, extras)
+            if best is None or len(data) < len(best.data):
+                best = Choice(data, c.format, q, 0.0)
+        assert best is not None
+        if best.quality is None:
+            best.score = 100.0
+        else:
+            assert judging is not None
+            best.score = judging.result().score_bytes(best.data)
     return best
 
 
@@ -140,7 +172,11 @@ def _searched(
         lo, hi = QUALITY_RANGES[c.format]
         sample_target = target if exact else target + SAMPLE_MARGIN
         found = lowest_passing(
-            partial(_encode_one, sample, c.format, extras), sample_judge, sample_target, lo, hi
+            partial(_encode_one, sample, c.format, c.extras(extras)),
+            sample_judge,
+            sample_target,
+            lo,
+            hi,
         )
         if found is None:
             continue
@@ -189,11 +225,16 @@ def _verify(
     extras: Extras,
     judge: Judge,
 ) -> Scored | None:
-    _, hi = QUALITY_RANGES[c.format]
+    lo, hi = QUALITY_RANGES[c.format]
     assert found.quality is not None
-    return verify_up(
-        lambda q: encode(frames, c.format, q, extras), judge, target, found.quality, hi
-    )
+
+    def encode_at(q: int) -> bytes:
+        return encode(frames, c.format, q, c.extras(extras))
+
+    verified = verify_up(encode_at, judge, target, found.quality, hi)
+    if verified is None or verified.score < target + OVERSHOOT or verified.quality != found.quality:
+        return verified
+    return refine_down(encode_at, judge, target, verified, lo)
 
 
 def _best_effort(

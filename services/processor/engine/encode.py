@@ -38,6 +38,7 @@ class Extras:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     graphic: bool = False
+    full_chroma: bool = False
     options: dict[str, object] = field(default_factory=dict)
 
 
@@ -148,7 +149,7 @@ def _avif(im: Image.Image, quality: int, extras: Extras) -> bytes:
         extras,
         quality=quality,
         speed=AVIF_SPEED,
-        subsampling="4:4:4" if extras.graphic or quality >= 90 else "4:2:0",
+        subsampling="4:4:4" if extras.graphic or extras.full_chroma or quality >= 90 else "4:2:0",
     )
 
 

@@ -260,7 +260,9 @@ class Ssimulacra2:
 
     CACHE_MAX_PIXELS = 1_500_000
 
-    def __init__(self, source_rgb: np.ndarray) -> None:
+    def __init__(self, source_rgb: np.ndarray, cache: bool | None = None) -> None:
+        """`cache` keeps the source planes whatever the size (None: only for small sources),
+        so building this ahead, e.g. while the encoder runs, leaves half the work for score()."""
         self.shape = source_rgb.shape
         self._linears: list[np.ndarray] = []
         linear = to_linear(source_rgb)
@@ -271,7 +273,9 @@ class Ssimulacra2:
             if scale < _SCALES - 1:
                 linear = _downsample(linear)
         self._cache: dict[tuple[int, int], _SourceBand] | None = None
-        if source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS:
+        if cache is None:
+            cache = source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS
+        if cache:
             self._cache = {
                 (s, i): _source_band(lin[band.lo : band.hi])
                 for s, lin in enumerate(self._linears)

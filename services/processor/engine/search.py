@@ -1,7 +1,8 @@
 """Find the lowest encoder quality whose output still meets the SSIMULACRA2 target.
 
 The search runs on a mosaic of tiles spread over the image (cheap to encode and score), and
-only the chosen quality is encoded at full size and verified, stepping up if it falls short.
+only the chosen quality is encoded at full size and verified, stepping up if it falls short,
+or bisecting down when the mosaic asked for far more quality than the whole image needs.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ class Scored:
 class Judge:
     """Scores encodes of one image; with transparency, the worse of a dark and light backdrop."""
 
-    def __init__(self, im: Image.Image) -> None:
+    def __init__(self, im: Image.Image, cache: bool | None = None) -> None:
         self.size = im.size
         rgba = np.asarray(im.convert("RGBA")) if im.mode == "RGBA" else None
         self._alpha_refs = (
             [Ssimulacra2(_over(rgba, bg)) for bg in BACKGROUNDS] if rgba is not None else []
         )
         self._opaque_ref = Ssimulacra2(
-            np.asarray(_over(rgba, 255)) if rgba is not None else np.asarray(im.convert("RGB"))
+            np.asarray(_over(rgba, 255)) if rgba is not None else np.asarray(im.convert("RGB")),
+            cache=cache,
         )
 
     def score_bytes(self, data: bytes) -> float:
@@ -122,3 +124,29 @@ def verify_up(
             return None
         q = min(ceiling, q + step)
     return None
+
+
+def refine_down(
+    encode: Callable[[int], bytes],
+    judge: Judge,
+    target: float,
+    passing: Scored,
+    floor: int,
+    attempts: int = 4,
+) -> Scored:
+    """Bisect below `passing.quality` (never under `floor`) for a smaller full-size encode that
+    still meets `target`; `passing` itself when none does."""
+    assert passing.quality is not None
+    best = passing
+    lo, hi = max(floor, passing.quality - 2**attempts), passing.quality - 1
+    while lo <= hi:
+        q = (lo + hi) // 2
+        data = encode(q)
+        s = Scored(data, q, judge.score_bytes(data))
+        if s.score >= target:
+            if len(s.data) < len(best.data):
+                best = s
+            hi = q - 1
+        else:
+            lo = q + 1
+    return best
