@@ -5,8 +5,9 @@ part (blurring each output in the blob store) runs in `prepare`, outside any tra
 job then ends in one transaction with its event: `job.completed`, or `job.failed` with code
 `content_policy` and the job's output keys, so billing releases the credits and retention
 deletes the upload and the refused results and records each deletion in its audit log. The
-results of a refused job are never served meanwhile: the gateway serves only done jobs. A redelivery after the job ended changes nothing; one
-between the blur and the commit blurs an already blurred copy again, which only adds blur.
+results of a refused job are never served meanwhile: the gateway serves only done jobs. A
+redelivery after the job ended changes nothing; one between the blur and the commit blurs an
+already blurred copy again, which only adds blur.
 """
 
 from __future__ import annotations
