@@ -9,8 +9,6 @@ is downloaded. axe-core comes from this folder's pinned package-lock.json
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +20,7 @@ import requests
 from picopt.devstack import Stack, free_port
 from picopt.kernel.tests.test_mailer import self_signed_cert
 from services.billing.tests import stripe_fixtures as sf
-from tests.integration.conftest import wait_for
-from tests.integration.harness import running_stack
+from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
 from tests.integration.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -39,7 +36,7 @@ CHROMIUM_FLAGS = [
 ]
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-STRIPE_KEY = "sk_test_localstripe"
+STRIPE_KEY = LOCALSTRIPE_KEY
 TRIAL_CREDITS = 12
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -48,30 +45,8 @@ DESKTOP = {"width": 1280, "height": 800}
 @pytest.fixture(scope="module")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """localstripe on a free loopback port, from scratch, for this module only."""
-    tmp = tmp_path_factory.mktemp("localstripe")
-    port = free_port()
-    log = (tmp / "localstripe.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/v1/customers", auth=(STRIPE_KEY, ""), timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="localstripe")
+    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import requests
 
 from picopt.devstack import GRPC_SERVICES, Stack, amqp_reachable, free_port
 
@@ -164,3 +167,37 @@ def running_stack(
             yield stack
         finally:
             stack.stop()
+
+
+LOCALSTRIPE_KEY = "sk_test_localstripe"
+
+
+@contextmanager
+def running_localstripe(tmp: Path) -> Iterator[str]:
+    """localstripe (Stripe's API for stripe-python) on a free loopback port, from scratch."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (tmp / "localstripe.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
+
+        def up() -> bool:
+            try:
+                return requests.get(f"{url}/v1/customers", auth=(LOCALSTRIPE_KEY, ""), timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        try:
+            deadline = time.monotonic() + 30
+            while not up():
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"localstripe did not start; see {tmp / 'localstripe.log'}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -6,8 +6,6 @@ reservations against PostgreSQL."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,16 +23,16 @@ from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.cli import main as picopt_main
 from picopt.client import ApiError, Client
 from picopt.demo import mail_text
-from picopt.devstack import Stack, free_port
+from picopt.devstack import Stack
 from picopt.kernel.errors import error_code
 from picopt.samples import graphic_png
 from services.billing.tests import stripe_fixtures as sf
 from tests.integration.conftest import mail_dir, wait_for
-from tests.integration.harness import running_stack
+from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
 
 pytestmark = pytest.mark.integration
 
-STRIPE_KEY = "sk_test_localstripe"
+STRIPE_KEY = LOCALSTRIPE_KEY
 TRIAL = 3
 PASSWORD = "correct horse battery staple"
 
@@ -42,30 +40,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="module")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """localstripe on a free loopback port, from scratch, for this module only."""
-    tmp = tmp_path_factory.mktemp("localstripe")
-    port = free_port()
-    log = (tmp / "localstripe.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/v1/customers", auth=(STRIPE_KEY, ""), timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="localstripe")
+    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,45 +22,24 @@ from PIL import Image
 from skimage import data as skdata
 
 from picopt.client import ApiError, Client
-from picopt.devstack import Stack, free_port
+from picopt.devstack import Stack
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from tests.integration.conftest import blob_dir, new_user, wait_for
-from tests.integration.harness import running_stack
+from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
 from tests.integration.images import graphic_png
 
 pytestmark = pytest.mark.integration
 
-STRIPE_KEY = "sk_test_localstripe"
+STRIPE_KEY = LOCALSTRIPE_KEY
 STAFF_TOKEN = secrets.token_urlsafe(24)
 SESSION_TTL_S = 30
 
 
 @pytest.fixture(scope="module")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("localstripe")
-    port = free_port()
-    log = (tmp / "localstripe.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/v1/customers", auth=(STRIPE_KEY, ""), timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="localstripe")
+    """localstripe on a free loopback port, from scratch, for this module only."""
+    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
