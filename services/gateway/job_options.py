@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 
 from picopt.processor.v1 import processor_pb2
 from services.gateway.problems import Problem
 from services.processor.engine.api import FITS, FORMATS, KEEP, QUALITY_PRESETS
-from services.vision.providers.catalog import UnknownProviderError, canonical, enabled_providers
+from services.vision.providers.catalog import (
+    UnknownProviderError,
+    canonical,
+    enabled_providers,
+    is_language_tag,
+)
 
 OUTPUT_FORMATS = tuple(f for f in FORMATS if f != "gif")
 QUALITY_WORDS = ("auto", "lossless", *QUALITY_PRESETS)
 MAX_DIMENSION = 16384
 MAX_WIDTHS = 8
 _ACCEPT_MIME = {"image/avif": "avif", "image/webp": "webp", "image/jxl": "jxl"}
-# A BCP 47 tag as clients send them ("en", "pt-BR", "zh-Hant-TW"); 35 characters is the RFC's
-# practical maximum.
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
-MAX_LANGUAGE = 35
 
 
 def _invalid(field: str, detail: str) -> Problem:
@@ -46,9 +46,13 @@ def _bool(form: Mapping[str, str], field: str, default: bool) -> bool:
     raise _invalid(field, f"{field} must be true or false")
 
 
-def _vision_provider(form: Mapping[str, str], settings: Mapping[str, str]) -> str:
-    """The job's provider choice, canonical ("claude" -> "anthropic"); "" keeps the default."""
-    raw = form.get("vision_provider", "").strip()
+def vision_provider_choice(raw: str, settings: Mapping[str, str]) -> str:
+    """A provider choice, canonical ("claude" -> "anthropic"); "" keeps the default.
+
+    Used for a job's field and for an account's preference: only providers this deployment
+    enables are accepted (400 invalid-option otherwise).
+    """
+    raw = raw.strip()
     if not raw:
         return ""
     allowed = enabled_providers(settings)
@@ -63,11 +67,32 @@ def _vision_provider(form: Mapping[str, str], settings: Mapping[str, str]) -> st
     return name
 
 
-def _language(form: Mapping[str, str]) -> str:
-    raw = form.get("language", "").strip()
-    if raw and (len(raw) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(raw)):
+def language_choice(raw: str) -> str:
+    """A BCP 47 language tag for AI metadata (job field or account preference); "" for none."""
+    raw = raw.strip()
+    if raw and not is_language_tag(raw):
         raise _invalid("language", "language must be a BCP 47 tag such as en, de or pt-BR")
     return raw
+
+
+def with_account_preferences(
+    options: processor_pb2.JobOptions,
+    vision_provider: str,
+    language: str,
+    settings: Mapping[str, str] | None = None,
+) -> processor_pb2.JobOptions:
+    """Fill the job's empty provider and language from the account's preferences.
+
+    The job's own values win. A stored provider the deployment no longer enables is skipped
+    (the job gets the deployment default) rather than failing a submission the user did not
+    make wrong.
+    """
+    allowed = enabled_providers(os.environ if settings is None else settings)
+    if not options.vision_provider and vision_provider in allowed:
+        options.vision_provider = vision_provider
+    if not options.language and is_language_tag(language):
+        options.language = language
+    return options
 
 
 def accept_from_header(header: str) -> list[str]:
@@ -120,6 +145,8 @@ def parse_options(
         metadata=_bool(form, "metadata", True),
         widths=sorted(set(widths)),
         placeholder=_bool(form, "placeholder", False),
-        vision_provider=_vision_provider(form, os.environ if settings is None else settings),
-        language=_language(form),
+        vision_provider=vision_provider_choice(
+            form.get("vision_provider", ""), os.environ if settings is None else settings
+        ),
+        language=language_choice(form.get("language", "")),
     )

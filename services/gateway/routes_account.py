@@ -3,6 +3,7 @@ call log."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -11,6 +12,7 @@ from picopt.auth.v1 import auth_pb2
 from picopt.kernel.protos import from_timestamp
 from services.gateway.backends import calling
 from services.gateway.identity import current_user_id, set_session_cookies
+from services.gateway.job_options import language_choice, vision_provider_choice
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
 from services.gateway.routes_auth import user_model
@@ -62,15 +64,17 @@ def account() -> Response:
 
 @bp.patch("/v1/account")
 @operation(
-    "Update the name; change the email (needs current_password, confirmed by email)",
+    "Update the name; change the email (needs current_password, confirmed by email); set the "
+    "AI metadata defaults vision_provider (one this deployment enables) and language (BCP 47)",
     tags=["account"],
     body=AccountPatchBody,
     responses={200: UserReply},
 )
 def update_account(body: AccountPatchBody) -> Response:
     user_id = current_user_id()
-    if body.name is None and body.email is None:
-        raise Problem(400, "invalid-body", "send name and/or email")
+    preferences = body.model_fields_set & {"vision_provider", "language"}
+    if body.name is None and body.email is None and not preferences:
+        raise Problem(400, "invalid-body", "send name, email, vision_provider and/or language")
     request = auth_pb2.UpdateAccountRequest(
         user_id=user_id, current_password=body.current_password or ""
     )
@@ -78,6 +82,10 @@ def update_account(body: AccountPatchBody) -> Response:
         request.name = body.name
     if body.email is not None:
         request.email = body.email
+    if "vision_provider" in preferences:
+        request.vision_provider = vision_provider_choice(body.vision_provider or "", os.environ)
+    if "language" in preferences:
+        request.language = language_choice(body.language or "")
     with calling("auth"):
         reply = _backends().auth.UpdateAccount(request)
     return jsonify(UserReply(user=user_model(reply.user)).model_dump(mode="json"))

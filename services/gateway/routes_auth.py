@@ -59,6 +59,8 @@ def user_model(user: auth_pb2.User) -> User:
         email_confirmed=user.email_confirmed,
         pending_email=user.pending_email,
         created_at=_iso(user.created_at),
+        vision_provider=user.vision_provider or None,
+        language=user.language or None,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
+from picopt.auth.v1 import auth_pb2
 from picopt.billing.v1 import billing_pb2
 from picopt.kernel.blobstore import BlobNotFound
 from picopt.kernel.logs import bound_context, get_logger
@@ -24,7 +25,7 @@ from picopt.processor.v1 import processor_pb2
 from services.gateway.backends import calling
 from services.gateway.identity import current_user_id
 from services.gateway.job_json import job_json
-from services.gateway.job_options import parse_options
+from services.gateway.job_options import parse_options, with_account_preferences
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
 from services.gateway.routes_sessions import join_session
@@ -102,6 +103,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     if upload is None:
         raise Problem(400, "missing-file", "send the image as multipart/form-data field 'file'")
     options = parse_options(request.form, request.headers.get("Accept", ""))
+    options = _account_defaults(user_id, options)
     job = _submit_one(user_id, upload, options)
     return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
 
@@ -123,9 +125,19 @@ def submit_batch() -> tuple[Response, int]:
     if len(uploads) > MAX_BATCH:
         raise Problem(400, "too-many-files", f"at most {MAX_BATCH} files per batch")
     options = parse_options(request.form, request.headers.get("Accept", ""))
+    options = _account_defaults(user_id, options)
     checked = [(upload, *_read_image(upload, index)) for index, upload in enumerate(uploads)]
     jobs = [_create(user_id, upload, data, fmt, options) for upload, data, fmt in checked]
     return jsonify({"jobs": [job_json(j) for j in jobs]}), 202
+
+
+def _account_defaults(user_id: str, options: processor_pb2.JobOptions) -> processor_pb2.JobOptions:
+    """The account's provider and language for a job that names none (asked only then)."""
+    if not options.metadata or (options.vision_provider and options.language):
+        return options
+    with calling("auth"):
+        user = _backends().auth.GetUser(auth_pb2.GetUserRequest(user_id=user_id)).user
+    return with_account_preferences(options, user.vision_provider, user.language)
 
 
 def _read_image(upload: FileStorage, index: int | None = None) -> tuple[bytes, str]:

@@ -45,6 +45,9 @@ class AccountPatchBody(_Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, min_length=3, max_length=320)
     current_password: str | None = Field(default=None, min_length=1, max_length=1024)
+    # AI metadata defaults for jobs that name none; "" or null clears the preference.
+    vision_provider: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=35)
 
 
 class PasswordChangeBody(_Body):
@@ -72,6 +75,9 @@ class User(BaseModel):
     email_confirmed: bool
     pending_email: bool = False
     created_at: str | None
+    # Used for jobs that name no provider or language; null: the deployment default.
+    vision_provider: str | None = None
+    language: str | None = None
 
 
 class UserReply(BaseModel):

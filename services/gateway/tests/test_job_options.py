@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.gateway.job_options import parse_options
+from services.gateway.job_options import parse_options, with_account_preferences
 from services.gateway.problems import Problem
 
 ALLOWING_OPENAI = {"VISION_PROVIDER": "local", "VISION_ALLOWED_PROVIDERS": "local,openai"}
@@ -40,3 +40,19 @@ def test_a_malformed_language_is_a_400(language: str) -> None:
     with pytest.raises(Problem) as caught:
         parse_options({"language": language}, "", {})
     assert caught.value.status == 400
+
+
+def test_the_account_preferences_fill_what_the_job_leaves_empty() -> None:
+    options = with_account_preferences(parse_options({}, "", {}), "openai", "de", ALLOWING_OPENAI)
+    assert (options.vision_provider, options.language) == ("openai", "de")
+
+
+def test_the_job_choice_wins_over_the_account_preferences() -> None:
+    chosen = parse_options({"vision_provider": "local", "language": "fr"}, "", ALLOWING_OPENAI)
+    options = with_account_preferences(chosen, "openai", "de", ALLOWING_OPENAI)
+    assert (options.vision_provider, options.language) == ("local", "fr")
+
+
+def test_a_preferred_provider_the_deployment_no_longer_enables_is_skipped() -> None:
+    options = with_account_preferences(parse_options({}, "", {}), "anthropic", "de", {})
+    assert (options.vision_provider, options.language) == ("", "de")
