@@ -16,6 +16,11 @@ from werkzeug.wrappers import Response as WsgiResponse
 from picopt.kernel.settings import Settings
 from services.gateway.schemas import NEXT_PATH
 from services.gateway.web.privacy_facts import PrivacyFacts, privacy_facts
+from services.vision.providers.catalog import (
+    default_provider,
+    enabled_providers,
+    sends_images_off_machine,
+)
 
 bp = Blueprint(
     "web",
@@ -143,7 +148,14 @@ def usage() -> str:
 
 @bp.get("/app/account")
 def account() -> str:
-    return _render("account", providers=oauth_providers())
+    settings = _settings().env.env
+    vision = [(name, sends_images_off_machine(name)) for name in enabled_providers(settings)]
+    return _render(
+        "account",
+        providers=oauth_providers(),
+        vision_providers=vision,
+        vision_default=default_provider(settings),
+    )
 
 
 @bp.get("/app/privacy")

@@ -81,3 +81,15 @@ def test_durations_read_naturally() -> None:
 def test_external_ai_providers_are_marked() -> None:
     facts = privacy_facts(Env({"VISION_PROVIDER": "claude", "VISION_ALLOWED_PROVIDERS": "local"}))
     assert facts.ai_providers == (("anthropic", True), ("local", False))
+
+
+def test_account_page_offers_only_the_enabled_vision_providers(tmp_path: Path) -> None:
+    env = {"VAR_DIR": str(tmp_path), "VISION_ALLOWED_PROVIDERS": "local,claude"}
+    settings = Settings.load("gateway", env)
+    flask_app = create_app(settings, backends=object(), blobs=object())  # type: ignore[arg-type]
+    flask_app.extensions["web_settings"] = settings
+    html = flask_app.test_client().get("/app/account").get_data(as_text=True)
+    assert '<option value="">This installation\'s default (local)</option>' in html
+    assert '<option value="anthropic">anthropic (external)</option>' in html
+    assert 'value="openai"' not in html and 'value="gemini"' not in html
+    assert '<label for="acc-vision-provider">' in html and '<label for="acc-language">' in html

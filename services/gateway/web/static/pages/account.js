@@ -12,6 +12,16 @@ function fill() {
 }
 fill();
 
+// A stored provider this installation no longer enables shows as the default, which is what
+// jobs then get.
+function fillVision() {
+  const select = document.getElementById("acc-vision-provider");
+  select.value = user.vision_provider || "";
+  if (select.value !== (user.vision_provider || "")) select.value = "";
+  document.getElementById("acc-language").value = user.language || "";
+}
+fillVision();
+
 function providerName(name) {
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
@@ -62,6 +72,20 @@ onForm("name-form", async (data) => {
     say("Name saved.");
   } catch (error) {
     showError("name-error", error);
+  }
+});
+
+onForm("vision-form", async (data) => {
+  showError("vision-error", null);
+  try {
+    ({ user } = await api("PATCH", "/v1/account", {
+      vision_provider: String(data.get("vision_provider")),
+      language: String(data.get("language")).trim(),
+    }));
+    fillVision();
+    say("AI preferences saved.");
+  } catch (error) {
+    showError("vision-error", error);
   }
 });
 
