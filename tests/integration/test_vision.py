@@ -1,5 +1,6 @@
 """AI metadata through the running services: the local provider, a remote provider, the
-per-job choice of provider and language, and the safety policy (flag, blur, refuse).
+per-job and per-account choice of provider and language, and the safety policy (flag, blur,
+refuse).
 
 Three stacks: the default one (flag policy; an OpenAI-compatible fake on loopback allowed
 next to `local`), and two whose block threshold is so low that every image counts as blocked,
@@ -143,6 +144,77 @@ def test_a_provider_the_deployment_does_not_allow_is_a_400(user: Client) -> None
     assert bad_language.value.status == 400
     assert bad_language.value.problem["field"] == "language"
     assert user.balance()["available"] == before  # nothing was reserved
+
+
+def test_the_account_preferences_apply_to_jobs_that_name_none(stack: Stack, fake: FakeAPI) -> None:
+    client = new_user(stack)
+    assert (client.account()["vision_provider"], client.account()["language"]) == (None, None)
+    saved = client.update_account(vision_provider="Azure", language="de")
+    assert (saved["vision_provider"], saved["language"]) == ("openai", "de")
+    assert client.account()["language"] == "de"
+    image = astronaut_with_text()
+    fake.queue(*(Reply(body=openai_ok({**VALID, "language": "de"})) for _ in range(3)))
+    seen = len(fake.seen)
+    single = client.submit(image, metadata=True)
+    batch = client.submit_batch([("a.jpg", image), ("b.jpg", image)], metadata=True)
+    for job in (single, *batch):
+        assert (job["options"]["vision_provider"], job["options"]["language"]) == ("openai", "de")
+        done = client.wait(job["id"], timeout=120)
+        assert done["status"] == "done", done["error"]
+        meta = done["metadata"]
+        assert (meta["provider"], meta["model"], meta["language"]) == ("openai", "gpt-test", "de")
+    assert len(fake.seen) == seen + 3
+    assert all("'de'" in json.dumps(request.body) for request in fake.seen[seen:])
+
+
+def test_a_job_value_overrides_the_account_preference_field_by_field(
+    stack: Stack, fake: FakeAPI
+) -> None:
+    client = new_user(stack)
+    client.update_account(vision_provider="openai", language="de")
+    seen = len(fake.seen)
+    local = client.submit(astronaut_with_text(), metadata=True, vision_provider="local")
+    assert (local["options"]["vision_provider"], local["options"]["language"]) == ("local", "de")
+    done = client.wait(local["id"], timeout=120)
+    assert done["status"] == "done", done["error"]
+    assert done["metadata"]["provider"] == "local" and PHRASE in done["metadata"]["alt_text"]
+    assert len(fake.seen) == seen  # the preferred remote provider was not asked
+    fake.queue(Reply(body=openai_ok({**VALID, "language": "fr"})))
+    french = client.submit(astronaut_with_text(), metadata=True, language="fr")
+    assert (french["options"]["vision_provider"], french["options"]["language"]) == ("openai", "fr")
+    done = client.wait(french["id"], timeout=120)
+    assert (done["metadata"]["provider"], done["metadata"]["language"]) == ("openai", "fr")
+    assert "'fr'" in json.dumps(fake.seen[-1].body)
+    cleared = client.update_account(vision_provider="", language=None)
+    assert (cleared["vision_provider"], cleared["language"]) == (None, None)
+    plain = client.submit(astronaut_with_text(), metadata=True)
+    assert "vision_provider" not in plain["options"] and "language" not in plain["options"]
+    done = client.wait(plain["id"], timeout=120)
+    assert (done["metadata"]["provider"], done["metadata"]["language"]) == ("local", "en")
+
+
+def test_a_preference_the_deployment_does_not_allow_is_a_400_and_changes_nothing(
+    stack: Stack,
+) -> None:
+    client = new_user(stack)
+    client.update_account(vision_provider="openai", language="de")
+    refusals = (
+        ({"vision_provider": "anthropic"}, "vision_provider"),
+        ({"vision_provider": "skynet", "name": "Renamed"}, "vision_provider"),
+        ({"language": "not a language"}, "language"),
+        ({"language": "de", "vision_provider": "gemini"}, "vision_provider"),
+    )
+    for fields, field in refusals:
+        with pytest.raises(ApiError) as refused:
+            client.update_account(**fields)
+        assert refused.value.status == 400
+        assert refused.value.problem["type"].endswith("invalid-option")
+        assert refused.value.problem["field"] == field
+    with pytest.raises(ApiError) as too_long:
+        client.update_account(language="x" * 36)
+    assert too_long.value.status == 400
+    me = client.account()
+    assert (me["name"], me["vision_provider"], me["language"]) == ("Test User", "openai", "de")
 
 
 def test_a_failing_remote_provider_falls_back_to_local(
