@@ -383,6 +383,25 @@ def _cookie(page: Any, name: str) -> str:
     return next(c["value"] for c in page.context.cookies() if c["name"] == name)
 
 
+def test_save_ai_preferences_on_the_account_page(session: Session) -> None:
+    page = session.page
+    session.go("/app/account")
+    language = page.get_by_label("Language", exact=True)
+    language.fill("not a language")
+    page.get_by_role("button", name="Save AI preferences").click()
+    page.get_by_text("language must be a BCP 47 tag").wait_for()
+    page.get_by_label("Provider", exact=True).select_option("local")
+    language.fill("de")
+    page.get_by_role("button", name="Save AI preferences").click()
+    page.get_by_text("AI preferences saved.").wait_for()
+    me = page.request.get(f"{session.base}/v1/account").json()["user"]
+    assert (me["vision_provider"], me["language"]) == ("local", "de")
+    session.go("/app/account")
+    assert page.get_by_label("Provider", exact=True).input_value() == "local"
+    assert page.get_by_label("Language", exact=True).input_value() == "de"
+    session.check("account-ai-preferences")
+
+
 def test_export_my_data(session: Session) -> None:
     page = session.page
     session.go("/app/account")
