@@ -64,8 +64,8 @@ class Candidate:
     # often smaller at equal score.
     full_chroma: bool = False
 
-    def extras(self, extras: Extras) -> Extras:
-        return replace(extras, full_chroma=True) if self.full_chroma else extras
+    def extras(self, extras: Extras, final: bool = False) -> Extras:
+        return replace(extras, full_chroma=self.full_chroma, final=final)
 
 
 def is_graphic(im: Image.Image) -> bool:
@@ -143,7 +143,7 @@ def _fixed(
         best: Choice | None = None
         for c in cands:
             q = None if c.kind == "lossless" else (target.fixed_quality or 100)
-            data = encode(frames, c.format, q, extras)
+            data = encode(frames, c.format, q, c.extras(extras, final=True))
             if best is None or len(data) < len(best.data):
                 best = Choice(data, c.format, q, 0.0)
         assert best is not None
@@ -187,9 +187,11 @@ def _searched(
     for estimate, c, found in estimates:
         if best is not None and estimate > len(best.data) * RUNNER_UP_MARGIN:
             break
+        # A sample that is the image itself needs no check, unless the output encoder differs.
+        final_differs = c.format == "avif"
         verified = (
             found
-            if exact or found.quality is None
+            if found.quality is None or (exact and not final_differs)
             else _verify(frames, c, found, target, extras, judge)
         )
         if verified is not None and (best is None or len(verified.data) < len(best.data)):
@@ -229,7 +231,7 @@ def _verify(
     assert found.quality is not None
 
     def encode_at(q: int) -> bytes:
-        return encode(frames, c.format, q, c.extras(extras))
+        return encode(frames, c.format, q, c.extras(extras, final=True))
 
     verified = verify_up(encode_at, judge, target, found.quality, hi)
     if verified is None or verified.score < target + OVERSHOOT or verified.quality != found.quality:

@@ -26,6 +26,10 @@ LOSSLESS_FORMATS = ("png", "webp", "jxl", "gif")
 ANIMATED_FORMATS = ("webp", "avif", "png", "gif")
 ALPHA_FORMATS = ("png", "webp", "avif", "jxl", "gif")
 AVIF_SPEED = 6
+# Outputs (not search samples) up to about 2 MP are encoded at libaom speed 4: 4-10% smaller
+# at equal SSIMULACRA2 than speed 6 for 3-10x the encode time, still a few seconds at 2 MP.
+AVIF_FINAL_SPEED = 4
+AVIF_FINAL_MAX_PIXELS = 2_100_000
 WEBP_METHOD = 4
 
 
@@ -39,6 +43,7 @@ class Extras:
     exif: bytes | None = None
     graphic: bool = False
     full_chroma: bool = False
+    final: bool = False  # the output itself, not a search sample: worth a slower encoder
     options: dict[str, object] = field(default_factory=dict)
 
 
@@ -148,9 +153,15 @@ def _avif(im: Image.Image, quality: int, extras: Extras) -> bytes:
         "AVIF",
         extras,
         quality=quality,
-        speed=AVIF_SPEED,
+        speed=_avif_speed(im, extras),
         subsampling="4:4:4" if extras.graphic or extras.full_chroma or quality >= 90 else "4:2:0",
     )
+
+
+def _avif_speed(im: Image.Image, extras: Extras) -> int:
+    if extras.final and im.width * im.height <= AVIF_FINAL_MAX_PIXELS:
+        return AVIF_FINAL_SPEED
+    return AVIF_SPEED
 
 
 def _jxl(im: Image.Image, quality: int | None, extras: Extras) -> bytes:

@@ -162,7 +162,6 @@ def _kernel() -> np.ndarray:
 
 
 _KERNEL = _kernel()
-_IDENTITY = np.ones(1, dtype=np.float32)
 _SRGB_TO_LINEAR = np.where(
     np.arange(256) / 255.0 <= 0.04045,
     np.arange(256) / 255.0 / 12.92,
@@ -185,10 +184,17 @@ def _xyb(linear: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.transform(cubed, _TO_POSITIVE_XYB), dtype=np.float32)
 
 
+def _padded_xyb(linear: np.ndarray) -> np.ndarray:
+    """XYB with `_RADIUS` zero columns either side: the reference blurs with zeros beyond the
+    left and right edges, so one two-way filter call then gives exactly its result."""
+    return cv2.copyMakeBorder(
+        _xyb(linear), 0, 0, _RADIUS, _RADIUS, cv2.BORDER_CONSTANT, value=(0.0, 0.0, 0.0)
+    )
+
+
 def _blur(img: np.ndarray) -> np.ndarray:
-    """Gaussian (sigma 1.5, radius 5) with the reference's borders: zeros on x, mirrored on y."""
-    rows = cv2.sepFilter2D(img, -1, _KERNEL, _IDENTITY, borderType=cv2.BORDER_CONSTANT)
-    return cv2.sepFilter2D(rows, -1, _IDENTITY, _KERNEL, borderType=cv2.BORDER_REFLECT)
+    """Gaussian (sigma 1.5, radius 5), mirrored on y; on x the zero padding is the border."""
+    return cv2.sepFilter2D(img, -1, _KERNEL, _KERNEL, borderType=cv2.BORDER_REFLECT)
 
 
 def _downsample(linear: np.ndarray) -> np.ndarray:
@@ -241,7 +247,7 @@ class _SourceBand:
 
 
 def _source_band(linear: np.ndarray) -> _SourceBand:
-    x = _xyb(linear)
+    x = _padded_xyb(linear)
     mu = _blur(x)
     variance = _blur(x * x)
     variance -= mu * mu
@@ -306,7 +312,7 @@ class Ssimulacra2:
         """Sums for every channel of one band of one scale."""
         cached = self._cache.get((s, i)) if self._cache is not None else None
         src = cached or _source_band(source[band.lo : band.hi])
-        return _band_sums(src, _xyb(linear[band.lo : band.hi]), band.core)
+        return _band_sums(src, _padded_xyb(linear[band.lo : band.hi]), band.core)
 
 
 def _band_sums(src: _SourceBand, x: np.ndarray, core: slice) -> np.ndarray:
@@ -333,7 +339,9 @@ def _band_sums(src: _SourceBand, x: np.ndarray, core: slice) -> np.ndarray:
     artifact = np.maximum(ratio, 0.0)
     np.negative(ratio, out=ratio)
     np.maximum(ratio, 0.0, out=ratio)
-    ssim, art, lost = _sums(diff[core]), _sums(artifact[core]), _sums(ratio[core])
+    cols = slice(_RADIUS, x.shape[1] - _RADIUS)
+    ssim = _sums(diff[core, cols])
+    art, lost = _sums(artifact[core, cols]), _sums(ratio[core, cols])
     return np.array(
         [
             ssim[2 * c : 2 * c + 2] + art[2 * c : 2 * c + 2] + lost[2 * c : 2 * c + 2]

@@ -77,3 +77,11 @@ def test_fixed_quality_reports_the_full_size_score() -> None:
     assert choice.score == pytest.approx(
         ssimulacra2(np.asarray(im), _decoded(choice.data)), abs=1e-9
     )
+
+
+def test_outputs_use_the_slower_avif_encoder_and_still_meet_the_target() -> None:
+    im = photo(128, 96)
+    assert encode([im], "avif", 60, Extras(final=True)) != encode([im], "avif", 60, Extras())
+    choice = choose([im], ("avif",), Target(score=80.0), Extras())
+    assert choice.score >= 80.0
+    assert choice.score == pytest.approx(ssimulacra2(np.asarray(im), _decoded(choice.data)))
