@@ -149,6 +149,8 @@ def _speed(perf: dict[str, float], mem: dict[str, float], met: dict[str, float])
         f"{met['reference_score']:.3f} | ±1.0 | "
         f"{_mark(abs(met['fast_score'] - met['reference_score']) <= 1.0)} |",
         "",
-        "Timings are medians of 3 runs (metric: 5 fast, 2 reference) on 2 cores shared with "
-        "other work, so absolute numbers are noisy; ratios are measured in the same run.",
+        "Timings are the minimum of 5 interleaved rounds (metric: 9 fast and 3 reference runs, "
+        "interleaved) on 2 cores shared with other work; ratios are measured in the same run. "
+        f"1-minute load average: {perf.get('load_start', float('nan')):.1f} at the start, "
+        f"{perf.get('load_end', float('nan')):.1f} at the end.",
     ]
