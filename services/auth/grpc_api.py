@@ -232,3 +232,10 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.UnlinkIdentityResponse:
         self.service.unlink_identity(request.user_id, request.identity_id)
         return auth_pb2.UnlinkIdentityResponse()
+
+    def DisableAccount(
+        self, request: auth_pb2.DisableAccountRequest, context: Any
+    ) -> auth_pb2.DisableAccountResponse:
+        with self.service.db.session() as s:
+            self.service.disable_user(s, request.user_id)
+        return auth_pb2.DisableAccountResponse()

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel
 
+from picopt.auth.v1 import auth_pb2
 from picopt.kernel.blobstore import BlobNotFound
 from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Settings
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.gateway.backends import calling
@@ -21,6 +24,8 @@ from services.gateway.identity import current_user_id
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
 from services.vision.providers.catalog import enabled_providers, sends_images_off_machine
+
+log = get_logger(__name__)
 
 bp = Blueprint("privacy", __name__)
 
@@ -88,6 +93,14 @@ def delete_account() -> tuple[Response, int]:
     user_id = current_user_id()
     with calling("retention"):
         reply = _privacy().RequestErasure(retention_pb2.RequestErasureRequest(user_id=user_id))
+    # The request is recorded; now disable at once rather than when `account.erase` arrives.
+    # If auth is unreachable, that event still disables the account when auth is back.
+    try:
+        current_app.extensions["backends"].auth.DisableAccount(
+            auth_pb2.DisableAccountRequest(user_id=user_id)
+        )
+    except grpc.RpcError:
+        log.warning("disable_at_once_failed", user_id=user_id)
     return jsonify(_request_reply(reply.request)), 202
 
 

@@ -380,3 +380,13 @@ class UnlinkIdentityRequest(_message.Message):
 class UnlinkIdentityResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class DisableAccountRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class DisableAccountResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

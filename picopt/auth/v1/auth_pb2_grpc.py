@@ -140,6 +140,11 @@ class AuthServiceStub:
                 request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.SerializeToString,
                 response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.FromString,
                 _registered_method=True)
+        self.DisableAccount = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/DisableAccount',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.DisableAccountRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.DisableAccountResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -272,6 +277,13 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DisableAccount(self, request, context):
+        """Disable at once (sessions, keys and tokens revoked); erasure follows by event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -379,6 +391,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.UnlinkIdentity,
                     request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.FromString,
                     response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.SerializeToString,
+            ),
+            'DisableAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableAccount,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.DisableAccountRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.DisableAccountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -949,6 +966,33 @@ class AuthService:
             '/picopt.auth.v1.AuthService/UnlinkIdentity',
             picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.SerializeToString,
             picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/DisableAccount',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.DisableAccountRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.DisableAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,
