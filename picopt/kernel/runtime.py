@@ -16,9 +16,12 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import pika.exceptions
 
 from picopt.kernel import logs, metrics, tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
@@ -128,10 +131,24 @@ class ServiceApp:
         if options["stop_grace_s"] is not None:
             self._intake_timeout = max(self._intake_timeout, options["stop_grace_s"] + 10)
         consumer = Consumer(self.settings.amqp_url, self.name, subscriptions, db=db, **options)
-        consumer.declare()
+        self._when_broker_answers("declare_queues", consumer.declare)
         self._starters.append(lambda: self._thread(f"{self.name}-consumer", consumer.run))
         self._stoppers.append((_STOP_INTAKE, consumer.stop))
         return consumer
+
+    def _when_broker_answers(self, what: str, call: Callable[[], Any]) -> Any:
+        """Retry a start-up call while the broker is unreachable or slow (it may start after us)."""
+        deadline = time.monotonic() + self.settings.env.float("AMQP_STARTUP_TIMEOUT_S", 120.0)
+        delay = 0.5
+        while True:
+            try:
+                return call()
+            except (pika.exceptions.AMQPConnectionError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("broker_unavailable_retrying", step=what, error=type(exc).__name__)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def outbox_relay(self, db: Database) -> OutboxRelay:
         relay = OutboxRelay(db, self.settings.amqp_url)

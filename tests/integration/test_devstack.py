@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import requests
 
 from picopt.devstack import GRPC_SERVICES, ROOT, free_port, health_status
+from tests.integration.harness import fresh_database, fresh_vhost, infrastructure
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +116,47 @@ def test_up_fails_fast_with_advice_when_no_broker_can_be_had(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "rabbitmq-server is not installed" in result.stderr
     assert "AMQP_URL" in result.stderr
+
+
+def test_a_service_started_before_its_broker_waits_for_it(tmp_path: Path) -> None:
+    """The broker may come up after the services (a node restart, a rollout): they wait."""
+    name = f"picopt_late_{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    with fresh_database(name) as db_url:
+        env = {
+            **os.environ,
+            "VAR_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": db_url,
+            # A vhost that does not exist yet: the broker refuses, as if it were not up.
+            "AMQP_URL": f"{infrastructure().amqp_base}/{name}",
+            "AUTH_GRPC_PORT": str(port),
+            "AUTH_SECRET": "test-secret",
+        }
+        log_path = tmp_path / "auth.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.auth"],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while b"broker_unavailable_retrying" not in log_path.read_bytes():
+                    assert proc.poll() is None, log_path.read_text()[-2000:]
+                    assert time.monotonic() < deadline, "the service never tried the broker"
+                    time.sleep(0.2)
+                with fresh_vhost(name):
+                    deadline = time.monotonic() + 60
+                    while health_status(f"127.0.0.1:{port}") != "SERVING":
+                        assert proc.poll() is None, log_path.read_text()[-2000:]
+                        assert time.monotonic() < deadline, (
+                            "the service did not start after the broker"
+                        )
+                        time.sleep(0.2)
+                    proc.send_signal(signal.SIGTERM)
+                    assert proc.wait(timeout=60) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
