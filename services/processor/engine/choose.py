@@ -32,8 +32,11 @@ RUNNER_UP_MARGIN = 1.15
 # its planes (~64 bytes a pixel) up to this size; larger outputs are scored band by band.
 PREPARED_MAX_PIXELS = 4_200_000
 # A full-size score this far above the target means the mosaic overestimated the quality the
-# whole image needs (e.g. a dark image with a few detailed tiles): search down at full size.
+# whole image needs (e.g. a dark image with a few detailed tiles): search down at full size,
+# over a wide range (16 settings) from OVERSHOOT on, over the next 4 settings from
+# SMALL_OVERSHOOT (the output encoder is slower than the search's and scores a little higher).
 OVERSHOOT = 2.0
+SMALL_OVERSHOOT = 0.75
 
 
 @dataclass(frozen=True)
@@ -234,9 +237,13 @@ def _verify(
         return encode(frames, c.format, q, c.extras(extras, final=True))
 
     verified = verify_up(encode_at, judge, target, found.quality, hi)
-    if verified is None or verified.score < target + OVERSHOOT or verified.quality != found.quality:
+    if verified is None or verified.quality != found.quality:
         return verified
-    return refine_down(encode_at, judge, target, verified, lo)
+    overshoot = verified.score - target
+    if overshoot < SMALL_OVERSHOOT:
+        return verified
+    attempts = 4 if overshoot >= OVERSHOOT else 2
+    return refine_down(encode_at, judge, target, verified, lo, attempts=attempts)
 
 
 def _best_effort(
