@@ -35,8 +35,12 @@ def mail_text(message: Message) -> str:
     return ""
 
 
-def mailed_token(mail_dir: Path, to: str, timeout: float = 30.0) -> str:
-    """The token in the newest message to `to` written by the file mail transport."""
+def mailed_token(mail_dir: Path, to: str, timeout: float = 30.0, since_ns: int = 0) -> str:
+    """The token in the newest message to `to` written by the file mail transport.
+
+    Mail is sent in the background: pass `since_ns` (a `time.time_ns()` taken before the
+    action that mails) to wait for that message rather than find an older one.
+    """
     deadline = time.monotonic() + timeout
     while True:
         newest: tuple[int, str] | None = None
@@ -45,7 +49,7 @@ def mailed_token(mail_dir: Path, to: str, timeout: float = 30.0) -> str:
             if message["To"] == to:
                 found = re.search(r"^Token: (\S+)$", mail_text(message), re.M)
                 stamp = path.stat().st_mtime_ns
-                if found and (newest is None or stamp > newest[0]):
+                if found and stamp >= since_ns and (newest is None or stamp > newest[0]):
                     newest = (stamp, found.group(1))
         if newest is not None:
             return newest[1]
