@@ -78,7 +78,8 @@ class Client:
             except ApiError as err:
                 if err.status != 429 or attempt >= self.rate_limit_retries:
                     raise
-                wait = err.retry_after if err.retry_after is not None else 2.0**attempt
+                # At least a second: "Retry-After: 0" with a 429 means the window is nearly over.
+                wait = max(err.retry_after, 1.0) if err.retry_after is not None else 2.0**attempt
                 if self.on_rate_limit:
                     self.on_rate_limit(wait)
                 time.sleep(wait)

@@ -31,6 +31,9 @@ def address_key() -> str:
 
 def install_limiter(app: Flask, settings: Settings) -> Limiter:
     env = settings.env
+    # Registered before the limiter's own header hook, so it runs after it (Flask runs
+    # after_request hooks in reverse order) and sees the final Retry-After.
+    app.after_request(_never_retry_immediately)
     limiter = Limiter(
         rate_key,
         app=app,
@@ -48,7 +51,6 @@ def install_limiter(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
     )
     app.extensions["auth_limit"] = env.str("RATE_LIMIT_AUTH", "30/minute")
-    app.after_request(_never_retry_immediately)
     return limiter
 
 
