@@ -240,7 +240,9 @@ def _verify(
     if verified is None or verified.quality != found.quality:
         return verified
     overshoot = verified.score - target
-    if overshoot < SMALL_OVERSHOOT:
+    # The small step pays only where the output encoder differs from the search's (AVIF);
+    # elsewhere it would cost two more full-size encodes and scores for little.
+    if overshoot < (SMALL_OVERSHOOT if c.format == "avif" else OVERSHOOT):
         return verified
     attempts = 4 if overshoot >= OVERSHOOT else 2
     return refine_down(encode_at, judge, target, verified, lo, attempts=attempts)
