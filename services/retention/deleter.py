@@ -176,7 +176,17 @@ class Deleter:
         if session_id:
             query = query.where(ProcessingSession.id == session_id)
         keys = list(s.scalars(query))
-        return sum(self.delete_object(s, key, SESSION_EXPIRED) for key in keys)
+        if session_id:
+            # Closing now: results written before job.completed reached us are not tracked
+            # yet; find them under each job's result prefix so none is left behind.
+            job_ids = list(
+                s.scalars(select(SessionJob.job_id).where(SessionJob.session_id == session_id))
+            )
+            for job_id in job_ids:
+                for info in list(self.blobs.list(f"results/{job_id}/")):
+                    self._track(s, info.key, job_id, "result", now())
+                    keys.append(info.key)
+        return sum(self.delete_object(s, key, SESSION_EXPIRED) for key in dict.fromkeys(keys))
 
     def _result_keys(self, s: Session, job_id: str) -> list[str]:
         return list(

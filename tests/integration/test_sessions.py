@@ -147,7 +147,8 @@ def test_closing_a_session_deletes_at_once_and_other_users_cannot_use_it(stack: 
     assert too_long.value.status == 400
 
     closed = user._call("DELETE", f"/v1/sessions/{session['id']}").json()
-    assert closed["status"] == "closed" and closed["images_deleted"] == 1
+    # The result, and the upload too if the job.completed event had not arrived yet.
+    assert closed["status"] == "closed" and closed["images_deleted"] >= 1
     # Deleted within the request: nothing to wait for.
     assert not files_of(stack, job["id"])
     assert deletions(stack, job["id"])[f"results/{job['id']}/0"] == ("session_expired", True)

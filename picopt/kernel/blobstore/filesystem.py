@@ -57,7 +57,9 @@ class FilesystemBlobStore(BlobStore):
         return True
 
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
-        for dirpath, _dirs, files in os.walk(self.root):
+        # Walk only the folder the prefix names (keys are paths), not the whole store.
+        start = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        for dirpath, _dirs, files in os.walk(start):
             for filename in files:
                 path = Path(dirpath) / filename
                 if filename.startswith(".tmp-"):
