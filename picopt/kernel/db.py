@@ -38,6 +38,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored timestamp is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class KernelBase(DeclarativeBase):
     """Tables the kernel itself needs in every service database (outbox, processed_events)."""
 

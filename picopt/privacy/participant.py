@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import OutboxRow, ProcessedEvent
+from picopt.kernel.db import OutboxRow, ProcessedEvent, as_utc
 from picopt.kernel.errors import InvalidArgument
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.logs import get_logger
@@ -53,8 +53,7 @@ def to_json(data: Any) -> bytes:
 
     def default(value: Any) -> Any:
         if isinstance(value, datetime):
-            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-            return aware.astimezone(UTC).isoformat()
+            return as_utc(value).astimezone(UTC).isoformat()
         if isinstance(value, bytes):
             return value.hex()
         raise TypeError(f"cannot export {type(value).__name__}")

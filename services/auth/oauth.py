@@ -26,12 +26,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete
 
+from picopt.kernel.db import as_utc
 from picopt.kernel.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
 from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Env
 from services.auth import credentials
 from services.auth.models import OAuthState
-from services.auth.service import AuthService, SignedIn, _aware, now
+from services.auth.service import AuthService, SignedIn, now
 
 log = get_logger(__name__)
 
@@ -167,7 +168,7 @@ class OAuthSignIn:
             pending = (row.provider, row.code_verifier, row.nonce, row.redirect_uri, row.expires_at)
             next_path = row.next_path or ""
         row_provider, verifier, nonce, redirect_uri, expires = pending
-        if row_provider != name or _aware(expires) <= now():
+        if row_provider != name or as_utc(expires) <= now():
             raise invalid
         if not code:
             raise InvalidArgument("the provider sent no code", code="invalid_code")

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, as_utc
 from picopt.kernel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -103,11 +103,6 @@ class ApiCall:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def normalize_email(email: str) -> str:
@@ -215,7 +210,7 @@ class AuthService:
             row is None
             or row.purpose not in set(purposes)
             or row.used_at is not None
-            or _aware(row.expires_at) <= now()
+            or as_utc(row.expires_at) <= now()
         ):
             raise _invalid_token()
         row.used_at = now()
@@ -381,8 +376,8 @@ class AuthService:
             if session is None:
                 raise invalid
             if (
-                _aware(session.expires_at) <= at
-                or _aware(session.last_seen_at) + self.config.session_idle_ttl <= at
+                as_utc(session.expires_at) <= at
+                or as_utc(session.last_seen_at) + self.config.session_idle_ttl <= at
             ):
                 s.delete(session)
                 expired = True
@@ -391,7 +386,7 @@ class AuthService:
                 user = s.get(User, session.user_id)
                 if user is None or user.disabled_at is not None:
                     raise invalid
-                if at - _aware(session.last_seen_at) >= _SEEN_GRANULARITY:
+                if at - as_utc(session.last_seen_at) >= _SEEN_GRANULARITY:
                     session.last_seen_at = at
                 user_id = session.user_id
         if expired:
@@ -413,7 +408,7 @@ class AuthService:
             if user is None or user.disabled_at is not None:
                 raise invalid
             at = now()
-            if row.last_used_at is None or at - _aware(row.last_used_at) >= _SEEN_GRANULARITY:
+            if row.last_used_at is None or at - as_utc(row.last_used_at) >= _SEEN_GRANULARITY:
                 row.last_used_at = at
             return row.user_id, row.id
 

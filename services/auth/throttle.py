@@ -12,13 +12,14 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from picopt.kernel.db import as_utc
 from services.auth.models import LoginFailure
 from services.auth.rows import rowcount
 
@@ -29,10 +30,6 @@ class ThrottleConfig:
     address_free_failures: int = 20
     base_delay_s: float = 5.0
     max_delay_s: float = 900.0
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class LoginThrottle:
@@ -61,7 +58,7 @@ class LoginThrottle:
         for key, _ in keys:
             row = s.get(LoginFailure, key)
             if row is not None and row.locked_until is not None:
-                wait = max(wait, (_aware(row.locked_until) - now).total_seconds())
+                wait = max(wait, (as_utc(row.locked_until) - now).total_seconds())
         return math.ceil(wait) if wait > 0 else 0
 
     def failed(self, s: Session, keys: list[tuple[str, int]], now: datetime) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
 from picopt.kernel import metrics
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, as_utc
 from picopt.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import Outbox
@@ -27,11 +27,6 @@ log = get_logger(__name__)
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def options_to_dict(options: processor_pb2.JobOptions) -> dict[str, Any]:
@@ -65,7 +60,7 @@ def job_message(job: Job) -> processor_pb2.Job:
         created_at=to_timestamp(job.created_at),
         updated_at=to_timestamp(job.updated_at),
         expires_at=to_timestamp(job.expires_at),
-        result_gone=_aware(job.expires_at) <= now(),
+        result_gone=as_utc(job.expires_at) <= now(),
         outputs=[processor_pb2.JobOutput(**o) for o in job.outputs or []],
     )
     if job.metadata_pb:

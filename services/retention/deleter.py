@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from picopt.events.v1 import events_pb2
 from picopt.kernel import metrics
 from picopt.kernel.blobstore import BlobStore, FilesystemBlobStore
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, as_utc
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Subscription
 from picopt.kernel.protos import from_timestamp
@@ -65,7 +65,7 @@ class Deleter:
                 )
             )
             s.flush()
-        elif _aware(row.delete_after) > delete_after:
+        elif as_utc(row.delete_after) > delete_after:
             row.delete_after, row.cause = delete_after, cause
 
     def delete_object(self, s: Session, key: str, reason: str) -> bool:
@@ -161,7 +161,7 @@ class Deleter:
                 TrackedObject.job_id == job_id, TrackedObject.deleted_at.is_(None)
             )
         ):
-            if _aware(row.delete_after) >= end:
+            if as_utc(row.delete_after) >= end:
                 row.delete_after, row.cause = end, SESSION_EXPIRED
 
     def delete_ended_sessions(self, s: Session, session_id: str = "", limit: int = 500) -> int:
@@ -225,10 +225,10 @@ class Deleter:
         deleted = orphans = 0
         with self.db.session() as s:
             for info in list(self.blobs.list()):
-                if _aware(info.deadline) <= started or _aware(info.created_at) <= oldest_allowed:
+                if as_utc(info.deadline) <= started or as_utc(info.created_at) <= oldest_allowed:
                     deleted += self.delete_object(s, info.key, "expired")
                 elif s.get(TrackedObject, info.key) is None and (
-                    _aware(info.created_at) <= started - self.policy.orphan_grace
+                    as_utc(info.created_at) <= started - self.policy.orphan_grace
                 ):
                     orphans += self.delete_object(s, info.key, "orphan")
             if isinstance(self.blobs, FilesystemBlobStore):
@@ -251,20 +251,16 @@ class Deleter:
             )
             last = s.scalar(select(func.max(SweepRun.started_at)))
         infos = list(self.blobs.list())
-        oldest = min((_aware(i.created_at) for i in infos), default=None)
+        oldest = min((as_utc(i.created_at) for i in infos), default=None)
         return {
             "stored_objects": len(infos),
             "oldest_object_age_seconds": int((now() - oldest).total_seconds()) if oldest else 0,
             "deletions": counts,
-            "last_sweep_at": _aware(last) if last else None,
+            "last_sweep_at": as_utc(last) if last else None,
         }
 
 
 def session_end(session: ProcessingSession) -> datetime:
     """When a session's images must be gone: its expiry, or earlier if it was closed."""
-    expires = _aware(session.expires_at)
-    return min(expires, _aware(session.ended_at)) if session.ended_at else expires
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    expires = as_utc(session.expires_at)
+    return min(expires, as_utc(session.ended_at)) if session.ended_at else expires

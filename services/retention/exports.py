@@ -19,13 +19,13 @@ import grpc
 from sqlalchemy import select
 
 from picopt.kernel.blobstore import BlobStore
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, as_utc
 from picopt.kernel.errors import NotFound
 from picopt.kernel.logs import get_logger
 from picopt.privacy.v1 import privacy_pb2
 from services.retention.models import DataExport, PrivacyRequest, RequestAudit, TrackedObject
 from services.retention.policy import RetentionPolicy
-from services.retention.requests import audit, aware, mark_completed, now
+from services.retention.requests import audit, mark_completed, now
 
 log = get_logger(__name__)
 
@@ -56,7 +56,7 @@ class Exports:
             # Another user's export is indistinguishable from a missing one.
             if row is None or row.user_id != user_id:
                 raise NotFound("export not found", code="export_not_found")
-            expires = aware(row.expires_at) if row.expires_at else None
+            expires = as_utc(row.expires_at) if row.expires_at else None
             if row.status == READY and (expires is None or expires <= self.clock()):
                 return ExportStatus(EXPIRED, "", expires)
             return ExportStatus(row.status, row.blob_key if row.status == READY else "", expires)
@@ -165,7 +165,7 @@ def _requests_json(s: Any, user_id: str) -> bytes:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return aware(value).astimezone(UTC).isoformat() if value else None
+    return as_utc(value).astimezone(UTC).isoformat() if value else None
 
 
 def _zip(files: dict[str, bytes], user_id: str, created: datetime, expires: datetime) -> bytes:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, as_utc
 from picopt.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
@@ -36,10 +36,6 @@ OPEN, COMPLETED = "open", "completed"
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def audit(s: Session, request_id: str, action: str, service: str = "", detail: str = "") -> None:
@@ -205,7 +201,7 @@ class Requests:
             for row in s.scalars(select(PrivacyRequest).where(PrivacyRequest.status == OPEN)):
                 if (
                     row.overdue_at is None
-                    and aware(row.created_at) + self.policy.overdue_after <= current
+                    and as_utc(row.created_at) + self.policy.overdue_after <= current
                 ):
                     row.overdue_at = current
                     flagged += 1
@@ -213,17 +209,17 @@ class Requests:
                         s,
                         row.id,
                         "flagged_overdue",
-                        detail=f"deadline {aware(row.deadline).isoformat()}",
+                        detail=f"deadline {as_utc(row.deadline).isoformat()}",
                     )
                     log.warning(
                         "privacy_request_overdue",
                         request_id=row.id,
                         kind=row.kind,
-                        deadline=aware(row.deadline).isoformat(),
+                        deadline=as_utc(row.deadline).isoformat(),
                     )
                 if (
                     row.kind == "erasure"
-                    and aware(row.dispatched_at or row.created_at) + self.policy.erasure_retry
+                    and as_utc(row.dispatched_at or row.created_at) + self.policy.erasure_retry
                     <= current
                 ):
                     self._dispatch(s, row)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, as_utc
 from picopt.kernel.errors import InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from services.retention.deleter import SESSION_EXPIRED, Deleter
@@ -76,7 +76,7 @@ class Sessions:
     def get(self, user_id: str, session_id: str) -> SessionView:
         with self.db.session() as s:
             row = self._owned(s, user_id, session_id)
-            if row.ended_at is None and _aware(row.expires_at) <= now():
+            if row.ended_at is None and as_utc(row.expires_at) <= now():
                 self._end(s, row, "expired")
             return self._view(s, row)
 
@@ -85,7 +85,7 @@ class Sessions:
         with self.db.session() as s:
             row = self._owned(s, user_id, session_id, lock=True)
             if row.ended_at is None:
-                status = "expired" if _aware(row.expires_at) <= now() else "closed"
+                status = "expired" if as_utc(row.expires_at) <= now() else "closed"
                 self._end(s, row, status)
             return self._view(s, row)
 
@@ -133,9 +133,9 @@ class Sessions:
         return SessionView(
             id=row.id,
             status=row.status,
-            created_at=_aware(row.created_at),
-            expires_at=_aware(row.expires_at),
-            ended_at=_aware(row.ended_at) if row.ended_at else None,
+            created_at=as_utc(row.created_at),
+            expires_at=as_utc(row.expires_at),
+            ended_at=as_utc(row.ended_at) if row.ended_at else None,
             images_deleted=int(deleted or 0),
         )
 
@@ -164,7 +164,3 @@ class Sessions:
             "processing_sessions": int(sessions.rowcount or 0),  # type: ignore[attr-defined]
             "session_jobs": int(jobs.rowcount or 0),  # type: ignore[attr-defined]
         }
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
