@@ -35,6 +35,17 @@ def ledger_kinds(stack: Stack, client: Client, job_id: str) -> list[str]:
     return sorted(e.kind for e in reply.entries if e.job_id == job_id)
 
 
+def settled_ledger(stack: Stack, client: Client, job_id: str) -> list[str]:
+    """The job's ledger kinds once billing has captured: "done" is visible to the user
+    before job.completed has travelled outbox -> broker -> billing, so wait for the capture,
+    then give a duplicate capture the time to show up."""
+    wait_for(
+        lambda: "capture" in ledger_kinds(stack, client, job_id), what="billing to capture"
+    )
+    time.sleep(1.0)
+    return ledger_kinds(stack, client, job_id)
+
+
 def sql(stack: Stack, query: str, *params: object) -> list[tuple[object, ...]]:
     url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url) as conn:
@@ -97,10 +108,9 @@ def test_duplicate_submission_events_produce_one_result_and_one_capture(
         what="second delivery handled",
     )
     wait_for(lambda: queue_depth(stack, "processor.job.submitted") == 0, what="queue drained")
-    time.sleep(1.0)
     assert user.job(job["id"])["status"] == "done"
     assert len(result_files(stack, job["id"])) == 1
-    assert ledger_kinds(stack, user, job["id"]) == ["capture", "reserve"]
+    assert settled_ledger(stack, user, job["id"]) == ["capture", "reserve"]
     (processed,) = sql(
         stack,
         "SELECT count(*) FROM processor.processed_events WHERE event_id = %s",
@@ -131,7 +141,7 @@ def test_worker_killed_mid_job_completes_elsewhere_with_one_capture(
         assert done["status"] == "done", done["error"]
         (attempts,) = sql(stack, "SELECT attempts FROM processor.jobs WHERE id = %s", job["id"])[0]
         assert attempts == 2
-        assert ledger_kinds(stack, user, job["id"]) == ["capture", "reserve"]
+        assert settled_ledger(stack, user, job["id"]) == ["capture", "reserve"]
         assert len(result_files(stack, job["id"])) == 1
     finally:
         stack.restart("worker.1")
