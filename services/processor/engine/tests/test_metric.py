@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from services.processor.engine import metric
 from services.processor.engine.metric import Ssimulacra2, ssimulacra2
 
 from .conftest import CORPUS, photo
@@ -50,6 +51,26 @@ def test_cached_source_scores_like_a_one_off() -> None:
     src = np.asarray(photo(200, 150))
     dist = _distort(photo(200, 150), "WEBP", 40)
     assert Ssimulacra2(src).score(dist) == pytest.approx(ssimulacra2(src, dist), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("side", "fmt", "quality"), [(384, "JPEG", 20), (200, "WEBP", 50), (40, "JPEG", 70)]
+)
+def test_skipping_negligible_weights_changes_scores_by_under_a_hundredth(
+    monkeypatch: pytest.MonkeyPatch, side: int, fmt: str, quality: int
+) -> None:
+    src = photo(side, side * 3 // 4)
+    a, b = np.asarray(src), _distort(src, fmt, quality)
+    skipping = ssimulacra2(a, b)
+    monkeypatch.setattr(metric, "NEGLIGIBLE_WEIGHT", 1e-12)
+    metric._norms_used.cache_clear()
+    try:
+        every_term = ssimulacra2(a, b)
+    finally:
+        monkeypatch.undo()
+        metric._norms_used.cache_clear()
+    assert skipping != every_term  # the skipped terms were really computed in the second run
+    assert skipping == pytest.approx(every_term, abs=0.01)
 
 
 def test_rejects_size_mismatch() -> None:
