@@ -170,16 +170,17 @@ def _norms_used(scales: int) -> np.ndarray:
     """Which sums count: (channel, scale, norm (mean, 4-norm), term (ssim, artifact, detail
     lost)). Like the reference, an image too small for six scales takes the weights in order,
     so the table depends on the number of scales."""
-    return np.abs(_WEIGHTS[: 3 * scales * 6].reshape(3, scales, 2, 3)) >= NEGLIGIBLE_WEIGHT
+    weights = _WEIGHTS[: 3 * scales * 6].reshape(3, scales, 2, 3)
+    return np.asarray(np.abs(weights) >= NEGLIGIBLE_WEIGHT, dtype=bool)
 
 
 def _terms_used(scales: int) -> np.ndarray:
     """(channel, scale, term): whether any norm of the term counts."""
-    return _norms_used(scales).any(axis=2)
+    return np.asarray(_norms_used(scales).any(axis=2), dtype=bool)
 
 
 def _channels_used(scales: int, scale: int) -> tuple[bool, bool, bool]:
-    used = _terms_used(scales)[:, scale].any(axis=1)
+    used = np.asarray(_terms_used(scales)[:, scale].any(axis=1), dtype=bool)
     return bool(used[0]), bool(used[1]), bool(used[2])
 
 
@@ -287,7 +288,7 @@ def _source_band(linear: np.ndarray, scale: int, scales: int) -> _SourceBand:
             variance += np.float32(_C2)
             band.x[c], band.mu[c], band.variance[c] = x, mu, variance
         if artifact or lost:
-            edge = cv2.absdiff(x, mu)
+            edge = np.asarray(cv2.absdiff(x, mu), dtype=np.float32)
             edge += np.float32(1.0)
             band.edge[c] = edge
     return band
@@ -374,7 +375,7 @@ def _band_sums(
         if artifact or lost:
             src_edge = src.edge[c]
             assert src_edge is not None
-            ratio = cv2.absdiff(x, mu)
+            ratio = np.asarray(cv2.absdiff(x, mu), dtype=np.float32)
             ratio += np.float32(1.0)
             ratio /= src_edge
             ratio -= np.float32(1.0)
