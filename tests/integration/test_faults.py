@@ -39,9 +39,7 @@ def settled_ledger(stack: Stack, client: Client, job_id: str) -> list[str]:
     """The job's ledger kinds once billing has captured: "done" is visible to the user
     before job.completed has travelled outbox -> broker -> billing, so wait for the capture,
     then give a duplicate capture the time to show up."""
-    wait_for(
-        lambda: "capture" in ledger_kinds(stack, client, job_id), what="billing to capture"
-    )
+    wait_for(lambda: "capture" in ledger_kinds(stack, client, job_id), what="billing to capture")
     time.sleep(1.0)
     return ledger_kinds(stack, client, job_id)
 
