@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from picopt.auth.v1 import auth_pb2, auth_pb2_grpc
+from picopt.kernel.db import utcnow
 from picopt.kernel.protos import from_timestamp, to_timestamp
 from services.auth.models import ApiCallRecord, ApiKey, OAuthIdentity, User
 from services.auth.oauth import OAuthSignIn
-from services.auth.service import ApiCall, AuthService, LoginThrottled, now
+from services.auth.service import ApiCall, AuthService, LoginThrottled
 
 
 def user_message(user: User) -> auth_pb2.User:
@@ -205,7 +206,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 route=c.route,
                 status=c.status,
                 duration_ms=c.duration_ms,
-                at=from_timestamp(c.at) or now(),
+                at=from_timestamp(c.at) or utcnow(),
                 key_id=c.key_id,
             )
             for c in request.calls

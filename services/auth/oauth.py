@@ -26,13 +26,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete
 
-from picopt.kernel.db import as_utc
+from picopt.kernel.db import as_utc, utcnow
 from picopt.kernel.errors import InvalidArgument, NotFound, Unauthenticated, Unavailable
 from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Env
 from services.auth import credentials
 from services.auth.models import OAuthState
-from services.auth.service import AuthService, SignedIn, now
+from services.auth.service import AuthService, SignedIn
 
 log = get_logger(__name__)
 
@@ -142,7 +142,7 @@ class OAuthSignIn:
             meta["authorization_endpoint"], state=state, code_verifier=verifier, **extra
         )
         with self.service.db.session() as s:
-            s.execute(delete(OAuthState).where(OAuthState.expires_at < now()))
+            s.execute(delete(OAuthState).where(OAuthState.expires_at < utcnow()))
             s.add(
                 OAuthState(
                     state_hash=credentials.token_digest(state),
@@ -151,7 +151,7 @@ class OAuthSignIn:
                     nonce=nonce,
                     redirect_uri=redirect_uri,
                     next_path=next_path,
-                    expires_at=now() + STATE_TTL,
+                    expires_at=utcnow() + STATE_TTL,
                 )
             )
         return url, state
@@ -168,7 +168,7 @@ class OAuthSignIn:
             pending = (row.provider, row.code_verifier, row.nonce, row.redirect_uri, row.expires_at)
             next_path = row.next_path or ""
         row_provider, verifier, nonce, redirect_uri, expires = pending
-        if row_provider != name or as_utc(expires) <= now():
+        if row_provider != name or as_utc(expires) <= utcnow():
             raise invalid
         if not code:
             raise InvalidArgument("the provider sent no code", code="invalid_code")

@@ -15,14 +15,14 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database, as_utc
+from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -101,10 +101,6 @@ class ApiCall:
     key_id: str = ""
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > 320 or not _EMAIL.match(email):
@@ -150,7 +146,7 @@ class AuthService:
             name=name,
             email=email,
             password_hash=password_hash,
-            created_at=now(),
+            created_at=utcnow(),
         )
         try:
             with self.db.session() as s:
@@ -187,7 +183,7 @@ class AuthService:
         self, s: DbSession, user_id: str, purpose: str, email: str, ttl: timedelta
     ) -> str:
         token = credentials.new_session_token()
-        created = now()
+        created = utcnow()
         s.add(
             EmailToken(
                 token_hash=credentials.token_digest(token),
@@ -210,16 +206,16 @@ class AuthService:
             row is None
             or row.purpose not in set(purposes)
             or row.used_at is not None
-            or as_utc(row.expires_at) <= now()
+            or as_utc(row.expires_at) <= utcnow()
         ):
             raise _invalid_token()
-        row.used_at = now()
+        row.used_at = utcnow()
         return row
 
     def _mark_confirmed(self, s: DbSession, user: User) -> None:
         """The first confirmed address of an account announces account.confirmed."""
         if user.email_confirmed_at is None:
-            user.email_confirmed_at = now()
+            user.email_confirmed_at = utcnow()
             self.outbox.add(
                 s,
                 "account.confirmed",
@@ -245,7 +241,7 @@ class AuthService:
                     user.email = row.email
                     user.pending_email = None
                     if user.email_confirmed_at is not None:
-                        user.email_confirmed_at = now()
+                        user.email_confirmed_at = utcnow()
                 self._mark_confirmed(s, user)
                 s.flush()
                 s.expunge(user)
@@ -288,7 +284,7 @@ class AuthService:
                     EmailToken.purpose == RESET,
                     EmailToken.used_at.is_(None),
                 )
-                .values(used_at=now())
+                .values(used_at=utcnow())
             )
             ended = self._end_sessions(s, user.id)
             self._mark_confirmed(s, user)  # the mailbox owner proved it
@@ -306,7 +302,7 @@ class AuthService:
             email = normalize_email(email)
         except InvalidArgument:
             email = ""
-        at = now()
+        at = utcnow()
         keys = self.throttle.keys(email or "-", address)
         with self.db.session() as s:
             wait = self.throttle.retry_after(s, keys, at)
@@ -341,7 +337,7 @@ class AuthService:
 
     def _new_session(self, s: DbSession, user_id: str) -> tuple[str, datetime]:
         token = credentials.new_session_token()
-        created = now()
+        created = utcnow()
         expires = created + self.config.session_ttl
         s.add(
             Session(
@@ -370,7 +366,7 @@ class AuthService:
 
     def authenticate_session(self, token: str) -> str:
         invalid = Unauthenticated("session is invalid or expired", code="invalid_session")
-        at = now()
+        at = utcnow()
         with self.db.session() as s:
             session = s.get(Session, credentials.token_digest(token)) if token else None
             if session is None:
@@ -407,7 +403,7 @@ class AuthService:
             user = s.get(User, row.user_id)
             if user is None or user.disabled_at is not None:
                 raise invalid
-            at = now()
+            at = utcnow()
             if row.last_used_at is None or at - as_utc(row.last_used_at) >= _SEEN_GRANULARITY:
                 row.last_used_at = at
             return row.user_id, row.id
@@ -423,7 +419,7 @@ class AuthService:
             name=name,
             prefix=prefix,
             key_hash=credentials.api_key_digest(self.config.secret, key),
-            created_at=now(),
+            created_at=utcnow(),
         )
         with self.db.session() as s:
             if s.get(User, user_id) is None:
@@ -451,7 +447,7 @@ class AuthService:
             row = s.get(ApiKey, key_id)
             if row is None or row.user_id != user_id or row.revoked_at is not None:
                 raise NotFound("API key not found")
-            row.revoked_at = now()
+            row.revoked_at = utcnow()
         log.info("api_key_revoked", user_id=user_id, key_id=key_id)
 
     # -- account ---------------------------------------------------------------------------
@@ -561,7 +557,7 @@ class AuthService:
                         name=(name.strip() or address.split("@")[0])[:200],
                         email=address,
                         password_hash=None,
-                        created_at=now(),
+                        created_at=utcnow(),
                     )
                     s.add(user)
                     s.flush()
@@ -578,7 +574,7 @@ class AuthService:
                         user_id=user.id,
                         provider=provider,
                         subject=subject,
-                        created_at=now(),
+                        created_at=utcnow(),
                     )
                 )
                 self._mark_confirmed(s, user)
@@ -635,7 +631,7 @@ class AuthService:
         user = s.get(User, user_id)
         if user is None:
             return {}
-        at = now()
+        at = utcnow()
         user.disabled_at = user.disabled_at or at
         keys = s.execute(
             update(ApiKey)

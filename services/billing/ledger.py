@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, case, exists, func, literal, select, update
@@ -24,17 +24,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from picopt.kernel import metrics
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, utcnow
 from picopt.kernel.errors import FailedPrecondition, InsufficientCredits, InvalidArgument
 from picopt.kernel.logs import get_logger
 from services.billing.models import GRANTED, PURCHASED, Account, LedgerEntry, Reservation
 from services.billing.pricing import Pricing
 
 log = get_logger(__name__)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def rowcount(result: object) -> int:
@@ -65,7 +61,7 @@ class Ledger:
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         s.execute(
             insert(Account)
-            .values(user_id=user_id, version=0, created_at=now())
+            .values(user_id=user_id, version=0, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["user_id"])
         )
         s.execute(bump.values(version=Account.version + 1))
@@ -95,7 +91,7 @@ class Ledger:
                 reason=reason[:200],
                 idem_key=idem_key,
                 expires_at=expires_at,
-                created_at=now(),
+                created_at=utcnow(),
             )
         )
         s.flush()
@@ -276,8 +272,8 @@ class Ledger:
                     credits=cost,
                     granted_credits=from_granted,
                     status="reserved",
-                    created_at=now(),
-                    updated_at=now(),
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
                 )
             )
             self._split(s, user_id, "reserve", -cost, -from_granted, job_id)
@@ -313,7 +309,7 @@ class Ledger:
         session.refresh(res)
         if res.status != "reserved":
             return res.credits if res.status == "captured" else 0
-        res.status, res.updated_at = "captured", now()
+        res.status, res.updated_at = "captured", utcnow()
         self._entry(session, res.user_id, "capture", 0, f"capture:{job_id}", job_id=job_id)
         credits = res.credits
         metrics.after_commit(session, lambda: metrics.CREDITS_CONSUMED.inc(credits))
@@ -329,7 +325,7 @@ class Ledger:
         session.refresh(res)
         if res.status != "reserved":
             return 0
-        res.status, res.updated_at = "released", now()
+        res.status, res.updated_at = "released", utcnow()
         self._split(
             session, res.user_id, "release", res.credits, res.granted_credits, job_id, reason
         )
@@ -338,7 +334,7 @@ class Ledger:
 
     def release_stale(self, older_than: timedelta) -> int:
         """Release holds whose job never reached an end (e.g. the gateway died after reserving)."""
-        cutoff = now() - older_than
+        cutoff = utcnow() - older_than
         with self.db.session() as s:
             stale = list(
                 s.scalars(
@@ -363,7 +359,7 @@ class Ledger:
         part of this grant still unspent is what those later grants cannot
         account for.
         """
-        at = at or now()
+        at = at or utcnow()
         expired = aliased(LedgerEntry)
         with self.db.session() as s:
             due = list(

@@ -18,9 +18,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from picopt.kernel.db import utcnow
 from picopt.kernel.errors import InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
-from services.billing.ledger import Ledger, now, rowcount
+from services.billing.ledger import Ledger, rowcount
 from services.billing.models import PURCHASED, Purchase, StripeCustomer
 from services.billing.stripe_api import StartedPayment, StripeApi
 
@@ -71,7 +72,7 @@ class Purchases:
                     purchase.id, user_id, customer_id, pack, currency
                 )
         except Exception:
-            self._set(purchase.id, status="failed", closed_at=now())
+            self._set(purchase.id, status="failed", closed_at=utcnow())
             raise
         self._set(
             purchase.id,
@@ -109,7 +110,7 @@ class Purchases:
             stripe_customer_id="",
             amount_refunded=0,
             credits_reversed=0,
-            created_at=now(),
+            created_at=utcnow(),
         )
         try:
             with self.db.session() as s:
@@ -139,7 +140,7 @@ class Purchases:
         customer_id = self.stripe.create_customer(user_id)
         try:
             with self.db.session() as s:
-                s.add(StripeCustomer(user_id=user_id, customer_id=customer_id, created_at=now()))
+                s.add(StripeCustomer(user_id=user_id, customer_id=customer_id, created_at=utcnow()))
         except IntegrityError:
             with self.db.session() as s:
                 known = s.get(StripeCustomer, user_id)
@@ -188,7 +189,7 @@ class Purchases:
             purchase.payment_intent_id = payment_intent_id
         if purchase.paid_at is not None:
             return "already_applied"
-        purchase.status, purchase.paid_at = "paid", now()
+        purchase.status, purchase.paid_at = "paid", utcnow()
         purchase.closed_at = None
         self.ledger.grant(
             s,
@@ -238,7 +239,7 @@ class Purchases:
             purchase.credits_reversed = target
             log.info("purchase_refunded", purchase_id=purchase.id, credits=delta)
         if purchase.amount_refunded >= purchase.amount:
-            purchase.status, purchase.closed_at = "refunded", now()
+            purchase.status, purchase.closed_at = "refunded", utcnow()
         return max(delta, 0)
 
     def mark_expired(self, s: Session, purchase: Purchase) -> str:
@@ -247,20 +248,20 @@ class Purchases:
         s.refresh(purchase)
         if purchase.status != "pending":
             return "already_applied"
-        purchase.status, purchase.closed_at = "expired", now()
+        purchase.status, purchase.closed_at = "expired", utcnow()
         log.info("purchase_expired", purchase_id=purchase.id)
         return "expired"
 
     def expire_stale(self, older_than: timedelta) -> int:
         """Close purchases still pending long after checkout (an abandoned PaymentIntent gets
         no expiry event from Stripe). A payment that arrives later is still granted."""
-        cutoff = now() - older_than
+        cutoff = utcnow() - older_than
         with self.db.session() as s:
             closed = rowcount(
                 s.execute(
                     update(Purchase)
                     .where(Purchase.status == "pending", Purchase.created_at < cutoff)
-                    .values(status="expired", closed_at=now())
+                    .values(status="expired", closed_at=utcnow())
                 )
             )
         if closed:

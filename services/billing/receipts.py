@@ -16,10 +16,10 @@ import grpc
 from sqlalchemy import select, update
 
 from picopt.auth.v1 import auth_pb2
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, utcnow
 from picopt.kernel.logs import get_logger
 from picopt.kernel.mailer import Mailer
-from services.billing.ledger import now, rowcount
+from services.billing.ledger import rowcount
 from services.billing.models import Purchase
 
 log = get_logger(__name__)
@@ -76,7 +76,7 @@ class Receipts:
                         Purchase.receipt_sent_at.is_(None),
                         Purchase.paid_at.is_not(None),
                     )
-                    .values(receipt_sent_at=now())
+                    .values(receipt_sent_at=utcnow())
                 )
             )
             purchase = s.get(Purchase, purchase_id)
@@ -113,7 +113,7 @@ class Receipts:
                     select(Purchase.id).where(
                         Purchase.paid_at.is_not(None),
                         Purchase.receipt_sent_at.is_(None),
-                        Purchase.paid_at > now() - max_age,
+                        Purchase.paid_at > utcnow() - max_age,
                     )
                 )
             )

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from picopt.kernel.db import utcnow
 from picopt.kernel.logs import get_logger
-from services.billing.ledger import now
 from services.billing.models import Purchase, StripeEvent
 from services.billing.purchases import Purchases
 from services.billing.stripe_api import StripeApi
@@ -62,7 +62,7 @@ class StripeWebhooks:
                         event_type=event_type[:100],
                         outcome=outcome,
                         purchase_id=purchase_id or None,
-                        received_at=now(),
+                        received_at=utcnow(),
                     )
                 )
         except IntegrityError:

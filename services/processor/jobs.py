@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict, ParseDict
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
 from picopt.kernel import metrics
-from picopt.kernel.db import Database, as_utc
+from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import Outbox
@@ -23,10 +23,6 @@ from picopt.vision.v1 import vision_pb2
 from services.processor.models import ACTIVE, Job
 
 log = get_logger(__name__)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def options_to_dict(options: processor_pb2.JobOptions) -> dict[str, Any]:
@@ -60,7 +56,7 @@ def job_message(job: Job) -> processor_pb2.Job:
         created_at=to_timestamp(job.created_at),
         updated_at=to_timestamp(job.updated_at),
         expires_at=to_timestamp(job.expires_at),
-        result_gone=as_utc(job.expires_at) <= now(),
+        result_gone=as_utc(job.expires_at) <= utcnow(),
         outputs=[processor_pb2.JobOutput(**o) for o in job.outputs or []],
     )
     if job.metadata_pb:
@@ -102,7 +98,7 @@ class JobService:
                     raise InvalidArgument("job id is taken")
                 s.expunge(job)
                 return job
-            created = now()
+            created = utcnow()
             job = Job(
                 id=request.job_id,
                 owner_id=request.owner_id,
@@ -181,7 +177,7 @@ class JobService:
                 raise FailedPrecondition("job has no result", code="job_not_done")
             if job.downloaded_at is not None:
                 return
-            job.downloaded_at = now()
+            job.downloaded_at = utcnow()
             self.outbox.add(
                 s,
                 "result.downloaded",
@@ -211,7 +207,7 @@ def fail_job(
     job.status = status
     job.error_code = code
     job.error_message = message[:500]
-    job.updated_at = now()
+    job.updated_at = utcnow()
     outbox.add(
         s,
         "job.failed",
@@ -232,7 +228,7 @@ def complete_job(outbox: Outbox, s: Session, job: Job) -> None:
     """Mark done and announce it: billing captures, retention deletes the original."""
     count_transition(s, job.status, "done")
     job.status = "done"
-    job.updated_at = now()
+    job.updated_at = utcnow()
     outbox.add(
         s,
         "job.completed",

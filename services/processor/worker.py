@@ -17,7 +17,7 @@ from typing import Any
 from picopt.events.v1 import events_pb2
 from picopt.kernel import metrics, tracing
 from picopt.kernel.blobstore import BlobNotFound, BlobStore
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, utcnow
 from picopt.kernel.logs import bound_context, get_logger
 from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
 from picopt.kernel.protos import to_timestamp
@@ -30,7 +30,7 @@ from services.processor.engine import (
     OptimizeResult,
     optimize_isolated,
 )
-from services.processor.jobs import complete_job, count_transition, fail_job, now
+from services.processor.jobs import complete_job, count_transition, fail_job
 from services.processor.models import Job
 
 log = get_logger(__name__)
@@ -88,7 +88,7 @@ class Worker:
             count_transition(s, job.status, "processing")
             job.status = "processing"
             job.attempts += 1
-            job.updated_at = now()
+            job.updated_at = utcnow()
             s.flush()
             s.expunge(job)
             return job
@@ -203,4 +203,4 @@ class Worker:
         row.result_key = outcome.outputs[0]["blob_key"]
         row.outputs = outcome.outputs
         row.processing_ms = outcome.ms
-        row.updated_at = now()
+        row.updated_at = utcnow()

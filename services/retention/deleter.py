@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from picopt.events.v1 import events_pb2
 from picopt.kernel import metrics
 from picopt.kernel.blobstore import BlobStore, FilesystemBlobStore
-from picopt.kernel.db import Database, as_utc
+from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Subscription
 from picopt.kernel.protos import from_timestamp
@@ -31,10 +31,6 @@ from services.retention.policy import RetentionPolicy
 log = get_logger(__name__)
 
 SESSION_EXPIRED = "session_expired"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -75,15 +71,15 @@ class Deleter:
             verified = not self.blobs.exists(key)
         row = s.get(TrackedObject, key)
         if row is not None and row.deleted_at is None:
-            row.deleted_at, row.reason = now(), reason
+            row.deleted_at, row.reason = utcnow(), reason
         if existed:
-            s.add(DeletionRecord(key=key, reason=reason, verified=verified, deleted_at=now()))
+            s.add(DeletionRecord(key=key, reason=reason, verified=verified, deleted_at=utcnow()))
             metrics.after_commit(s, metrics.DELETIONS.labels(reason).inc)
             log.info("image_deleted", key=key, reason=reason, verified=verified)
         return existed
 
     def _cap(self, deadline: datetime | None) -> datetime:
-        limit = now() + self.policy.image_ttl
+        limit = utcnow() + self.policy.image_ttl
         return min(deadline, limit) if deadline else limit
 
     # -- event handlers -------------------------------------------------
@@ -109,7 +105,7 @@ class Deleter:
     def on_completed(self, ctx: HandlerContext) -> None:
         assert ctx.session is not None
         e = ctx.payload
-        self._track(ctx.session, e.input_key, e.job_id, "input", now())
+        self._track(ctx.session, e.input_key, e.job_id, "input", utcnow())
         self.delete_object(ctx.session, e.input_key, "job_ended")
         for key in e.output_keys or [e.result_key]:
             self._track(
@@ -121,17 +117,17 @@ class Deleter:
         """The upload and every output the job stored go now, each deletion audited."""
         assert ctx.session is not None
         e = ctx.payload
-        self._track(ctx.session, e.input_key, e.job_id, "input", now())
+        self._track(ctx.session, e.input_key, e.job_id, "input", utcnow())
         self.delete_object(ctx.session, e.input_key, "job_ended")
         for key in e.output_keys:
-            self._track(ctx.session, key, e.job_id, "result", now())
+            self._track(ctx.session, key, e.job_id, "result", utcnow())
         for key in dict.fromkeys([*e.output_keys, *self._result_keys(ctx.session, e.job_id)]):
             self.delete_object(ctx.session, key, "job_ended")
 
     def on_downloaded(self, ctx: HandlerContext) -> None:
         assert ctx.session is not None
         e = ctx.payload
-        when = (from_timestamp(e.downloaded_at) or now()) + self.policy.download_grace
+        when = (from_timestamp(e.downloaded_at) or utcnow()) + self.policy.download_grace
         for key in e.output_keys or [e.result_key]:
             self._track(ctx.session, key, e.job_id, "result", self._cap(when), cause="download")
 
@@ -184,7 +180,7 @@ class Deleter:
             )
             for job_id in job_ids:
                 for info in list(self.blobs.list(f"results/{job_id}/")):
-                    self._track(s, info.key, job_id, "result", now())
+                    self._track(s, info.key, job_id, "result", utcnow())
                     keys.append(info.key)
         return sum(self.delete_object(s, key, SESSION_EXPIRED) for key in dict.fromkeys(keys))
 
@@ -205,13 +201,15 @@ class Deleter:
             due = list(
                 s.scalars(
                     select(TrackedObject)
-                    .where(TrackedObject.deleted_at.is_(None), TrackedObject.delete_after <= now())
+                    .where(
+                        TrackedObject.deleted_at.is_(None), TrackedObject.delete_after <= utcnow()
+                    )
                     .limit(500)
                 )
             )
             count = sum(self.delete_object(s, row.key, row.cause) for row in due)
             for row in due:
-                row.deleted_at = row.deleted_at or now()
+                row.deleted_at = row.deleted_at or utcnow()
         return count
 
     def sweep(self) -> tuple[int, int]:
@@ -220,7 +218,7 @@ class Deleter:
         Also removes orphans (objects retention never heard of) once they are
         older than a short grace, and leftovers of interrupted writes.
         """
-        started = now()
+        started = utcnow()
         oldest_allowed = started - self.policy.image_ttl
         deleted = orphans = 0
         with self.db.session() as s:
@@ -254,7 +252,7 @@ class Deleter:
         oldest = min((as_utc(i.created_at) for i in infos), default=None)
         return {
             "stored_objects": len(infos),
-            "oldest_object_age_seconds": int((now() - oldest).total_seconds()) if oldest else 0,
+            "oldest_object_age_seconds": int((utcnow() - oldest).total_seconds()) if oldest else 0,
             "deletions": counts,
             "last_sweep_at": as_utc(last) if last else None,
         }

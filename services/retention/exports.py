@@ -19,13 +19,13 @@ import grpc
 from sqlalchemy import select
 
 from picopt.kernel.blobstore import BlobStore
-from picopt.kernel.db import Database, as_utc
+from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.errors import NotFound
 from picopt.kernel.logs import get_logger
 from picopt.privacy.v1 import privacy_pb2
 from services.retention.models import DataExport, PrivacyRequest, RequestAudit, TrackedObject
 from services.retention.policy import RetentionPolicy
-from services.retention.requests import audit, mark_completed, now
+from services.retention.requests import audit, mark_completed
 
 log = get_logger(__name__)
 
@@ -48,7 +48,7 @@ class Exports:
     # service name -> DataSubjectService stub
     stubs: Mapping[str, Any]
     deadline_s: float = 10.0
-    clock: Callable[[], datetime] = now
+    clock: Callable[[], datetime] = utcnow
 
     def status(self, user_id: str, export_id: str) -> ExportStatus:
         with self.db.session(readonly=True) as s:

@@ -9,13 +9,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, utcnow
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
 from picopt.kernel.protos import to_timestamp
 from services.retention.models import LogPurgeCount, LogPurgeRun
 from services.retention.policy import RetentionPolicy
-from services.retention.requests import now
 
 log = get_logger(__name__)
 
@@ -29,7 +28,7 @@ class LogPurges:
     def order(self) -> tuple[str, datetime]:
         """Send logs.purge with the cutoff now minus the log retention."""
         request_id = str(uuid.uuid4())
-        started = now()
+        started = utcnow()
         older_than = started - self.policy.log_age
         with self.db.session() as s:
             s.add(LogPurgeRun(request_id=request_id, older_than=older_than, started_at=started))
@@ -52,7 +51,7 @@ class LogPurges:
                         service=e.service,
                         table_name=table,
                         count=int(count),
-                        purged_at=now(),
+                        purged_at=utcnow(),
                     )
                 )
 

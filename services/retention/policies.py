@@ -17,13 +17,12 @@ from typing import Any
 import grpc
 from sqlalchemy import select
 
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, utcnow
 from picopt.kernel.errors import AlreadyExists, InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from picopt.kernel.mailer import Mailer
 from picopt.privacy.v1 import privacy_pb2
 from services.retention.models import PolicyNotice, PolicyVersion
-from services.retention.requests import now
 
 log = get_logger(__name__)
 
@@ -106,10 +105,10 @@ class Policies:
                 effective_date=doc.effective_date,
                 text=doc.text,
                 material=doc.material,
-                published_at=now(),
+                published_at=utcnow(),
                 notify_cursor="",
                 notified=0,
-                notification_done_at=None if doc.material else now(),
+                notification_done_at=None if doc.material else utcnow(),
             )
             s.add(row)
             s.flush()
@@ -158,7 +157,7 @@ class Policies:
             if page:
                 row.notify_cursor = page[-1].user_id
             else:
-                row.notification_done_at = now()
+                row.notification_done_at = utcnow()
                 log.info("policy_notify_done", version=version, notified=row.notified)
         return sent
 
@@ -176,7 +175,7 @@ class Policies:
                 f"(GET /v1/privacy).\n\nPicture Optimizer\n",
                 kind="policy_change",
             )
-            s.add(PolicyNotice(version=version, user_id=recipient.user_id, sent_at=now()))
+            s.add(PolicyNotice(version=version, user_id=recipient.user_id, sent_at=utcnow()))
             row = s.get(PolicyVersion, version, with_for_update=True)
             assert row is not None
             row.notified += 1

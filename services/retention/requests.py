@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database, as_utc
+from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.errors import FailedPrecondition, InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
@@ -34,14 +33,10 @@ KINDS = ("erasure", "export", "correction")
 OPEN, COMPLETED = "open", "completed"
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def audit(s: Session, request_id: str, action: str, service: str = "", detail: str = "") -> None:
     s.add(
         RequestAudit(
-            request_id=request_id, at=now(), action=action, service=service, detail=detail[:500]
+            request_id=request_id, at=utcnow(), action=action, service=service, detail=detail[:500]
         )
     )
 
@@ -79,7 +74,7 @@ class Requests:
             )
             if existing is not None and kind != "correction":
                 return self._view(s, existing)
-            created = now()
+            created = utcnow()
             row = PrivacyRequest(
                 id=str(uuid.uuid4()),
                 user_id=user_id,
@@ -100,7 +95,7 @@ class Requests:
         return view
 
     def _dispatch(self, s: Session, row: PrivacyRequest) -> None:
-        row.dispatched_at = now()
+        row.dispatched_at = utcnow()
         self.outbox.add(
             s, "account.erase", events_pb2.AccountErase(user_id=row.user_id, request_id=row.id)
         )
@@ -184,7 +179,7 @@ class Requests:
             counts = {str(k): int(v) for k, v in e.counts.items()}
             s.add(
                 ErasureConfirmation(
-                    request_id=row.id, service=e.service, confirmed_at=now(), counts=counts
+                    request_id=row.id, service=e.service, confirmed_at=utcnow(), counts=counts
                 )
             )
             s.flush()
@@ -196,7 +191,7 @@ class Requests:
     def tick(self) -> tuple[int, int]:
         """Timer: re-send stale erasures and flag requests open longer than the warning limit."""
         resent = flagged = 0
-        current = now()
+        current = utcnow()
         with self.db.session() as s:
             for row in s.scalars(select(PrivacyRequest).where(PrivacyRequest.status == OPEN)):
                 if (
@@ -235,6 +230,6 @@ class Requests:
 def mark_completed(s: Session, row: PrivacyRequest, actor: str) -> None:
     if row.status == COMPLETED:
         return
-    row.status, row.completed_at = COMPLETED, now()
+    row.status, row.completed_at = COMPLETED, utcnow()
     audit(s, row.id, "completed", detail=f"by {actor}")
     log.info("privacy_request_completed", request_id=row.id, kind=row.kind)

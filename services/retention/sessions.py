@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from picopt.kernel.db import Database, as_utc
+from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.errors import InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from services.retention.deleter import SESSION_EXPIRED, Deleter
@@ -26,10 +26,6 @@ from services.retention.models import ProcessingSession, SessionJob, TrackedObje
 from services.retention.policy import RetentionPolicy
 
 log = get_logger(__name__)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class Sessions:
                 code="invalid_session_ttl",
             )
         ttl = timedelta(seconds=ttl_seconds) if ttl_seconds else self.policy.session_ttl
-        started = now()
+        started = utcnow()
         row = ProcessingSession(
             id=str(uuid.uuid4()),
             user_id=user_id,
@@ -76,7 +72,7 @@ class Sessions:
     def get(self, user_id: str, session_id: str) -> SessionView:
         with self.db.session() as s:
             row = self._owned(s, user_id, session_id)
-            if row.ended_at is None and as_utc(row.expires_at) <= now():
+            if row.ended_at is None and as_utc(row.expires_at) <= utcnow():
                 self._end(s, row, "expired")
             return self._view(s, row)
 
@@ -85,7 +81,7 @@ class Sessions:
         with self.db.session() as s:
             row = self._owned(s, user_id, session_id, lock=True)
             if row.ended_at is None:
-                status = "expired" if as_utc(row.expires_at) <= now() else "closed"
+                status = "expired" if as_utc(row.expires_at) <= utcnow() else "closed"
                 self._end(s, row, status)
             return self._view(s, row)
 
@@ -97,7 +93,7 @@ class Sessions:
                     select(ProcessingSession)
                     .where(
                         ProcessingSession.ended_at.is_(None),
-                        ProcessingSession.expires_at <= now(),
+                        ProcessingSession.expires_at <= utcnow(),
                     )
                     .limit(100)
                     .with_for_update(skip_locked=True)
@@ -109,7 +105,7 @@ class Sessions:
             return self.deleter.delete_ended_sessions(s)
 
     def _end(self, s: Session, row: ProcessingSession, status: str, delete: bool = True) -> None:
-        row.status, row.ended_at = status, now()
+        row.status, row.ended_at = status, utcnow()
         s.flush()
         deleted = self.deleter.delete_ended_sessions(s, row.id) if delete else 0
         log.info("processing_session_ended", session_id=row.id, status=status, deleted=deleted)

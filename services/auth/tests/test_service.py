@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from picopt.demo import mail_text
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, utcnow
 from picopt.kernel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -31,7 +31,7 @@ from services.auth.grpc_api import mask_subject
 from services.auth.models import OAuthState, User
 from services.auth.notify import Notifier
 from services.auth.oauth import OAuthSignIn, Provider
-from services.auth.service import ApiCall, AuthConfig, AuthService, LoginThrottled, now
+from services.auth.service import ApiCall, AuthConfig, AuthService, LoginThrottled
 from services.auth.throttle import ThrottleConfig
 
 PASSWORD = "a long enough passphrase"
@@ -134,7 +134,7 @@ def test_expired_confirmation_token_is_refused(env: Env) -> None:
     env.service.sign_up("Ada", "ada@example.test", PASSWORD)
     token = env.token("ada@example.test")
     with env.db.session() as s:
-        s.execute(text("UPDATE email_tokens SET expires_at = :t"), {"t": now() - timedelta(1)})
+        s.execute(text("UPDATE email_tokens SET expires_at = :t"), {"t": utcnow() - timedelta(1)})
     with pytest.raises(InvalidArgument):
         env.service.confirm_email(token)
 
@@ -192,7 +192,9 @@ def test_sessions_expire_when_idle_and_rotate_on_login(env: Env) -> None:
         env.service.authenticate_session(first.token)
     assert env.service.authenticate_session(second.token) == second.user.id
     with env.db.session() as s:
-        s.execute(text("UPDATE sessions SET last_seen_at = :t"), {"t": now() - timedelta(hours=1)})
+        s.execute(
+            text("UPDATE sessions SET last_seen_at = :t"), {"t": utcnow() - timedelta(hours=1)}
+        )
     with pytest.raises(Unauthenticated):
         env.service.authenticate_session(second.token)
 
@@ -202,7 +204,7 @@ def test_absolute_expiry_and_logout_everywhere(env: Env) -> None:
     a = env.service.log_in("ada@example.test", PASSWORD)
     b = env.service.log_in("ada@example.test", PASSWORD)
     with env.db.session() as s:
-        s.execute(text("UPDATE sessions SET expires_at = :t"), {"t": now() - timedelta(1)})
+        s.execute(text("UPDATE sessions SET expires_at = :t"), {"t": utcnow() - timedelta(1)})
     with pytest.raises(Unauthenticated):
         env.service.authenticate_session(a.token)
     c = env.service.log_in("ada@example.test", PASSWORD)
@@ -288,7 +290,7 @@ def test_disable_revokes_everything_and_erase_deletes_everything(env: Env) -> No
     user = env.signed_up()
     session = env.service.log_in("ada@example.test", PASSWORD)
     _, key = env.service.create_api_key(user.id, "ci")
-    env.service.record_api_calls([ApiCall(user.id, "GET", "/v1/jobs", 200, 3, now())])
+    env.service.record_api_calls([ApiCall(user.id, "GET", "/v1/jobs", 200, 3, utcnow())])
     with env.db.session() as s:
         counts = env.service.disable_user(s, user.id)
     assert counts["sessions"] == 1 and counts["api_keys"] == 1
@@ -308,7 +310,7 @@ def test_disable_revokes_everything_and_erase_deletes_everything(env: Env) -> No
 
 def test_call_log_lists_newest_first_and_purges_by_age(env: Env) -> None:
     user = env.signed_up()
-    old, recent = now() - timedelta(days=100), now()
+    old, recent = utcnow() - timedelta(days=100), utcnow()
     env.service.record_api_calls(
         [
             ApiCall(user.id, "GET", "/v1/jobs/<job_id>", 200, 5, old),
@@ -319,7 +321,7 @@ def test_call_log_lists_newest_first_and_purges_by_age(env: Env) -> None:
     assert [c.route for c in calls] == ["/v1/jobs", "/v1/jobs/<job_id>"]
     assert env.service.list_api_calls("someone-else", 10) == []
     with env.db.session() as s:
-        counts = env.service.purge_logs(s, now() - timedelta(days=90))
+        counts = env.service.purge_logs(s, utcnow() - timedelta(days=90))
     assert counts["api_calls"] == 1
     assert [c.route for c in env.service.list_api_calls(user.id, 10)] == ["/v1/jobs"]
 

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from picopt.kernel.db import utcnow
 from picopt.kernel.errors import FailedPrecondition, InsufficientCredits, InvalidArgument
-from services.billing.ledger import Ledger, now
+from services.billing.ledger import Ledger
 from services.billing.models import Account, LedgerEntry, Reservation
 from services.billing.tests.conftest import give, new_user
 
@@ -93,7 +94,7 @@ def test_staff_adjustments_need_a_reason_and_never_go_below_zero(ledger: Ledger)
 
 def test_expired_grants_lose_only_their_unspent_part(ledger: Ledger) -> None:
     user = new_user()
-    t0 = now()
+    t0 = utcnow()
     with ledger.db.session() as s:
         ledger.grant(s, user, 10, "trial-a", "trial", expires_at=t0 + timedelta(days=1))
         ledger.grant(s, user, 5, "promo-b", "promo", expires_at=t0 + timedelta(days=3))

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from picopt.kernel.db import utcnow
 from picopt.kernel.errors import InvalidArgument
 from picopt.kernel.mailer import Mailer
-from services.billing.ledger import Ledger, now
+from services.billing.ledger import Ledger
 from services.billing.models import Purchase, Reservation
 from services.billing.receipts import Receipts
 from services.billing.tests.conftest import give, new_user
@@ -25,7 +26,7 @@ def spend(ledger: Ledger, user: str, outputs: int, days_ago: int = 0) -> str:
     ledger.reserve(job, user, with_metadata=False, outputs=outputs)
     with ledger.db.session() as s:
         ledger.capture(s, job)
-        when = now() - timedelta(days=days_ago)
+        when = utcnow() - timedelta(days=days_ago)
         s.execute(update(Reservation).where(Reservation.job_id == job).values(updated_at=when))
     return job
 
@@ -58,7 +59,7 @@ def test_usage_per_day_sums_captures_by_utc_day(ledger: Ledger) -> None:
     usage = Usage(ledger.db)
     first, cursor = usage.page(user, "day", 2)
     assert [(i.credits, i.jobs) for i in first] == [(5, 2), (4, 1)]
-    assert first[0].day == now().date().isoformat()
+    assert first[0].day == utcnow().date().isoformat()
     rest, end = usage.page(user, "day", 2, cursor)
     assert [(i.credits, i.jobs) for i in rest] == [(1, 1)] and end == ""
 
@@ -79,7 +80,7 @@ def test_receipt_is_mailed_once_with_the_purchase_details(ledger: Ledger, tmp_pa
         s.execute(
             update(Purchase)
             .where(Purchase.id == purchase.id)
-            .values(status="paid", paid_at=now(), payment_intent_id="pi_receipt")
+            .values(status="paid", paid_at=utcnow(), payment_intent_id="pi_receipt")
         )
     receipts = Receipts(
         ledger.db,
@@ -100,7 +101,7 @@ def test_receipt_that_could_not_be_sent_is_retried(ledger: Ledger, tmp_path: Pat
     user = new_user()
     purchase = pending_purchase(ledger.db, user)
     with ledger.db.session() as s:
-        s.execute(update(Purchase).where(Purchase.id == purchase.id).values(paid_at=now()))
+        s.execute(update(Purchase).where(Purchase.id == purchase.id).values(paid_at=utcnow()))
     attempts: list[str] = []
 
     def flaky_lookup(user_id: str) -> str:

@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from picopt.kernel.db import Database
+from picopt.kernel.db import Database, utcnow
 from picopt.kernel.errors import InvalidArgument
-from services.billing.ledger import Ledger, now
+from services.billing.ledger import Ledger
 from services.billing.models import LedgerEntry, Purchase, StripeEvent
 from services.billing.purchases import Purchases
 from services.billing.stripe_api import StripeApi, StripeConfig
@@ -59,7 +59,7 @@ def pending_purchase(db: Database, user_id: str, credits: int = 100, amount: int
         checkout_session_id=f"cs_test_{uuid.uuid4().hex[:16]}",
         amount_refunded=0,
         credits_reversed=0,
-        created_at=now(),
+        created_at=utcnow(),
     )
     with db.session() as s:
         s.add(purchase)
