@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.messaging import Outbox
+from picopt.kernel.privacy import PrivacyParticipant
 from picopt.kernel.protos import service_name
-from picopt.privacy.participant import PrivacyParticipant
 from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.auth.models import ApiKey, OAuthIdentity, User
 from services.auth.models import Session as SignInSession

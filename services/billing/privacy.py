@@ -31,7 +31,7 @@ from picopt.kernel.db import Database
 from picopt.kernel.errors import Unavailable
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import Outbox
-from picopt.privacy.participant import PrivacyParticipant
+from picopt.kernel.privacy import PrivacyParticipant
 from services.billing.models import (
     LedgerEntry,
     Purchase,

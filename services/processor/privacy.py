@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from picopt.kernel.db import Database
 from picopt.kernel.messaging import Outbox
-from picopt.privacy.participant import PrivacyParticipant
+from picopt.kernel.privacy import PrivacyParticipant
 from picopt.vision.v1 import vision_pb2
 from services.processor.jobs import fail_job
 from services.processor.models import ACTIVE, FINAL, Job

@@ -10,10 +10,10 @@ from pathlib import Path
 from picopt.kernel import metrics
 from picopt.kernel.mailer import Mailer
 from picopt.kernel.messaging import Outbox
+from picopt.kernel.privacy import PrivacyParticipant
 from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
 from picopt.kernel.settings import SettingsError
-from picopt.privacy.participant import PrivacyParticipant
 from picopt.privacy.v1 import privacy_pb2_grpc
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.retention.deleter import Deleter

@@ -20,8 +20,8 @@ from picopt.kernel.errors import InvalidArgument, Unauthenticated
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.mailer import Mailer
 from picopt.kernel.messaging import Outbox
+from picopt.kernel.privacy import PrivacyParticipant
 from picopt.kernel.settings import key_id
-from picopt.privacy.participant import PrivacyParticipant
 from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.retention.deleter import Deleter
 from services.retention.exports import Exports
