@@ -10,7 +10,14 @@ from functools import partial
 import numpy as np
 from PIL import Image
 
-from .encode import ALPHA_FORMATS, ANIMATED_FORMATS, LOSSLESS_FORMATS, Extras, encode
+from .encode import (
+    ALPHA_FORMATS,
+    ANIMATED_FORMATS,
+    LOSSLESS_FORMATS,
+    Extras,
+    avif_ladder,
+    encode,
+)
 from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
 
 QUALITY_RANGES = {
@@ -21,13 +28,17 @@ QUALITY_RANGES = {
     "png": (10, 100),
     "gif": (100, 100),
 }
+AVIF_LADDER = avif_ladder(*QUALITY_RANGES["avif"])
 GRAPHIC_MAX_COLOURS = 1024
 ANIMATION_SAMPLES = 3
 # The mosaic aims this much above the target, so the full-size check usually passes at once
 # (a failed check costs a full-size encode and score, several times the whole search).
 SAMPLE_MARGIN = 0.75
-# Re-check the runner-up at full size when its estimate is this close to the winner's.
+# Re-check the runner-up at full size when its estimate is this close to the winner's; for
+# another chroma layout of a format already checked the sample's estimate is closer to the
+# truth, and a full-size AVIF encode costs seconds.
 RUNNER_UP_MARGIN = 1.15
+SAME_FORMAT_MARGIN = 1.04
 # At a fixed quality the source side of the score is prepared while the encoder runs, keeping
 # its planes (~64 bytes a pixel) up to this size; larger outputs are scored band by band.
 PREPARED_MAX_PIXELS = 4_200_000
@@ -62,13 +73,33 @@ class Choice:
 class Candidate:
     format: str
     kind: str  # "lossy", "palette" or "lossless"
-    # Full-resolution chroma: for saturated or chroma-detailed photos, 4:2:0 AVIF never reaches
-    # the target below the quality where it switches to 4:4:4 anyway, and 4:4:4 throughout is
-    # often smaller at equal score.
-    full_chroma: bool = False
+    # AVIF chroma layout for photos. 4:2:0 is not always smallest at equal score: for
+    # saturated or chroma-detailed photos 4:4:4 often is, and 4:2:2 for some textures (on
+    # corpus photos trying all three saved 2% over 4:2:0 alone).
+    chroma: str | None = None
 
     def extras(self, extras: Extras, final: bool = False) -> Extras:
-        return replace(extras, full_chroma=self.full_chroma, final=final)
+        return replace(extras, chroma=self.chroma, final=final)
+
+    def encode(self, frames: list[Image.Image], step: int | None, extras: Extras) -> bytes:
+        """Encode at search step `step`: the encoder quality, or for AVIF a rung of the ladder
+        of finer settings (None: lossless)."""
+        if self.format == "avif" and step is not None:
+            quality, strength = AVIF_LADDER[step]
+            return encode(frames, "avif", quality, replace(extras, avif_strength=strength))
+        return encode(frames, self.format, step, extras)
+
+    def steps(self) -> tuple[int, int]:
+        """The range of search steps."""
+        if self.format == "avif":
+            return 0, len(AVIF_LADDER) - 1
+        return QUALITY_RANGES[self.format]
+
+    def quality(self, step: int | None) -> int | None:
+        """The encoder quality reported for a search step."""
+        if self.format == "avif" and step is not None:
+            return AVIF_LADDER[step][0]
+        return step
 
 
 def is_graphic(im: Image.Image) -> bool:
@@ -102,7 +133,7 @@ def candidates(
         else:
             out.append(Candidate(fmt, "lossy"))
             if fmt == "avif" and not graphic:
-                out.append(Candidate(fmt, "lossy", full_chroma=True))
+                out += [Candidate(fmt, "lossy", "4:4:4"), Candidate(fmt, "lossy", "4:2:2")]
             if graphic and fmt in ("webp", "jxl"):
                 out.append(Candidate(fmt, "lossless"))
     return out
@@ -138,7 +169,7 @@ def _fixed(
     frames: list[Image.Image], cands: list[Candidate], target: Target, extras: Extras
 ) -> Choice:
     """Encode each candidate once; the judge is built on a second thread meanwhile."""
-    cands = [c for c in cands if not c.full_chroma]  # at a fixed quality 4:2:0 is smaller
+    cands = [c for c in cands if c.chroma is None]  # at a fixed quality 4:2:0 is smaller
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as pool:
         judging: Future[Judge] | None = None
         if any(c.kind != "lossless" for c in cands):
@@ -172,10 +203,10 @@ def _searched(
             data = encode(frames, c.format, None, extras)
             estimates.append((float(len(data)), c, Scored(data, None, 100.0)))
             continue
-        lo, hi = QUALITY_RANGES[c.format]
+        lo, hi = c.steps()
         sample_target = target if exact else target + SAMPLE_MARGIN
         found = lowest_passing(
-            partial(_encode_one, sample, c.format, c.extras(extras)),
+            partial(c.encode, [sample], extras=c.extras(extras)),
             sample_judge,
             sample_target,
             lo,
@@ -187,9 +218,13 @@ def _searched(
         estimates.append((len(found.data) * scale, c, found))
     estimates.sort(key=lambda e: e[0])
     best: Choice | None = None
+    checked: set[str] = set()
     for estimate, c, found in estimates:
         if best is not None and estimate > len(best.data) * RUNNER_UP_MARGIN:
             break
+        margin = SAME_FORMAT_MARGIN if c.format in checked else RUNNER_UP_MARGIN
+        if best is not None and estimate > len(best.data) * margin:
+            continue
         # A sample that is the image itself needs no check, unless the output encoder differs.
         final_differs = c.format == "avif"
         verified = (
@@ -197,8 +232,9 @@ def _searched(
             if found.quality is None or (exact and not final_differs)
             else _verify(frames, c, found, target, extras, judge)
         )
+        checked.add(c.format)
         if verified is not None and (best is None or len(verified.data) < len(best.data)):
-            best = Choice(verified.data, c.format, verified.quality, verified.score)
+            best = Choice(verified.data, c.format, c.quality(verified.quality), verified.score)
     if best is None:
         return _lossless_fallback(frames, cands, extras) or _best_effort(
             frames, cands, extras, judge
@@ -218,10 +254,6 @@ def _lossless_fallback(
     return best
 
 
-def _encode_one(im: Image.Image, fmt: str, extras: Extras, quality: int) -> bytes:
-    return encode([im], fmt, quality, extras)
-
-
 def _verify(
     frames: list[Image.Image],
     c: Candidate,
@@ -230,11 +262,11 @@ def _verify(
     extras: Extras,
     judge: Judge,
 ) -> Scored | None:
-    lo, hi = QUALITY_RANGES[c.format]
+    lo, hi = c.steps()
     assert found.quality is not None
 
-    def encode_at(q: int) -> bytes:
-        return encode(frames, c.format, q, c.extras(extras, final=True))
+    def encode_at(step: int) -> bytes:
+        return c.encode(frames, step, c.extras(extras, final=True))
 
     verified = verify_up(encode_at, judge, target, found.quality, hi)
     if verified is None or verified.quality != found.quality:

@@ -1,5 +1,5 @@
-"""The search's corrections: full-chroma AVIF candidates, the downward full-size step, and the
-fixed-quality score prepared while the encoder runs."""
+"""The search's corrections: AVIF chroma layouts and finer steps, the downward full-size step,
+and the fixed-quality score prepared while the encoder runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.processor.engine.choose import Target, candidates, choose
+from services.processor.engine.choose import AVIF_LADDER, Candidate, Target, candidates, choose
 from services.processor.engine.encode import Extras, encode
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.search import Judge, Scored, refine_down
@@ -22,25 +22,43 @@ def _decoded(data: bytes) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def test_photos_also_try_full_chroma_avif() -> None:
+def test_photos_also_try_other_avif_chroma_layouts() -> None:
     cands = candidates(("webp", "avif"), Target(score=80.0), False, False, False)
-    assert [(c.format, c.full_chroma) for c in cands] == [
-        ("webp", False),
-        ("avif", False),
-        ("avif", True),
+    assert [(c.format, c.chroma) for c in cands] == [
+        ("webp", None),
+        ("avif", None),
+        ("avif", "4:4:4"),
+        ("avif", "4:2:2"),
     ]
 
 
 def test_graphics_are_full_chroma_already() -> None:
     cands = candidates(("avif",), Target(score=80.0), True, False, False)
-    assert not any(c.full_chroma for c in cands)
+    assert [c.chroma for c in cands] == [None]
 
 
-def test_full_chroma_changes_the_avif_encode() -> None:
+def test_each_chroma_layout_changes_the_avif_encode() -> None:
     im = photo(128, 96)
-    half = encode([im], "avif", 60, Extras())
-    full = encode([im], "avif", 60, Extras(full_chroma=True))
-    assert half != full
+    encodes = {encode([im], "avif", 60, Extras(chroma=c)) for c in (None, "4:4:4", "4:2:2")}
+    assert len(encodes) == 3
+
+
+def test_avif_ladder_steps_within_a_quality() -> None:
+    """The weaker deltaq strength at a quality is a smaller encode (its score may go either
+    way: on some images a flatter quantiser spread scores higher), and across the ladder bytes
+    and score rise."""
+    im = photo(256, 192)
+    judge = Judge(im)
+    avif = Candidate("avif", "lossy")
+    start = next(i for i, (q, _) in enumerate(AVIF_LADDER) if q == 60)
+    steps = range(start, start + 6)
+    assert [avif.quality(step) for step in steps] == [60, 60, 61, 61, 62, 62]
+    rungs = [avif.encode([im], step, Extras()) for step in steps]
+    sizes = [len(r) for r in rungs]
+    scores = [judge.score_bytes(r) for r in rungs]
+    for weak in (0, 2, 4):
+        assert sizes[weak] < sizes[weak + 1]
+    assert sizes[-1] > sizes[0] and scores[-1] > scores[0]
 
 
 def test_refine_down_finds_a_smaller_encode_that_still_passes() -> None:
