@@ -13,9 +13,9 @@ from PIL import Image
 from .encode import (
     ALPHA_FORMATS,
     ANIMATED_FORMATS,
+    AVIF_WEAK_STRENGTH,
     LOSSLESS_FORMATS,
     Extras,
-    avif_ladder,
     encode,
 )
 from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
@@ -28,7 +28,6 @@ QUALITY_RANGES = {
     "png": (10, 100),
     "gif": (100, 100),
 }
-AVIF_LADDER = avif_ladder(*QUALITY_RANGES["avif"])
 GRAPHIC_MAX_COLOURS = 1024
 ANIMATION_SAMPLES = 3
 # The mosaic aims this much above the target, so the full-size check usually passes at once
@@ -38,7 +37,7 @@ SAMPLE_MARGIN = 0.75
 # another chroma layout of a format already checked the sample's estimate is closer to the
 # truth, and a full-size AVIF encode costs seconds.
 RUNNER_UP_MARGIN = 1.15
-SAME_FORMAT_MARGIN = 1.04
+SAME_FORMAT_MARGIN = 1.06
 # At a fixed quality the source side of the score is prepared while the encoder runs, keeping
 # its planes (~64 bytes a pixel) up to this size; larger outputs are scored band by band.
 PREPARED_MAX_PIXELS = 4_200_000
@@ -48,6 +47,9 @@ PREPARED_MAX_PIXELS = 4_200_000
 # SMALL_OVERSHOOT (the output encoder is slower than the search's and scores a little higher).
 OVERSHOOT = 2.0
 SMALL_OVERSHOOT = 0.75
+# An AVIF output still this far above the target tries the weaker deltaq strength (one more
+# full-size encode; it lands 0.3-1 point lower and 3-8% smaller).
+STRENGTH_OVERSHOOT = 0.25
 
 
 @dataclass(frozen=True)
@@ -80,26 +82,6 @@ class Candidate:
 
     def extras(self, extras: Extras, final: bool = False) -> Extras:
         return replace(extras, chroma=self.chroma, final=final)
-
-    def encode(self, frames: list[Image.Image], step: int | None, extras: Extras) -> bytes:
-        """Encode at search step `step`: the encoder quality, or for AVIF a rung of the ladder
-        of finer settings (None: lossless)."""
-        if self.format == "avif" and step is not None:
-            quality, strength = AVIF_LADDER[step]
-            return encode(frames, "avif", quality, replace(extras, avif_strength=strength))
-        return encode(frames, self.format, step, extras)
-
-    def steps(self) -> tuple[int, int]:
-        """The range of search steps."""
-        if self.format == "avif":
-            return 0, len(AVIF_LADDER) - 1
-        return QUALITY_RANGES[self.format]
-
-    def quality(self, step: int | None) -> int | None:
-        """The encoder quality reported for a search step."""
-        if self.format == "avif" and step is not None:
-            return AVIF_LADDER[step][0]
-        return step
 
 
 def is_graphic(im: Image.Image) -> bool:
@@ -203,10 +185,10 @@ def _searched(
             data = encode(frames, c.format, None, extras)
             estimates.append((float(len(data)), c, Scored(data, None, 100.0)))
             continue
-        lo, hi = c.steps()
+        lo, hi = QUALITY_RANGES[c.format]
         sample_target = target if exact else target + SAMPLE_MARGIN
         found = lowest_passing(
-            partial(c.encode, [sample], extras=c.extras(extras)),
+            partial(_encode_one, sample, c.format, c.extras(extras)),
             sample_judge,
             sample_target,
             lo,
@@ -234,7 +216,7 @@ def _searched(
         )
         checked.add(c.format)
         if verified is not None and (best is None or len(verified.data) < len(best.data)):
-            best = Choice(verified.data, c.format, c.quality(verified.quality), verified.score)
+            best = Choice(verified.data, c.format, verified.quality, verified.score)
     if best is None:
         return _lossless_fallback(frames, cands, extras) or _best_effort(
             frames, cands, extras, judge
@@ -254,6 +236,10 @@ def _lossless_fallback(
     return best
 
 
+def _encode_one(im: Image.Image, fmt: str, extras: Extras, quality: int) -> bytes:
+    return encode([im], fmt, quality, extras)
+
+
 def _verify(
     frames: list[Image.Image],
     c: Candidate,
@@ -262,22 +248,45 @@ def _verify(
     extras: Extras,
     judge: Judge,
 ) -> Scored | None:
-    lo, hi = c.steps()
+    lo, hi = QUALITY_RANGES[c.format]
     assert found.quality is not None
 
-    def encode_at(step: int) -> bytes:
-        return c.encode(frames, step, c.extras(extras, final=True))
+    def encode_at(q: int) -> bytes:
+        return encode(frames, c.format, q, c.extras(extras, final=True))
 
     verified = verify_up(encode_at, judge, target, found.quality, hi)
-    if verified is None or verified.quality != found.quality:
-        return verified
+    if verified is None:
+        return None
     overshoot = verified.score - target
     # The small step pays only where the output encoder differs from the search's (AVIF);
     # elsewhere it would cost two more full-size encodes and scores for little.
-    if overshoot < (SMALL_OVERSHOOT if c.format == "avif" else OVERSHOOT):
+    if verified.quality == found.quality and overshoot >= (
+        SMALL_OVERSHOOT if c.format == "avif" else OVERSHOOT
+    ):
+        attempts = 4 if overshoot >= OVERSHOOT else 2
+        verified = refine_down(encode_at, judge, target, verified, lo, attempts=attempts)
+    if c.format == "avif" and verified.score - target >= STRENGTH_OVERSHOOT:
+        verified = _weaker_deltaq(frames, c, verified, target, extras, judge)
+    return verified
+
+
+def _weaker_deltaq(
+    frames: list[Image.Image],
+    c: Candidate,
+    verified: Scored,
+    target: float,
+    extras: Extras,
+    judge: Judge,
+) -> Scored:
+    """The same AVIF quality with libaom's weaker deltaq strength: a finer step down than the
+    next quality (libavif's steps are 4-10% apart in bytes where photos land)."""
+    assert verified.quality is not None
+    weak = replace(c.extras(extras, final=True), avif_strength=AVIF_WEAK_STRENGTH)
+    data = encode(frames, "avif", verified.quality, weak)
+    if len(data) >= len(verified.data):
         return verified
-    attempts = 4 if overshoot >= OVERSHOOT else 2
-    return refine_down(encode_at, judge, target, verified, lo, attempts=attempts)
+    score = judge.score_bytes(data)
+    return Scored(data, verified.quality, score) if score >= target else verified
 
 
 def _best_effort(

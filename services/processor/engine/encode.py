@@ -26,11 +26,9 @@ LOSSLESS_FORMATS = ("png", "webp", "jxl", "gif")
 ANIMATED_FORMATS = ("webp", "avif", "png", "gif")
 ALPHA_FORMATS = ("png", "webp", "avif", "jxl", "gif")
 AVIF_SPEED = 6
-# libavif steps its quality in whole quantizer levels, 4-10% apart in bytes where photos land.
-# libaom's deltaq-strength (percent, default 100) lowers bits and score a little within a
-# level, so the search walks a ladder of (quality, strength) settings twice as fine: on corpus
-# photos about 1.5% smaller at the same score (AVIF_LADDER).
-AVIF_STRENGTHS = (75, 100)
+# libaom's deltaq-strength (percent, default 100): a weaker spread of per-block quantisers
+# gives a step finer than libavif's next quality (see choose._weaker_deltaq).
+AVIF_WEAK_STRENGTH = 75
 # Outputs (not search samples) up to about 2 MP are encoded at libaom speed 4: 4-10% smaller
 # at equal SSIMULACRA2 than speed 6 for 3-10x the encode time, still a few seconds at 2 MP.
 AVIF_FINAL_SPEED = 4
@@ -48,7 +46,7 @@ class Extras:
     exif: bytes | None = None
     graphic: bool = False
     chroma: str | None = None  # AVIF chroma subsampling; None: 4:4:4 for graphics, else 4:2:0
-    avif_strength: int = 100  # libaom deltaq-strength (percent): see AVIF_STRENGTHS
+    avif_strength: int = 100  # libaom deltaq-strength (percent)
     final: bool = False  # the output itself, not a search sample: worth a slower encoder
     options: dict[str, object] = field(default_factory=dict)
 
@@ -172,11 +170,6 @@ def _avif_chroma(quality: int, extras: Extras) -> str:
     if extras.graphic or quality >= 90:
         return "4:4:4"
     return extras.chroma or "4:2:0"
-
-
-def avif_ladder(lo: int, hi: int) -> tuple[tuple[int, int], ...]:
-    """(quality, deltaq strength) from lo to hi, in order of rising bytes and score."""
-    return tuple((q, s) for q in range(lo, hi + 1) for s in AVIF_STRENGTHS)
 
 
 def _avif_speed(im: Image.Image, extras: Extras) -> int:

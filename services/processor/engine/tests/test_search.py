@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.processor.engine.choose import AVIF_LADDER, Candidate, Target, candidates, choose
-from services.processor.engine.encode import Extras, encode
+from services.processor.engine.choose import Candidate, Target, _weaker_deltaq, candidates, choose
+from services.processor.engine.encode import AVIF_WEAK_STRENGTH, Extras, encode
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.search import Judge, Scored, refine_down
 
@@ -43,22 +43,23 @@ def test_each_chroma_layout_changes_the_avif_encode() -> None:
     assert len(encodes) == 3
 
 
-def test_avif_ladder_steps_within_a_quality() -> None:
-    """The weaker deltaq strength at a quality is a smaller encode (its score may go either
-    way: on some images a flatter quantiser spread scores higher), and across the ladder bytes
-    and score rise."""
+def test_weaker_deltaq_strength_is_a_smaller_avif_at_the_same_quality() -> None:
+    im = photo(256, 192)
+    default = encode([im], "avif", 60, Extras())
+    weak = encode([im], "avif", 60, Extras(avif_strength=AVIF_WEAK_STRENGTH))
+    assert len(weak) < len(default)
+
+
+def test_weaker_deltaq_is_kept_only_when_it_still_meets_the_target() -> None:
     im = photo(256, 192)
     judge = Judge(im)
     avif = Candidate("avif", "lossy")
-    start = next(i for i, (q, _) in enumerate(AVIF_LADDER) if q == 60)
-    steps = range(start, start + 6)
-    assert [avif.quality(step) for step in steps] == [60, 60, 61, 61, 62, 62]
-    rungs = [avif.encode([im], step, Extras()) for step in steps]
-    sizes = [len(r) for r in rungs]
-    scores = [judge.score_bytes(r) for r in rungs]
-    for weak in (0, 2, 4):
-        assert sizes[weak] < sizes[weak + 1]
-    assert sizes[-1] > sizes[0] and scores[-1] > scores[0]
+    data = encode([im], "avif", 60, avif.extras(Extras(), final=True))
+    verified = Scored(data, 60, judge.score_bytes(data))
+    lower = _weaker_deltaq([im], avif, verified, verified.score - 5.0, Extras(), judge)
+    assert lower.quality == 60 and len(lower.data) < len(data)
+    assert lower.score == pytest.approx(judge.score_bytes(lower.data))
+    assert _weaker_deltaq([im], avif, verified, 100.0, Extras(), judge) is verified
 
 
 def test_refine_down_finds_a_smaller_encode_that_still_passes() -> None:
