@@ -48,7 +48,7 @@ PREPARED_MAX_PIXELS = 4_200_000
 OVERSHOOT = 2.0
 SMALL_OVERSHOOT = 0.75
 # An AVIF output still this far above the target tries the weaker deltaq strength (one more
-# full-size encode; it lands 0.3-1 point lower and 3-8% smaller).
+# full-size encode; on coffee_cup at quality 67: 80.83 -> 80.41 and 3.8% smaller).
 STRENGTH_OVERSHOOT = 0.25
 
 
