@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from picopt.devstack import Stack, free_port
 from picopt.kernel.tests.test_mailer import self_signed_cert
 from services.billing.tests import stripe_fixtures as sf
-from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
+from tests.integration.harness import (
+    LOCALSTRIPE_KEY,
+    deliver_stripe_webhooks,
+    running_localstripe,
+    running_stack,
+)
 from tests.integration.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -96,14 +100,7 @@ def stack(
         "BILLING_TRIAL_CREDITS": str(TRIAL_CREDITS),
     }
     with running_stack(tmp, extra_env=env) as running:
-        requests.post(
-            f"{localstripe}/_config/webhooks/picopt",
-            data={
-                "url": f"{running.gateway_url()}/v1/billing/stripe/webhook",
-                "secret": sf.WEBHOOK_SECRET,
-            },
-            timeout=5,
-        ).raise_for_status()
+        deliver_stripe_webhooks(localstripe, running.gateway_url(), sf.WEBHOOK_SECRET)
         yield running
 
 

@@ -32,6 +32,7 @@ from picopt.devstack import Stack
 from picopt.samples import graphic_png, skimage_photo
 from tests.browser.conftest import AXE, DESKTOP, PHONE, STRIPE_KEY, TRIAL_CREDITS
 from tests.integration.conftest import mail_dir, wait_for
+from tests.integration.harness import pay_with_test_card
 from tests.integration.oidc_provider import OidcProvider, Person
 
 pytestmark = pytest.mark.integration
@@ -283,14 +284,7 @@ def test_buy_credits_through_localstripe(session: Session, localstripe: str) -> 
 
     # The card holder's side, done by Stripe.js in a real browser: card to Stripe, never to us.
     stripe_client = stripe.StripeClient(STRIPE_KEY, base_addresses={"api": localstripe})
-    card = stripe_client.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-        }
-    )
-    stripe_client.v1.payment_intents.update(intent_id, params={"payment_method": card.id})
-    stripe_client.v1.payment_intents.confirm(intent_id)
+    pay_with_test_card(stripe_client, intent_id)
 
     page.get_by_text("Payment received: 100 credits added").wait_for(timeout=30_000)
     assert int(page.locator("#bal-purchased").inner_text()) == purchased_before + 100

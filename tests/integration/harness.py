@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import psycopg
 import requests
+import stripe
 
 from picopt.devstack import GRPC_SERVICES, Stack, amqp_reachable, free_port
 
@@ -201,3 +202,24 @@ def running_localstripe(tmp: Path) -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def deliver_stripe_webhooks(localstripe: str, gateway_url: str, secret: str) -> None:
+    """Have localstripe sign and deliver its events to our gateway, as Stripe would."""
+    requests.post(
+        f"{localstripe}/_config/webhooks/picopt",
+        data={"url": f"{gateway_url}/v1/billing/stripe/webhook", "secret": secret},
+        timeout=5,
+    ).raise_for_status()
+
+
+def pay_with_test_card(client: stripe.StripeClient, intent_id: str) -> None:
+    """What Stripe.js does in the browser: the card goes to Stripe, never to us."""
+    card = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    )
+    client.v1.payment_intents.update(intent_id, params={"payment_method": card.id})
+    client.v1.payment_intents.confirm(intent_id)

@@ -28,7 +28,13 @@ from picopt.kernel.errors import error_code
 from picopt.samples import graphic_png
 from services.billing.tests import stripe_fixtures as sf
 from tests.integration.conftest import mail_dir, wait_for
-from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
+from tests.integration.harness import (
+    LOCALSTRIPE_KEY,
+    deliver_stripe_webhooks,
+    pay_with_test_card,
+    running_localstripe,
+    running_stack,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,15 +61,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, localstripe: str) -> Iterato
         "BILLING_TRIAL_CREDITS": str(TRIAL),
     }
     with running_stack(tmp, extra_env=env) as running:
-        # localstripe signs and delivers its events to our gateway, like Stripe would.
-        requests.post(
-            f"{localstripe}/_config/webhooks/picopt",
-            data={
-                "url": f"{running.gateway_url()}/v1/billing/stripe/webhook",
-                "secret": sf.WEBHOOK_SECRET,
-            },
-            timeout=5,
-        ).raise_for_status()
+        deliver_stripe_webhooks(localstripe, running.gateway_url(), sf.WEBHOOK_SECRET)
         yield running
 
 
@@ -127,15 +125,7 @@ def test_payment_intent_purchase_through_localstripe_then_refund_and_reconcile(
     assert api.checkout("pack_100", idempotency_key="buy-once") == started
     intent_id = started["payment_intent_id"]
 
-    # What Stripe.js does in the browser: the card goes to Stripe, never to us.
-    card = stripe_client.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-        }
-    )
-    stripe_client.v1.payment_intents.update(intent_id, params={"payment_method": card.id})
-    stripe_client.v1.payment_intents.confirm(intent_id)
+    pay_with_test_card(stripe_client, intent_id)
 
     # localstripe posts payment_intent.succeeded to our gateway; billing grants once.
     wait_for(lambda: api.balance()["purchased"] == 100, what="purchased credits")
