@@ -174,11 +174,13 @@ def _norms_used(scales: int) -> np.ndarray:
     return np.asarray(np.abs(weights) >= NEGLIGIBLE_WEIGHT, dtype=bool)
 
 
+@functools.cache
 def _terms_used(scales: int) -> np.ndarray:
     """(channel, scale, term): whether any norm of the term counts."""
     return np.asarray(_norms_used(scales).any(axis=2), dtype=bool)
 
 
+@functools.cache
 def _channels_used(scales: int, scale: int) -> tuple[bool, bool, bool]:
     used = np.asarray(_terms_used(scales)[:, scale].any(axis=1), dtype=bool)
     return bool(used[0]), bool(used[1]), bool(used[2])
