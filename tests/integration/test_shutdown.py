@@ -20,7 +20,7 @@ from picopt.devstack import Stack
 from tests.integration.conftest import new_user, wait_for
 from tests.integration.harness import running_stack
 from tests.integration.images import large_photo
-from tests.integration.test_faults import ledger_kinds, result_files, sql
+from tests.integration.test_faults import result_files, settled_ledger, sql
 
 pytestmark = pytest.mark.integration
 
@@ -84,10 +84,7 @@ def test_sigterm_mid_job_finishes_the_job_before_exit(stack: Stack, user: Client
         assert user.job(job_id)["status"] == "done"
         assert attempts(stack, job_id) == 1
         assert completed_events(stack, job_id) == 1
-        wait_for(
-            lambda: ledger_kinds(stack, user, job_id) == ["capture", "reserve"],
-            what="credits captured once",
-        )
+        assert settled_ledger(stack, user, job_id) == ["capture", "reserve"]
         assert len(result_files(stack, job_id)) == 1
     finally:
         stack.restart(WORKER)
@@ -110,8 +107,5 @@ def test_job_outliving_the_grace_is_redelivered_and_completes_once(
     assert done["status"] == "done", done["error"]
     assert attempts(stack, job_id) == 2
     wait_for(lambda: completed_events(stack, job_id) == 1, what="job.completed recorded")
-    wait_for(
-        lambda: ledger_kinds(stack, user, job_id) == ["capture", "reserve"],
-        what="credits captured once",
-    )
+    assert settled_ledger(stack, user, job_id) == ["capture", "reserve"]
     assert len(result_files(stack, job_id)) == 1
