@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -13,6 +15,7 @@ from PIL import Image
 from .encode import (
     ALPHA_FORMATS,
     ANIMATED_FORMATS,
+    AVIF_FINAL_MAX_PIXELS,
     AVIF_WEAK_STRENGTH,
     LOSSLESS_FORMATS,
     Extras,
@@ -50,6 +53,8 @@ SMALL_OVERSHOOT = 0.75
 # An AVIF output still this far above the target tries the weaker deltaq strength (one more
 # full-size encode; on coffee_cup at quality 67: 80.83 -> 80.41 and 3.8% smaller).
 STRENGTH_OVERSHOOT = 0.25
+# A winning AVIF this far above the target tries its final, slowest encode one quality lower.
+POLISH_STEP_OVERSHOOT = 0.3
 
 
 @dataclass(frozen=True)
@@ -122,9 +127,17 @@ def candidates(
 
 
 def choose(
-    frames: list[Image.Image], formats: tuple[str, ...], target: Target, extras: Extras
+    frames: list[Image.Image],
+    formats: tuple[str, ...],
+    target: Target,
+    extras: Extras,
+    polish_until: float = math.inf,
 ) -> Choice:
-    """Encode `frames` every way worth trying and keep the smallest that meets the target."""
+    """Encode `frames` every way worth trying and keep the smallest that meets the target.
+
+    The last, slowest AVIF encode (`_polished`) only starts before `polish_until` (a
+    `time.perf_counter()` value): a job already slow on a busy machine skips it.
+    """
     graphic = is_graphic(frames[0])
     extras = Extras(
         durations=extras.durations,
@@ -138,7 +151,11 @@ def choose(
     if target.lossless or target.fixed_quality is not None:
         return _fixed(frames, cands, target, extras)
     judge = AnimationJudge(frames) if len(frames) > 1 else Judge(frames[0])
-    return _searched(frames, cands, target.score or 80.0, extras, judge)
+    score = target.score or 80.0
+    choice, final = _searched(frames, cands, score, extras, judge)
+    if final is not None and choice.format == "avif" and time.perf_counter() < polish_until:
+        return _polished(frames[0], choice, score, final, judge)
+    return choice
 
 
 def _judge_of(frames: list[Image.Image]) -> Judge:
@@ -173,8 +190,11 @@ def _fixed(
 
 def _searched(
     frames: list[Image.Image], cands: list[Candidate], target: float, extras: Extras, judge: Judge
-) -> Choice:
-    """Search each lossy candidate on a sample, then verify the most promising at full size."""
+) -> tuple[Choice, Extras | None]:
+    """Search each lossy candidate on a sample, then verify the most promising at full size.
+
+    The winner comes with the encoder settings that made it, None when it is a fallback.
+    """
     full_pixels = frames[0].width * frames[0].height
     sample = mosaic(frames[0]) if len(frames) == 1 else frames[len(frames) // 2]
     sample_judge = Judge(sample)
@@ -200,6 +220,7 @@ def _searched(
         estimates.append((len(found.data) * scale, c, found))
     estimates.sort(key=lambda e: e[0])
     best: Choice | None = None
+    best_extras = extras
     checked: set[str] = set()
     for estimate, c, found in estimates:
         if best is not None and estimate > len(best.data) * RUNNER_UP_MARGIN:
@@ -209,19 +230,21 @@ def _searched(
             continue
         # A sample that is the image itself needs no check, unless the output encoder differs.
         final_differs = c.format == "avif"
-        verified = (
-            found
+        verified, used = (
+            (found, extras)
             if found.quality is None or (exact and not final_differs)
             else _verify(frames, c, found, target, extras, judge)
         )
         checked.add(c.format)
         if verified is not None and (best is None or len(verified.data) < len(best.data)):
             best = Choice(verified.data, c.format, verified.quality, verified.score)
+            best_extras = used
     if best is None:
-        return _lossless_fallback(frames, cands, extras) or _best_effort(
+        fallback = _lossless_fallback(frames, cands, extras) or _best_effort(
             frames, cands, extras, judge
         )
-    return best
+        return fallback, None
+    return best, best_extras if len(frames) == 1 else None
 
 
 def _lossless_fallback(
@@ -247,16 +270,18 @@ def _verify(
     target: float,
     extras: Extras,
     judge: Judge,
-) -> Scored | None:
+) -> tuple[Scored | None, Extras]:
+    """The full-size encode meeting the target near the sample's quality, with its settings."""
     lo, hi = QUALITY_RANGES[c.format]
     assert found.quality is not None
+    final = c.extras(extras, final=True)
 
     def encode_at(q: int) -> bytes:
-        return encode(frames, c.format, q, c.extras(extras, final=True))
+        return encode(frames, c.format, q, final)
 
     verified = verify_up(encode_at, judge, target, found.quality, hi)
     if verified is None:
-        return None
+        return None, final
     overshoot = verified.score - target
     # The small step pays only where the output encoder differs from the search's (AVIF);
     # elsewhere it would cost two more full-size encodes and scores for little.
@@ -266,27 +291,41 @@ def _verify(
         attempts = 4 if overshoot >= OVERSHOOT else 2
         verified = refine_down(encode_at, judge, target, verified, lo, attempts=attempts)
     if c.format == "avif" and verified.score - target >= STRENGTH_OVERSHOOT:
-        verified = _weaker_deltaq(frames, c, verified, target, extras, judge)
-    return verified
+        return _weaker_deltaq(frames, verified, target, final, judge)
+    return verified, final
 
 
 def _weaker_deltaq(
-    frames: list[Image.Image],
-    c: Candidate,
-    verified: Scored,
-    target: float,
-    extras: Extras,
-    judge: Judge,
-) -> Scored:
+    frames: list[Image.Image], verified: Scored, target: float, final: Extras, judge: Judge
+) -> tuple[Scored, Extras]:
     """The same AVIF quality with libaom's weaker deltaq strength: a finer step down than the
     next quality (libavif's steps are 4-10% apart in bytes where photos land)."""
     assert verified.quality is not None
-    weak = replace(c.extras(extras, final=True), avif_strength=AVIF_WEAK_STRENGTH)
+    weak = replace(final, avif_strength=AVIF_WEAK_STRENGTH)
     data = encode(frames, "avif", verified.quality, weak)
     if len(data) >= len(verified.data):
-        return verified
+        return verified, final
     score = judge.score_bytes(data)
-    return Scored(data, verified.quality, score) if score >= target else verified
+    return (Scored(data, verified.quality, score), weak) if score >= target else (verified, final)
+
+
+def _polished(im: Image.Image, best: Choice, target: float, final: Extras, judge: Judge) -> Choice:
+    """The winning AVIF once more with the slowest encoder and the same settings, kept when
+    smaller and still at the target. That encoder scores up to half a point higher at the same
+    quality, so a winner with room to spare tries the next quality down first."""
+    if im.width * im.height > AVIF_FINAL_MAX_PIXELS or best.quality is None:
+        return best
+    qualities = [best.quality]
+    if best.score - target >= POLISH_STEP_OVERSHOOT:
+        qualities.insert(0, best.quality - 1)
+    for q in qualities:
+        data = encode([im], "avif", q, replace(final, polish=True))
+        if len(data) >= len(best.data):
+            continue
+        score = judge.score_bytes(data)
+        if score >= target:
+            return Choice(data, "avif", q, score)
+    return best
 
 
 def _best_effort(

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from services.processor.engine import EngineError, OptimizeOptions, detect_format, optimize
+from services.processor.engine.api import Limits
 from services.processor.engine.metric import ssimulacra2
 
 from .conftest import encode, exif_with_gps_and_serial, graphic, photo
@@ -265,3 +266,12 @@ def test_truncated_input_fails_cleanly_on_the_downscale_path() -> None:
     with pytest.raises(EngineError) as err:
         optimize(data[: len(data) // 2], OptimizeOptions(width=100))
     assert err.value.code == "corrupt_image"
+
+
+def test_a_job_past_its_polish_share_of_the_timeout_skips_the_last_avif_encode() -> None:
+    data = encode(photo(320, 240), "PNG")
+    options = OptimizeOptions(accept=("avif",))
+    relaxed = optimize(data, options).outputs[0]
+    rushed = optimize(data, options, Limits(timeout_s=0.0)).outputs[0]
+    assert relaxed.format == rushed.format == "avif"
+    assert len(relaxed.data) < len(rushed.data)

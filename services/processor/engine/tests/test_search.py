@@ -4,12 +4,21 @@ and the fixed-quality score prepared while the encoder runs."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from services.processor.engine.choose import Candidate, Target, _weaker_deltaq, candidates, choose
+from services.processor.engine.choose import (
+    Candidate,
+    Choice,
+    Target,
+    _polished,
+    _weaker_deltaq,
+    candidates,
+    choose,
+)
 from services.processor.engine.encode import AVIF_WEAK_STRENGTH, Extras, encode
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.search import Judge, Scored, refine_down
@@ -53,13 +62,40 @@ def test_weaker_deltaq_strength_is_a_smaller_avif_at_the_same_quality() -> None:
 def test_weaker_deltaq_is_kept_only_when_it_still_meets_the_target() -> None:
     im = photo(256, 192)
     judge = Judge(im)
-    avif = Candidate("avif", "lossy")
-    data = encode([im], "avif", 60, avif.extras(Extras(), final=True))
+    final = Candidate("avif", "lossy").extras(Extras(), final=True)
+    data = encode([im], "avif", 60, final)
     verified = Scored(data, 60, judge.score_bytes(data))
-    lower = _weaker_deltaq([im], avif, verified, verified.score - 5.0, Extras(), judge)
+    lower, used = _weaker_deltaq([im], verified, verified.score - 5.0, final, judge)
     assert lower.quality == 60 and len(lower.data) < len(data)
+    assert used.avif_strength == AVIF_WEAK_STRENGTH
     assert lower.score == pytest.approx(judge.score_bytes(lower.data))
-    assert _weaker_deltaq([im], avif, verified, 100.0, Extras(), judge) is verified
+    assert _weaker_deltaq([im], verified, 100.0, final, judge) == (verified, final)
+
+
+def test_polish_reencodes_the_winner_with_its_settings_on_the_slower_encoder() -> None:
+    im = photo(320, 240)
+    judge = Judge(im)
+    final = Extras(final=True)
+    data = encode([im], "avif", 60, final)
+    best = Choice(data, "avif", 60, judge.score_bytes(data))
+    slower = encode([im], "avif", 60, replace(final, polish=True))
+    assert len(slower) < len(data) and judge.score_bytes(slower) > best.score
+    polished = _polished(im, best, best.score - 0.1, final, judge)
+    assert polished.data == slower and polished.quality == 60
+    assert polished.score == pytest.approx(judge.score_bytes(slower))
+    assert _polished(im, best, 100.0, final, judge) is best
+
+
+def test_polish_with_room_to_spare_tries_the_next_quality_down() -> None:
+    im = photo(320, 240)
+    judge = Judge(im)
+    final = Extras(chroma="4:4:4", avif_strength=AVIF_WEAK_STRENGTH, final=True)
+    data = encode([im], "avif", 60, final)
+    best = Choice(data, "avif", 60, judge.score_bytes(data))
+    polished = _polished(im, best, best.score - 5.0, final, judge)
+    assert polished.quality == 59
+    assert polished.data == encode([im], "avif", 59, replace(final, polish=True))
+    assert polished.score >= best.score - 5.0
 
 
 def test_refine_down_finds_a_smaller_encode_that_still_passes() -> None:
@@ -104,3 +140,11 @@ def test_outputs_use_the_slower_avif_encoder_and_still_meet_the_target() -> None
     choice = choose([im], ("avif",), Target(score=80.0), Extras())
     assert choice.score >= 80.0
     assert choice.score == pytest.approx(ssimulacra2(np.asarray(im), _decoded(choice.data)))
+
+
+def test_the_polish_is_skipped_once_its_start_deadline_has_passed() -> None:
+    im = photo(320, 240)
+    polished = choose([im], ("avif",), Target(score=80.0), Extras())
+    rushed = choose([im], ("avif",), Target(score=80.0), Extras(), polish_until=0.0)
+    assert len(polished.data) < len(rushed.data)
+    assert min(polished.score, rushed.score) >= 80.0
