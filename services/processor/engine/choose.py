@@ -19,6 +19,7 @@ from .encode import (
     AVIF_WEAK_STRENGTH,
     LOSSLESS_FORMATS,
     Extras,
+    avif_quantizer,
     encode,
 )
 from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
@@ -53,7 +54,7 @@ SMALL_OVERSHOOT = 0.75
 # An AVIF output still this far above the target tries the weaker deltaq strength (one more
 # full-size encode; on coffee_cup at quality 67: 80.83 -> 80.41 and 3.8% smaller).
 STRENGTH_OVERSHOOT = 0.25
-# A winning AVIF this far above the target tries its final, slowest encode one quality lower.
+# A winning AVIF this far above the target tries its final, slowest encode one quantizer lower.
 POLISH_STEP_OVERSHOOT = 0.3
 
 
@@ -275,9 +276,14 @@ def _verify(
     lo, hi = QUALITY_RANGES[c.format]
     assert found.quality is not None
     final = c.extras(extras, final=True)
+    encoded: dict[int, bytes] = {}
 
     def encode_at(q: int) -> bytes:
-        return encode(frames, c.format, q, final)
+        # A full-size encode costs seconds: qualities sharing an AVIF quantizer share it too.
+        key = avif_quantizer(q) if c.format == "avif" else q
+        if key not in encoded:
+            encoded[key] = encode(frames, c.format, q, final)
+        return encoded[key]
 
     verified = verify_up(encode_at, judge, target, found.quality, hi)
     if verified is None:
@@ -312,12 +318,15 @@ def _weaker_deltaq(
 def _polished(im: Image.Image, best: Choice, target: float, final: Extras, judge: Judge) -> Choice:
     """The winning AVIF once more with the slowest encoder and the same settings, kept when
     smaller and still at the target. That encoder scores up to half a point higher at the same
-    quality, so a winner with room to spare tries the next quality down first."""
+    quality, so a winner with room to spare tries the next quantizer down first."""
     if im.width * im.height > AVIF_FINAL_MAX_PIXELS or best.quality is None:
         return best
     qualities = [best.quality]
     if best.score - target >= POLISH_STEP_OVERSHOOT:
-        qualities.insert(0, best.quality - 1)
+        lower = best.quality - 1
+        while lower > 1 and avif_quantizer(lower) == avif_quantizer(best.quality):
+            lower -= 1
+        qualities.insert(0, lower)
     for q in qualities:
         data = encode([im], "avif", q, replace(final, polish=True))
         if len(data) >= len(best.data):

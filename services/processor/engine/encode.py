@@ -175,6 +175,12 @@ def _avif(im: Image.Image, quality: int, extras: Extras) -> bytes:
     )
 
 
+def avif_quantizer(quality: int) -> int:
+    """libavif's AV1 quantizer (63-0) for a quality (0-100): neighbouring qualities often share
+    one, and so give the very same file."""
+    return ((100 - quality) * 63 + 50) // 100
+
+
 def _avif_chroma(quality: int, extras: Extras) -> str:
     if extras.graphic or quality >= 90:
         return "4:4:4"

@@ -10,16 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from services.processor.engine import choose as choose_module
 from services.processor.engine.choose import (
     Candidate,
     Choice,
     Target,
     _polished,
+    _verify,
     _weaker_deltaq,
     candidates,
     choose,
 )
-from services.processor.engine.encode import AVIF_WEAK_STRENGTH, Extras, encode
+from services.processor.engine.encode import AVIF_WEAK_STRENGTH, Extras, avif_quantizer, encode
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.search import Judge, Scored, refine_down
 
@@ -148,3 +150,26 @@ def test_the_polish_is_skipped_once_its_start_deadline_has_passed() -> None:
     rushed = choose([im], ("avif",), Target(score=80.0), Extras(), polish_until=0.0)
     assert len(polished.data) < len(rushed.data)
     assert min(polished.score, rushed.score) >= 80.0
+
+
+def test_qualities_sharing_an_avif_quantizer_give_the_same_file() -> None:
+    im = photo(200, 150)
+    assert avif_quantizer(63) == avif_quantizer(64) != avif_quantizer(65)
+    assert encode([im], "avif", 63, Extras()) == encode([im], "avif", 64, Extras())
+    assert encode([im], "avif", 64, Extras()) != encode([im], "avif", 65, Extras())
+
+
+def test_verify_encodes_each_avif_quantizer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    im = photo(320, 240)
+    judge = Judge(im)
+    calls: list[tuple[int, int]] = []
+
+    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        calls.append((avif_quantizer(q or 100), extras.avif_strength))
+        return encode(frames, fmt, q, extras)
+
+    monkeypatch.setattr(choose_module, "encode", counting)
+    found = Scored(b"", 90, 0.0)  # far above the target: the full-size search steps down
+    verified, _ = _verify([im], Candidate("avif", "lossy"), found, 40.0, Extras(), judge)
+    assert verified is not None and verified.score >= 40.0
+    assert len(calls) >= 3 and len(calls) == len(set(calls))
