@@ -15,12 +15,12 @@ from PIL import Image
 from .encode import (
     ALPHA_FORMATS,
     ANIMATED_FORMATS,
-    AVIF_FINAL_MAX_PIXELS,
     AVIF_WEAK_STRENGTH,
     LOSSLESS_FORMATS,
     Extras,
     avif_quantizer,
     encode,
+    slow_avif_fits,
 )
 from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
 
@@ -221,7 +221,7 @@ def _searched(
         estimates.append((len(found.data) * scale, c, found))
     estimates.sort(key=lambda e: e[0])
     best: Choice | None = None
-    best_extras = extras
+    best_extras: Extras | None = None
     checked: set[str] = set()
     for estimate, c, found in estimates:
         if best is not None and estimate > len(best.data) * RUNNER_UP_MARGIN:
@@ -239,13 +239,13 @@ def _searched(
         checked.add(c.format)
         if verified is not None and (best is None or len(verified.data) < len(best.data)):
             best = Choice(verified.data, c.format, verified.quality, verified.score)
-            best_extras = used
+            best_extras = used if len(frames) == 1 else None
     if best is None:
         fallback = _lossless_fallback(frames, cands, extras) or _best_effort(
             frames, cands, extras, judge
         )
         return fallback, None
-    return best, best_extras if len(frames) == 1 else None
+    return best, best_extras
 
 
 def _lossless_fallback(
@@ -319,7 +319,7 @@ def _polished(im: Image.Image, best: Choice, target: float, final: Extras, judge
     """The winning AVIF once more with the slowest encoder and the same settings, kept when
     smaller and still at the target. That encoder scores up to half a point higher at the same
     quality, so a winner with room to spare tries the next quantizer down first."""
-    if im.width * im.height > AVIF_FINAL_MAX_PIXELS or best.quality is None:
+    if not slow_avif_fits(im) or best.quality is None:
         return best
     qualities = [best.quality]
     if best.score - target >= POLISH_STEP_OVERSHOOT:

@@ -188,8 +188,13 @@ def _avif_chroma(quality: int, extras: Extras) -> str:
     return extras.chroma or "4:2:0"
 
 
+def slow_avif_fits(im: Image.Image) -> bool:
+    """Whether an output this size gets the slower libaom speeds (final and polish)."""
+    return im.width * im.height <= AVIF_FINAL_MAX_PIXELS
+
+
 def _avif_speed(im: Image.Image, extras: Extras) -> int:
-    if extras.final and im.width * im.height <= AVIF_FINAL_MAX_PIXELS:
+    if extras.final and slow_avif_fits(im):
         return AVIF_POLISH_SPEED if extras.polish else AVIF_FINAL_SPEED
     return AVIF_SPEED
 

@@ -111,10 +111,10 @@ def optimize(
         exif=exif,
     )
     oriented_w, oriented_h = decoded.source_size
+    polish_until = started + limits.timeout_s * POLISH_TIME_SHARE
     outputs: list[OptimizedImage] = []
     for i, p in enumerate(_plans(options, oriented_w, oriented_h)):
         frames = apply_plan(decoded.frames, p)
-        polish_until = started + limits.timeout_s * POLISH_TIME_SHARE
         choice = choose(frames, formats, target, extras, polish_until)
         out = OptimizedImage(
             data=choice.data,
