@@ -1,7 +1,11 @@
-"""Retention durations: settings whose defaults are the policy and which can only be shorter.
+"""Retention settings: defaults are the policy's promises, and no value can weaken one.
 
-A value above the policy's is refused at start-up (SettingsError), so no
+A duration above the policy's is refused at start-up (SettingsError), so no
 configuration can quietly keep data longer than the privacy policy promises.
+The lists of services an erasure waits for and an export gathers from must
+name every service that holds personal data (an erasure or export missing one
+would complete while data remains), and the erasure retry must be short
+enough that a lost order is re-sent many times before the 30-day deadline.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ MAX_ERASURE_DAYS = 30.0
 DEFAULT_OVERDUE_AFTER_S = 7 * 86_400
 DEFAULT_SESSION_TTL_S = 3_600
 SERVICES_WITH_USER_DATA = ("auth", "billing", "processor", "retention")
+# Retention adds its own part (requests, sessions, policy notices) to every export.
 EXPORTERS = ("auth", "billing", "processor")
+MAX_ERASURE_RETRY_S = 86_400.0
+# A lost erasure order is re-sent at least this many times before the deadline.
+MIN_RETRIES_BEFORE_DEADLINE = 10
 
 
 def _bounded(env: Env, name: str, default: float, low: float, high: float, unit: str) -> float:
@@ -28,6 +36,32 @@ def _bounded(env: Env, name: str, default: float, low: float, high: float, unit:
             f"(the privacy policy's limit), got {value:g}"
         )
     return value
+
+
+def _every_service(
+    env: Env, name: str, required: tuple[str, ...], what: str, implied: str = ""
+) -> tuple[str, ...]:
+    """A list of services that must be exactly the ones holding personal data (any order).
+
+    A missing service would let the request complete while its data remains; an
+    unknown one would never answer, so the request could never complete.
+    """
+    listed = env.list(name, required)
+    if implied and implied not in listed:
+        listed = (*listed, implied)
+    missing = [svc for svc in required if svc not in listed]
+    unknown = [svc for svc in listed if svc not in required]
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"{', '.join(missing)} hold personal data but are missing")
+        if unknown:
+            problems.append(f"{', '.join(unknown)} hold none and would never answer")
+        raise SettingsError(
+            f"{name} must list {', '.join(required)} ({what} cannot complete without every "
+            f"service that holds personal data): {'; '.join(problems)}"
+        )
+    return tuple(dict.fromkeys(listed))
 
 
 @dataclass(frozen=True)
@@ -94,9 +128,21 @@ class RetentionPolicy:
             raise SettingsError(
                 "RETENTION_LOG_PURGE_INTERVAL must be positive and at most 86400 seconds"
             )
-        services = env.list("RETENTION_ERASURE_SERVICES", SERVICES_WITH_USER_DATA)
-        if "retention" not in services:
-            services = (*services, "retention")
+        # Retention's own part is always awaited, listed or not.
+        services = _every_service(
+            env, "RETENTION_ERASURE_SERVICES", SERVICES_WITH_USER_DATA, "an erasure", "retention"
+        )
+        exporters = _every_service(env, "RETENTION_EXPORTERS", EXPORTERS, "an export")
+        retry = env.float("RETENTION_ERASURE_RETRY", 600.0)
+        retry_limit = min(
+            MAX_ERASURE_RETRY_S, erasure_deadline.total_seconds() / MIN_RETRIES_BEFORE_DEADLINE
+        )
+        if not 0 < retry <= retry_limit:
+            raise SettingsError(
+                f"RETENTION_ERASURE_RETRY must be more than 0 and at most {retry_limit:g} seconds "
+                f"(a lost erasure order is re-sent at least {MIN_RETRIES_BEFORE_DEADLINE} times "
+                f"before the RETENTION_ERASURE_DAYS deadline), got {retry:g}"
+            )
         return cls(
             image_ttl=timedelta(seconds=ttl),
             download_grace=timedelta(seconds=grace),
@@ -107,9 +153,9 @@ class RetentionPolicy:
             log_purge_interval=purge_interval,
             erasure_deadline=erasure_deadline,
             overdue_after=overdue,
-            erasure_retry=timedelta(seconds=env.float("RETENTION_ERASURE_RETRY", 600.0)),
+            erasure_retry=timedelta(seconds=retry),
             export_ttl=timedelta(seconds=export_ttl),
             session_ttl=timedelta(seconds=session_ttl),
-            erasure_services=tuple(services),
-            exporters=env.list("RETENTION_EXPORTERS", EXPORTERS),
+            erasure_services=services,
+            exporters=exporters,
         )

@@ -182,6 +182,9 @@ def test_no_blob_survives_the_limit_with_retention_down_and_events_lost(stack: S
         ("RETENTION_SWEEP_INTERVAL", "90000"),
         ("RETENTION_LOG_DAYS", "91"),
         ("RETENTION_ERASURE_DAYS", "31"),
+        ("RETENTION_ERASURE_SERVICES", "auth,billing,retention"),
+        ("RETENTION_EXPORTERS", "auth,billing"),
+        ("RETENTION_ERASURE_RETRY", "864000"),
     ],
 )
 def test_longer_durations_are_refused_at_start_up(stack: Stack, name: str, value: str) -> None:

@@ -56,10 +56,10 @@ def test_export_waits_for_a_service_that_is_down_then_zips_every_part(
     db: Database, blobs: FilesystemBlobStore, exporter: tuple[GrpcServer, str], tmp_path: Path
 ) -> None:
     _, address = exporter
-    p = policy(RETENTION_EXPORTERS="auth,billing", RETENTION_EXPORT_TTL="3600")
+    p = policy(RETENTION_EXPORT_TTL="3600")
     live = privacy_pb2_grpc.DataSubjectServiceStub(grpc.insecure_channel(address))
     down = privacy_pb2_grpc.DataSubjectServiceStub(grpc.insecure_channel("127.0.0.1:9"))
-    stubs: dict[str, Any] = {"auth": live, "billing": down}
+    stubs: dict[str, Any] = {"auth": live, "billing": down, "processor": live}
     exports = Exports(db, blobs, p, stubs, deadline_s=2)
     request = Requests(db, Outbox("retention"), p).open("u1", "export", actor="user")
     export_id = request.request.id
@@ -89,10 +89,10 @@ def test_expired_exports_are_reported_gone(
     db: Database, blobs: FilesystemBlobStore, exporter: tuple[GrpcServer, str]
 ) -> None:
     _, address = exporter
-    p = policy(RETENTION_EXPORTERS="auth")
+    p = policy()
     stub = privacy_pb2_grpc.DataSubjectServiceStub(grpc.insecure_channel(address))
     later = datetime.now(UTC) + timedelta(days=2)
-    exports = Exports(db, blobs, p, {"auth": stub})
+    exports = Exports(db, blobs, p, dict.fromkeys(p.exporters, stub))
     export_id = Requests(db, Outbox("retention"), p).open("u1", "export", "user").request.id
     exports.build_pending()
     exports.clock = lambda: later

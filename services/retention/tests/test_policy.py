@@ -62,5 +62,48 @@ def test_shorter_values_are_accepted() -> None:
     assert p.overdue_after == timedelta(seconds=60)
 
 
-def test_retention_always_confirms_its_own_part_of_an_erasure() -> None:
-    assert policy(RETENTION_ERASURE_SERVICES="auth").erasure_services == ("auth", "retention")
+def test_service_lists_in_any_order_are_accepted() -> None:
+    p = policy(
+        RETENTION_ERASURE_SERVICES="retention, processor,billing,auth",
+        RETENTION_EXPORTERS="processor,auth,billing",
+    )
+    assert set(p.erasure_services) == {"auth", "billing", "processor", "retention"}
+    assert set(p.exporters) == {"auth", "billing", "processor"}
+    # Retention's own part is always awaited.
+    assert policy(RETENTION_ERASURE_SERVICES="auth,billing,processor").erasure_services[-1] == (
+        "retention"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RETENTION_ERASURE_SERVICES", "auth", "billing, processor hold personal data"),
+        ("RETENTION_ERASURE_SERVICES", "auth,processor,retention", "billing hold personal data"),
+        ("RETENTION_ERASURE_SERVICES", "auth,billing,processor,retention,vision", "vision hold"),
+        ("RETENTION_EXPORTERS", "auth,billing", "processor hold personal data but are missing"),
+        ("RETENTION_EXPORTERS", "auth,billing,processor,gateway", "gateway hold none"),
+    ],
+)
+def test_a_request_cannot_be_made_to_complete_without_a_service_holding_data(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"{name} must list .*{message}"):
+        policy(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "limit"),
+    [
+        ({"RETENTION_ERASURE_RETRY": "86401"}, "86400"),
+        ({"RETENTION_ERASURE_RETRY": "0"}, "86400"),
+        ({"RETENTION_ERASURE_RETRY": "-5"}, "86400"),
+        # With a one-day deadline, an order must be re-sent at least 10 times before it.
+        ({"RETENTION_ERASURE_DAYS": "1", "RETENTION_ERASURE_RETRY": "8641"}, "8640"),
+    ],
+)
+def test_erasure_retries_are_bounded_so_the_deadline_holds(env: dict[str, str], limit: str) -> None:
+    with pytest.raises(SettingsError, match=f"RETENTION_ERASURE_RETRY must be .* at most {limit} "):
+        policy(RETENTION_OVERDUE_AFTER="60", **env)
+    ok = policy(RETENTION_ERASURE_RETRY="5")
+    assert ok.erasure_retry == timedelta(seconds=5)
