@@ -34,6 +34,11 @@ class Limits:
     max_memory_mb: int = 2048
 
 
+# How much CPU a job may spend to reach its target: `max` searches exhaustively for the
+# smallest file, `balanced` and `fast` predict the encoder settings and verify them.
+EFFORTS = ("fast", "balanced", "max")
+
+
 @dataclass(frozen=True)
 class OptimizeOptions:
     """What the caller asked for; defaults give the product's default behaviour."""
@@ -50,6 +55,8 @@ class OptimizeOptions:
     placeholder: bool = False
     # A SSIMULACRA2 score to reach instead of a preset; overrides `quality`.
     target_score: float | None = None
+    # One of EFFORTS; every effort delivers at or above the target score.
+    effort: str = "balanced"
 
 
 @dataclass

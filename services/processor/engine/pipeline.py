@@ -7,6 +7,7 @@ import time
 import structlog
 
 from .api import (
+    EFFORTS,
     FITS,
     FORMATS,
     KEEP,
@@ -70,6 +71,8 @@ def _validate(options: OptimizeOptions) -> None:
         raise EngineError("invalid_options", f"Unknown fit {options.fit!r}.")
     if options.keep_metadata not in KEEP:
         raise EngineError("invalid_options", f"Unknown metadata policy {options.keep_metadata!r}.")
+    if options.effort not in EFFORTS:
+        raise EngineError("invalid_options", f"Unknown effort {options.effort!r}.")
     sizes = [options.width, options.height, *options.widths]
     if any(s is not None and (s < 1 or s > 100_000) for s in sizes):
         raise EngineError("invalid_options", "Widths and heights must be between 1 and 100000.")

@@ -236,6 +236,7 @@ def test_animated_avif_when_accepted() -> None:
         OptimizeOptions(keep_metadata="gps"),
         OptimizeOptions(width=0),
         OptimizeOptions(accept=("tiff",)),
+        OptimizeOptions(effort="slow"),
     ],
 )
 def test_invalid_options(options: OptimizeOptions) -> None:
