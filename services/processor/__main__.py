@@ -11,6 +11,7 @@ from picopt.kernel.runtime import ServiceApp
 from picopt.processor.v1 import processor_pb2, processor_pb2_grpc
 from services.processor.analyzed import AnalyzedHandler
 from services.processor.engine import Limits
+from services.processor.expiry import JobExpiry
 from services.processor.grpc_api import ProcessorServicer
 from services.processor.jobs import JobService
 from services.processor.privacy import ProcessorPrivacy
@@ -32,7 +33,9 @@ def run_api() -> None:
     app.consume(AnalyzedHandler(outbox, db, app.blobs()).subscriptions(), db=db)
     privacy = ProcessorPrivacy(db, outbox)
     privacy.participant.register(server)
-    app.consume(privacy.participant.subscriptions(), db=db)
+    expiry = JobExpiry(db, outbox)
+    app.consume([*privacy.participant.subscriptions(), *expiry.subscriptions()], db=db)
+    app.every("job_expiry", app.settings.env.float("PROCESSOR_EXPIRY_INTERVAL", 60.0), expiry.tick)
     app.outbox_relay(db)
     app.run()
 

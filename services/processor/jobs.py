@@ -56,7 +56,7 @@ def job_message(job: Job) -> processor_pb2.Job:
         created_at=to_timestamp(job.created_at),
         updated_at=to_timestamp(job.updated_at),
         expires_at=to_timestamp(job.expires_at),
-        result_gone=as_utc(job.expires_at) <= utcnow(),
+        result_gone=job.results_deleted_at is not None or as_utc(job.expires_at) <= utcnow(),
         outputs=[processor_pb2.JobOutput(**o) for o in job.outputs or []],
     )
     if job.metadata_pb:
@@ -198,16 +198,32 @@ def count_transition(s: Session, from_status: str, to_status: str) -> None:
     )
 
 
+def forget_image_traces(job: Job) -> None:
+    """Drop the 16-px preview, the BlurHash and the file name once the job's images are gone.
+
+    They are image data and a name the user chose: they must not outlive the images.
+    """
+    job.lqip = ""
+    job.blurhash = ""
+    job.input_name = ""
+    job.results_deleted_at = job.results_deleted_at or utcnow()
+
+
 def fail_job(
     outbox: Outbox, s: Session, job: Job, code: str, message: str, status: str = "failed"
 ) -> None:
     """End a job unsuccessfully; job.failed releases its credits and retention deletes its
-    images (the upload and any stored outputs, each deletion audited)."""
+    images (the upload and any stored outputs, each deletion audited), so the row forgets
+    their traces now."""
     count_transition(s, job.status, status)
     job.status = status
     job.error_code = code
     job.error_message = message[:500]
     job.updated_at = utcnow()
+    output_keys = [o["blob_key"] for o in job.outputs or []] or (
+        [job.result_key] if job.result_key else []
+    )
+    forget_image_traces(job)
     outbox.add(
         s,
         "job.failed",
@@ -217,8 +233,7 @@ def fail_job(
             input_key=job.input_key,
             code=code,
             message=message[:500],
-            output_keys=[o["blob_key"] for o in job.outputs or []]
-            or ([job.result_key] if job.result_key else []),
+            output_keys=output_keys,
         ),
     )
     log.info("job_failed", job_id=job.id, code=code)

@@ -56,5 +56,7 @@ class Job(Base):
     processing_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the results were deleted; the preview, BlurHash and file name went with them.
+    results_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,6 +1,8 @@
 """Deleting images: on events, when due, and by a backstop sweep that needs no events.
 
-Every deletion is verified (the object no longer exists) and recorded.
+Every deletion is verified (the object no longer exists) and recorded. Deleting a
+job's result announces `result.deleted`, so the processor forgets the traces of
+the image its job row still holds (preview, BlurHash, file name).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from picopt.kernel import metrics
 from picopt.kernel.blobstore import BlobStore, FilesystemBlobStore
 from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.logs import get_logger
-from picopt.kernel.messaging import HandlerContext, Subscription
+from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
 from picopt.kernel.protos import from_timestamp
 from services.retention.models import (
     DeletionRecord,
@@ -31,6 +33,7 @@ from services.retention.policy import RetentionPolicy
 log = get_logger(__name__)
 
 SESSION_EXPIRED = "session_expired"
+RESULTS_PREFIX = "results/"
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Deleter:
     policy: RetentionPolicy
     # Serializes deletions with key rotation, whose rewrite must never resurrect an object.
     lock: threading.RLock = field(default_factory=threading.RLock)
+    outbox: Outbox = field(default_factory=lambda: Outbox("retention"))
 
     # -- bookkeeping ----------------------------------------------------
 
@@ -76,7 +80,18 @@ class Deleter:
             s.add(DeletionRecord(key=key, reason=reason, verified=verified, deleted_at=utcnow()))
             metrics.after_commit(s, metrics.DELETIONS.labels(reason).inc)
             log.info("image_deleted", key=key, reason=reason, verified=verified)
+            self._announce_result_deleted(s, key)
         return existed
+
+    def _announce_result_deleted(self, s: Session, key: str) -> None:
+        """`result.deleted` once per job and transaction (results live at results/<job>/<n>)."""
+        job_id, _, rest = key.removeprefix(RESULTS_PREFIX).partition("/")
+        if not key.startswith(RESULTS_PREFIX) or not job_id or not rest:
+            return
+        announced: set[str] = s.info.setdefault("results_deleted", set())
+        if job_id not in announced:
+            announced.add(job_id)
+            self.outbox.add(s, "result.deleted", events_pb2.ResultDeleted(job_id=job_id))
 
     def _cap(self, deadline: datetime | None) -> datetime:
         limit = utcnow() + self.policy.image_ttl

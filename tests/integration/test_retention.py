@@ -45,6 +45,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "RETENTION_ORPHAN_GRACE": "5",
         "RETENTION_DOWNLOAD_GRACE": "1",
         "RETENTION_STAFF_TOKEN": STAFF_TOKEN,
+        "PROCESSOR_EXPIRY_INTERVAL": "1",
     }
     with running_stack(tmp_path_factory.mktemp("retention"), extra_env=env) as running:
         yield running
@@ -172,6 +173,68 @@ def test_no_blob_survives_the_limit_with_retention_down_and_events_lost(stack: S
     assert reasons.get("expired", 0) + reasons.get("orphan", 0) >= 2  # lost events: the sweep
     assert unverified == (0,)
     assert columns == {"id", "key", "reason", "verified", "deleted_at"}  # no personal data
+
+
+def job_row(stack: Stack, job_id: str) -> tuple[Any, ...]:
+    (row,) = retention_rows(
+        stack,
+        "SELECT status, error_code, lqip, blurhash, input_name FROM processor.jobs WHERE id = %s",
+        job_id,
+    )
+    return tuple(row)
+
+
+def test_a_job_row_forgets_preview_blurhash_and_file_name_with_its_result(stack: Stack) -> None:
+    user = new_user(stack)
+    job = user.submit(graphic_png(), filename="anna-at-the-beach.png", placeholder=True)
+    done = user.wait(job["id"])
+    assert done["status"] == "done" and done["placeholder"]["lqip"]
+    _, _, lqip, blurhash, name = job_row(stack, job["id"])
+    assert lqip and blurhash and name == "anna-at-the-beach.png"
+    user.download(job["id"])  # deleted after the 1 s grace: result.deleted reaches processor
+    wait_for(
+        lambda: job_row(stack, job["id"])[2:] == ("", "", ""),
+        what="preview, BlurHash and file name forgotten",
+    )
+    shown = user.job(job["id"])
+    assert shown["placeholder"] is None and shown["result_gone"] is True
+    assert shown["input"]["name"] == ""
+
+
+def test_a_job_stuck_past_its_deadline_fails_releases_its_credits_and_loses_its_upload(
+    stack: Stack,
+) -> None:
+    blobs = store(stack)
+    user = new_user(stack)
+    before = user.balance()["available"]
+    workers = [name for name in stack.processes if name.startswith("worker.")]
+    for name in workers:
+        stack.kill(name)
+    try:
+        job = user.submit(graphic_png(), filename="stuck.png", metadata=False)
+        assert user.job(job["id"])["status"] == "queued"
+        assert user.balance()["available"] < before
+        assert blobs.exists(f"uploads/{job['id']}")
+        # The clock moves: the job's deadline has passed while no worker took it.
+        retention_rows(
+            stack,
+            "UPDATE processor.jobs SET expires_at = now() - interval '1 second' WHERE id = %s"
+            " RETURNING id",
+            job["id"],
+        )
+        failed = wait_for(
+            lambda: (j := user.job(job["id"]))["status"] == "failed" and j,
+            what="the stuck job failed",
+        )
+        assert failed["error"]["code"] == "expired"
+        wait_for(lambda: user.balance()["available"] == before, what="credits released")
+        wait_for(lambda: not blobs.exists(f"uploads/{job['id']}"), what="upload deleted")
+    finally:
+        for name in workers:
+            stack.restart(name)
+    # A worker that gets the job's message afterwards leaves it alone.
+    time.sleep(2)
+    assert user.job(job["id"])["status"] == "failed"
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,12 @@ class ResultDownloaded(_message.Message):
     output_keys: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., result_key: _Optional[str] = ..., downloaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class ResultDeleted(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
 class AccountCreated(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]
