@@ -141,7 +141,9 @@ class Database:
         engine = sa.create_engine(
             self.url,
             pool_pre_ping=True,
-            connect_args={"options": f"-csearch_path={self.schema}"},
+            # A server that does not answer fails a connection in seconds, not minutes
+            # (readiness checks and requests must not hang on it).
+            connect_args={"options": f"-csearch_path={self.schema}", "connect_timeout": 5},
         )
         schema = self.schema
 
@@ -243,6 +245,11 @@ class Database:
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it does not answer (readiness)."""
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close pooled connections (call before fork and at shutdown)."""

@@ -1,7 +1,13 @@
-"""gRPC server bootstrap: health, reflection, interceptors, graceful stop.
+"""gRPC server bootstrap: health, reflection, interceptors, connection ageing, graceful stop.
 
-Every service builds its server with `build_server`, so health checks, error
-mapping, deadline handling and request logging behave the same everywhere.
+Every service builds its server here, so health checks, error mapping, deadline
+handling and request logging behave the same everywhere.
+
+Connections are recycled: after `max_connection_age_s` the server sends GOAWAY
+and the client opens a new connection, which kube-proxy may send to another pod.
+gRPC keeps one HTTP/2 connection per channel, so without this a caller would
+stay on the pod it first reached and new replicas would get no share of the
+load (README "Scaling"). Keepalive pings find dead peers in seconds.
 """
 
 from __future__ import annotations
@@ -17,12 +23,36 @@ from grpc_reflection.v1alpha import reflection
 
 from picopt.kernel import metrics, tracing
 from picopt.kernel.errors import ERROR_CODE_KEY, AppError
+from picopt.kernel.health import LIVENESS
 from picopt.kernel.logs import bound_context, get_logger
 
 log = get_logger(__name__)
 
 # Calls slower than this are logged at info; others at debug, to keep logs useful.
 SLOW_CALL_MS = 500.0
+# In-flight calls get this long to finish on a connection being recycled (the longest
+# deadline a caller sets is the staff CLI's 30 s).
+CONNECTION_AGE_GRACE_S = 30.0
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def connection_options(max_connection_age_s: float, keepalive_s: float) -> list[tuple[str, int]]:
+    """Server options: recycle connections after an age, ping idle clients, accept their pings."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_time_ms", int(keepalive_s * 1000)),
+        ("grpc.keepalive_timeout_ms", int(max(keepalive_s / 2, 1) * 1000)),
+        # Clients ping every keepalive_s (picopt.kernel.grpc_client): allow it, idle or not.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", int(max(keepalive_s / 2, 1) * 1000)),
+    ]
+    if max_connection_age_s > 0:
+        options += [
+            ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(CONNECTION_AGE_GRACE_S * 1000)),
+        ]
+    return options
 
 
 class _ContextInterceptor(grpc.ServerInterceptor):
@@ -90,6 +120,8 @@ class GrpcServer:
     With `credentials` the port speaks TLS (mTLS when they require client
     certificates); `health_port` then serves the same health status in plaintext,
     with nothing else on it, for probes that cannot speak TLS (Kubernetes' gRPC probes).
+    Health: `LIVENESS` is SERVING from start to stop; "" and the registered services
+    follow `set_ready` (picopt.kernel.health), SERVING from start until told otherwise.
     """
 
     def __init__(
@@ -100,13 +132,18 @@ class GrpcServer:
         max_workers: int = 16,
         credentials: grpc.ServerCredentials | None = None,
         health_port: int = 0,
+        *,
+        max_connection_age_s: float = 60.0,
+        keepalive_s: float = 20.0,
     ) -> None:
         self.name = name
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{name}-grpc"),
             interceptors=[_ContextInterceptor()],
-            options=[("grpc.so_reuseport", 0)],
+            options=connection_options(max_connection_age_s, keepalive_s),
         )
+        self._ready = True
+        self._started = False
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [health.SERVICE_NAME]
@@ -145,9 +182,20 @@ class GrpcServer:
         self.server.start()
         if self.health_server is not None:
             self.health_server.start()
-        for service in ["", *self._service_names]:
-            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        self._started = True
+        self.health.set(LIVENESS, _SERVING)
+        self._publish_readiness()
         log.info("grpc_server_started", port=self.port, health_port=self.health_port or None)
+
+    def set_ready(self, ready: bool) -> None:
+        """Readiness of the whole process: "" and every registered service follow it."""
+        self._ready = ready
+        if self._started:
+            self._publish_readiness()
+
+    def _publish_readiness(self) -> None:
+        for service in ["", *self._service_names]:
+            self.health.set(service, _SERVING if self._ready else _NOT_SERVING)
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop answering health checks first, then drain in-flight calls."""

@@ -6,6 +6,9 @@ all in reverse order: health goes NOT_SERVING first, consumers finish the
 message in hand (or, past STOP_GRACE_S, leave it to the broker to redeliver),
 the outbox relay publishes what is committed, pending spans are flushed.
 
+While it runs, gRPC health reports readiness (picopt.kernel.health): NOT_SERVING
+while its database does not answer or a consumer has lost the broker.
+
 Cross-cutting concerns come with it: traces (OpenTelemetry, exported when
 configured), Prometheus metrics on METRICS_PORT, optional mTLS on every gRPC
 server and channel (GRPC_TLS_CERT/KEY/CA).
@@ -29,6 +32,7 @@ from picopt.kernel.db import Database, database_url
 from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.grpc_tls import TlsFiles
+from picopt.kernel.health import Readiness
 from picopt.kernel.messaging import Consumer, OutboxRelay, Publisher, Subscription
 from picopt.kernel.settings import Settings
 
@@ -77,6 +81,10 @@ class ServiceApp:
         self._stop = threading.Event()
         self._failed = False
         self._blobs: BlobStore | None = None
+        self._servers: list[GrpcServer] = []
+        self.readiness = Readiness(
+            self.settings.env.float("HEALTH_CHECK_INTERVAL_S", 5.0), self._publish_readiness
+        )
         # How long stopping consumers may take: the longest stop grace, plus a margin.
         self._intake_timeout = 60.0
 
@@ -89,6 +97,7 @@ class ServiceApp:
         )
         db.migrate(migrations_dir)
         self._stoppers.append((_STOP_DB, db.dispose))
+        self.readiness.add("database", db.ping)
         return db
 
     def blobs(self) -> BlobStore:
@@ -103,6 +112,7 @@ class ServiceApp:
             self.settings.grpc_deadline_s,
             credentials=self.tls.channel_credentials() if self.tls else None,
             server_name=self.tls.server_name if self.tls else "",
+            keepalive_s=self.settings.grpc_keepalive_s,
         )
 
     def publisher(self) -> Publisher:
@@ -119,10 +129,17 @@ class ServiceApp:
             self.settings.grpc_port if port is None else port,
             credentials=self.tls.server_credentials() if self.tls else None,
             health_port=self.settings.grpc_health_port,
+            max_connection_age_s=self.settings.grpc_max_connection_age_s,
+            keepalive_s=self.settings.grpc_keepalive_s,
         )
+        self._servers.append(server)
         self._starters.append(server.start)
         self._stoppers.append((_STOP_SERVER, server.stop))
         return server
+
+    def _publish_readiness(self, ready: bool) -> None:
+        for server in self._servers:
+            server.set_ready(ready)
 
     def consume(
         self, subscriptions: Sequence[Subscription], db: Database | None = None, **options: Any
@@ -132,6 +149,7 @@ class ServiceApp:
             self._intake_timeout = max(self._intake_timeout, options["stop_grace_s"] + 10)
         consumer = Consumer(self.settings.amqp_url, self.name, subscriptions, db=db, **options)
         self._when_broker_answers("declare_queues", consumer.declare)
+        self.readiness.add(f"broker:{consumer.queues[0]}", lambda: consumer.connected)
         self._starters.append(lambda: self._thread(f"{self.name}-consumer", consumer.run))
         self._stoppers.append((_STOP_INTAKE, consumer.stop))
         return consumer
@@ -184,11 +202,15 @@ class ServiceApp:
         if self.metrics_port:
             server = metrics.serve(self.metrics_port, self.settings.metrics_host)
             self._stoppers.append((_STOP_DB, server.shutdown))
+        # The first verdict is published as the servers start, so no probe sees a stale one.
+        self.readiness.evaluate()
         for start in self._starters:
             start()
+        self.readiness.start()
         log.info("service_started", metrics_port=self.metrics_port or None)
         self._stop.wait()
         log.info("service_stopping")
+        self.readiness.stop()
         for phase in (_STOP_SERVER, _STOP_INTAKE, _STOP_BUS, _STOP_DB):
             for stop in (fn for p, fn in self._stoppers if p == phase):
                 try:

@@ -129,6 +129,8 @@ class Settings:
     env: Env = field(repr=False)
     metrics_host: str = "127.0.0.1"
     grpc_health_port: int = 0
+    grpc_keepalive_s: float = 20.0
+    grpc_max_connection_age_s: float = 60.0
 
     @classmethod
     def load(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
@@ -156,6 +158,8 @@ class Settings:
             env=e,
             metrics_host=e.str("METRICS_HOST", e.str("GRPC_HOST", "127.0.0.1")),
             grpc_health_port=e.int(f"{upper}_GRPC_HEALTH_PORT", e.int("GRPC_HEALTH_PORT", 0)),
+            grpc_keepalive_s=e.float("GRPC_KEEPALIVE_S", 20.0),
+            grpc_max_connection_age_s=e.float("GRPC_MAX_CONNECTION_AGE_S", 60.0),
         )
 
     def master_keys(self) -> MasterKeys:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,6 +16,7 @@ from picopt.kernel.logs import bind_context, clear_context, get_logger
 from picopt.kernel.settings import Settings
 from services.gateway import (
     observability,
+    readiness,
     routes_account,
     routes_auth,
     routes_billing,
@@ -74,7 +74,9 @@ def create_app(
     limiter.limit(lambda: app.extensions["auth_limit"], key_func=address_key)(routes_auth.bp)
     call_log = CallLog(app.extensions["backends"].auth) if backends is None else None
     # One blueprint per line: billing and privacy each add theirs here.
+    app.extensions["backend_health"] = readiness.BackendHealth(settings)
     blueprints = [
+        readiness.bp,
         routes_docs.bp,
         routes_auth.bp,
         routes_account.bp,
@@ -156,9 +158,5 @@ def create_app(
     def on_error(err: Exception) -> Response:
         log.exception("unhandled_error")
         return render(Problem(500, "internal-error", "an internal error occurred"))
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify({"status": "ok"})
 
     return app

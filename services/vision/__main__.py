@@ -24,7 +24,10 @@ def main() -> None:
         VisionServicer(analyzer),
         [service_name(vision_pb2.DESCRIPTOR, "VisionService")],
     )
-    app.consume(analyzer.subscriptions(), prefetch=1)
+    # Messages a pod holds (one in hand, the rest waiting in its buffer). Images are analysed
+    # one at a time, so more only helps to hide the broker round trip; keep it small, or new
+    # pods that KEDA starts for a backlog find it parked in the old ones.
+    app.consume(analyzer.subscriptions(), prefetch=app.settings.env.int("VISION_PREFETCH", 1))
     app.run()
 
 

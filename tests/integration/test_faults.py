@@ -12,6 +12,7 @@ import grpc
 import pika
 import psycopg
 import pytest
+import requests
 
 from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.client import ApiError, Client
@@ -163,6 +164,7 @@ def test_backend_down_answers_503_and_loses_nothing(
     uploads = blob_dir(stack) / "uploads"
     before_uploads = set(uploads.glob("*")) if uploads.exists() else set()
     before = user.balance()
+    assert readyz(stack) == (200, "ok")
     stack.kill(backend, signal.SIGTERM)
     try:
         with pytest.raises(ApiError) as err:
@@ -170,9 +172,13 @@ def test_backend_down_answers_503_and_loses_nothing(
         assert err.value.status == 503
         assert err.value.problem["type"].endswith("service-unavailable")
         assert err.value.problem["request_id"]
+        # The gateway's readiness names the backend it cannot reach.
+        not_ready = wait_for(lambda: readyz(stack, backend)[0] == 503, what="gateway not ready")
+        assert not_ready and readyz(stack, backend) == (503, "UNAVAILABLE")
     finally:
         stack.restart(backend)
         stack.wait_healthy(timeout=60, services=(backend,))
+    wait_for(lambda: readyz(stack) == (200, "ok"), what="gateway ready again")
     after_uploads = set(uploads.glob("*")) if uploads.exists() else set()
     assert after_uploads <= before_uploads, "no upload may be left behind"
     # The gateway reconnects by itself within seconds.
@@ -184,6 +190,12 @@ def test_backend_down_answers_503_and_loses_nothing(
         what="submissions to work again",
     )
     assert user.wait(job["id"], timeout=60)["status"] == "done"
+
+
+def readyz(stack: Stack, backend: str = "processor") -> tuple[int, str]:
+    """The gateway's /readyz status code and what it says of one backend."""
+    reply = requests.get(stack.gateway_url() + "/readyz", timeout=5)
+    return reply.status_code, reply.json()["checks"][backend]
 
 
 def _unless_503(call: Callable[[], T]) -> T | None:

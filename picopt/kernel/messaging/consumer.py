@@ -211,6 +211,12 @@ class Consumer:
         """Main queue names, one per subscription."""
         return list(self._routes)
 
+    @property
+    def connected(self) -> bool:
+        """True while the consumer holds an open broker connection (readiness)."""
+        connection = self._connection
+        return connection is not None and connection.is_open
+
     def declare(self) -> None:
         """Declare exchanges and every subscription's queues (idempotent)."""
         connection = pika.BlockingConnection(self._params)
