@@ -2,8 +2,13 @@
 
 Blobs carry their owner, so erasing needs no event history: uploads, results
 and export archives of the user are deleted (and verified gone) wherever they
-are. Request records and the deletion audit log stay: they hold ids, times and
-counts only, and are the proof that the erasure happened.
+are, with the user's processing sessions and policy-mail notices. Request
+records and the deletion audit log stay: they hold ids, times and counts only,
+and are the proof that the erasure happened.
+
+Every bookkeeping table is bounded by the log purge: objects long deleted, the
+deletion audit log, sweep runs, ended sessions, and the notices of policy
+versions whose mail fan-out finished.
 """
 
 from __future__ import annotations
@@ -11,11 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from services.retention.deleter import Deleter
-from services.retention.models import DataExport, SweepRun, TrackedObject
+from services.retention.models import (
+    DataExport,
+    DeletionRecord,
+    PolicyNotice,
+    PolicyVersion,
+    SweepRun,
+    TrackedObject,
+)
 from services.retention.sessions import Sessions
 
 
@@ -28,22 +40,37 @@ class RetentionData:
         owned = [info.key for info in self.deleter.blobs.list() if info.owner == user_id]
         deleted = sum(self.deleter.delete_object(s, key, "account_erased") for key in owned)
         exports = s.execute(delete(DataExport).where(DataExport.user_id == user_id))
+        notices = s.execute(delete(PolicyNotice).where(PolicyNotice.user_id == user_id))
         return {
             "blobs": deleted,
             "data_exports": int(exports.rowcount or 0),  # type: ignore[attr-defined]
+            "policy_notices": int(notices.rowcount or 0),  # type: ignore[attr-defined]
             **self.sessions.erase(s, user_id),
         }
 
     def purge(self, s: Session, older_than: datetime) -> dict[str, int]:
-        """Bookkeeping of objects long gone, and old sweep runs."""
+        """Bookkeeping older than the cutoff (notices only once their fan-out is over)."""
         tracked = s.execute(
             delete(TrackedObject).where(
                 TrackedObject.deleted_at.is_not(None), TrackedObject.deleted_at < older_than
             )
         )
+        deletions = s.execute(delete(DeletionRecord).where(DeletionRecord.deleted_at < older_than))
         sweeps = s.execute(delete(SweepRun).where(SweepRun.started_at < older_than))
+        # A notice is what keeps a fan-out from mailing a user twice: it stays until the
+        # version's fan-out is done.
+        finished = select(PolicyVersion.version).where(
+            PolicyVersion.notification_done_at.is_not(None)
+        )
+        notices = s.execute(
+            delete(PolicyNotice).where(
+                PolicyNotice.sent_at < older_than, PolicyNotice.version.in_(finished)
+            )
+        )
         return {
             "tracked_objects": int(tracked.rowcount or 0),  # type: ignore[attr-defined]
+            "deletion_log": int(deletions.rowcount or 0),  # type: ignore[attr-defined]
             "sweep_runs": int(sweeps.rowcount or 0),  # type: ignore[attr-defined]
+            "policy_notices": int(notices.rowcount or 0),  # type: ignore[attr-defined]
             **self.sessions.purge(s, older_than),
         }

@@ -296,6 +296,8 @@ def test_log_purge_reaches_every_service_and_reports_counts(stack: Stack, staff:
 
     purges = wait_for(reported, what="logs.purged from every service")
     assert any(p.service == "processor" and p.table == "jobs" and p.count >= 1 for p in purges)
+    tables = {(p.service, p.table) for p in purges}
+    assert {("retention", "deletion_log"), ("retention", "policy_notices")} <= tables
     with pytest.raises(ApiError) as err:
         user.job(job["id"])
     assert err.value.status == 404
