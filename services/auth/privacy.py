@@ -3,6 +3,7 @@
 Erasure first disables the account (sessions, API keys and pending email tokens
 revoked) and then deletes every row auth holds about the user: auth is the
 only holder of names and emails, so after this no database names the person.
+Mail files (MAIL_TRANSPORT=file) sent to any of the user's addresses go too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from picopt.kernel.messaging import Outbox
 from picopt.kernel.privacy import PrivacyParticipant
 from picopt.kernel.protos import service_name
 from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
-from services.auth.models import ApiKey, OAuthIdentity, User
+from services.auth.models import ApiKey, EmailToken, OAuthIdentity, User
 from services.auth.models import Session as SignInSession
 from services.auth.service import AuthService
 
@@ -31,9 +32,23 @@ class AuthPrivacy:
         self.participant = PrivacyParticipant("auth", outbox, self.erase, None, self.export)
 
     def erase(self, s: Session, user_id: str) -> dict[str, int]:
+        addresses = self._addresses(s, user_id)
         disabled = self.service.disable_user(s, user_id)
         erased = self.service.erase_user(s, user_id)
-        return {**{f"revoked_{k}": v for k, v in disabled.items()}, **erased}
+        mail_files = self.service.notify.mailer.forget(addresses)
+        return {
+            **{f"revoked_{k}": v for k, v in disabled.items()},
+            **erased,
+            "mail_files": mail_files,
+        }
+
+    def _addresses(self, s: Session, user_id: str) -> set[str]:
+        """Every address auth ever mailed for the user: current, pending, and tokens'."""
+        user = s.get(User, user_id)
+        found = set(s.scalars(select(EmailToken.email).where(EmailToken.user_id == user_id)))
+        if user is not None:
+            found |= {user.email, user.pending_email or ""}
+        return {a for a in found if a}
 
     def export(self, user_id: str) -> dict[str, Any]:
         with self.service.db.session(readonly=True) as s:

@@ -55,9 +55,10 @@ def main() -> None:
         {s: privacy_pb2_grpc.DataSubjectServiceStub(app.channel(s)) for s in policy.exporters},
     )
     log_purges = LogPurges(db, outbox, policy)
+    mailer = Mailer.from_settings(app.settings)
     policies = Policies(
         db,
-        Mailer.from_settings(app.settings),
+        mailer,
         privacy_pb2_grpc.RecipientServiceStub(app.channel("auth")),
         batch_size=env.int("RETENTION_NOTIFY_BATCH", 100),
         public_url=env.str("PUBLIC_URL"),
@@ -93,6 +94,7 @@ def main() -> None:
     app.outbox_relay(db)
     app.every("delete_due", policy.due_interval, deleter.delete_due)
     app.every("sweep", policy.sweep_interval, deleter.sweep)
+    app.every("mail_files", policy.sweep_interval, mailer.prune)
     app.every("sessions", policy.due_interval, sessions.expire_due)
     app.every("requests", env.float("RETENTION_REQUEST_CHECK_INTERVAL", 60.0), requests.tick)
     app.every(

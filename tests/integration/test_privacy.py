@@ -121,6 +121,15 @@ def scan_every_schema(stack: Stack, needles: list[str]) -> list[str]:
     return hits
 
 
+def mail_files_naming(stack: Stack, *needles: str) -> list[str]:
+    """Mail files (MAIL_TRANSPORT=file) that contain one of the needles."""
+    return [
+        f.name
+        for f in mail_dir(stack).glob("*.eml")
+        if any(n.encode() in f.read_bytes() for n in needles)
+    ]
+
+
 def test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_names_the_user(
     stack: Stack, staff: Any
 ) -> None:
@@ -130,6 +139,7 @@ def test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_
     job = user.submit(graphic_png(), filename=f"{name}.png", metadata=False)
     assert user.wait(job["id"])["status"] == "done"
     assert scan_every_schema(stack, [email, name]), "the scan must find the user before erasure"
+    assert mail_files_naming(stack, email), "the confirmation mail names the user"
 
     stack.kill("processor")
     try:
@@ -166,6 +176,7 @@ def test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_
     assert confirmed == {"auth", "billing", "processor", "retention"}
     assert "completed" in [a.action for a in done.audit]
     assert scan_every_schema(stack, [email, name]) == []
+    assert mail_files_naming(stack, email, name) == []
     with pytest.raises(ApiError) as err:
         Client(stack.gateway_url()).login(email, PASSWORD)
     assert err.value.status == 401

@@ -6,7 +6,9 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
+import os
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from picopt.devstack import free_port
 from picopt.kernel.mailer import Mailer, MailError, SmtpConfig
-from picopt.kernel.settings import Settings
+from picopt.kernel.settings import Settings, SettingsError
 
 USER, PASSWORD = "relay-user", "relay password 1"
 
@@ -207,3 +209,48 @@ def test_from_settings_reads_the_smtp_settings(smtp: SmtpServer, tmp_path: Path)
     mailer.send("ada@example.test", "Via settings", "body")
     assert smtp.inbox.over_tls == [True]
     assert smtp.inbox.messages[0]["From"] == "Ops <ops@picopt.test>"
+
+
+def test_mail_files_older_than_their_lifetime_are_pruned(tmp_path: Path) -> None:
+    mail_dir = tmp_path / "mail"
+    mailer = Mailer("no-reply@picopt.test", mail_dir=mail_dir, file_ttl_s=3600)
+    mailer.send("ada@example.test", "Old", "old")
+    (old,) = mail_dir.iterdir()
+    stale = mail_dir / ".abandoned.eml.tmp"
+    stale.write_bytes(b"half written")
+    two_hours_ago = time.time() - 7200
+    for path in (old, stale):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    mailer.send("bob@example.test", "New", "new")
+    assert mailer.prune() == 2
+    (kept,) = mail_dir.iterdir()
+    assert b"bob@example.test" in kept.read_bytes()
+
+
+def test_sending_prunes_now_and_then_without_being_asked(tmp_path: Path) -> None:
+    mail_dir = tmp_path / "mail"
+    mailer = Mailer("no-reply@picopt.test", mail_dir=mail_dir, file_ttl_s=60)
+    mailer.send("ada@example.test", "Old", "old")
+    (old,) = mail_dir.iterdir()
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    Mailer("no-reply@picopt.test", mail_dir=mail_dir, file_ttl_s=60).send("b@x.test", "s", "t")
+    assert not old.exists()
+
+
+def test_erasure_forgets_every_mail_file_addressed_to_the_person(tmp_path: Path) -> None:
+    mail_dir = tmp_path / "mail"
+    mailer = Mailer("no-reply@picopt.test", mail_dir=mail_dir)
+    mailer.send("Ada.Lovelace@Example.test", "Confirm", "Hello Ada")
+    mailer.send("ada.new@example.test", "Confirm the new address", "Hello Ada")
+    mailer.send("bob@example.test", "Receipt", "Hello Bob")
+    assert mailer.forget(["ada.lovelace@example.test", "ada.new@example.test", ""]) == 2
+    (kept,) = mail_dir.iterdir()
+    assert b"bob@example.test" in kept.read_bytes()
+    assert mailer.forget([]) == 0
+
+
+@pytest.mark.parametrize("ttl", ["0", "2592001", "a day"])
+def test_a_mail_file_lifetime_beyond_30_days_is_refused(tmp_path: Path, ttl: str) -> None:
+    env = {"VAR_DIR": str(tmp_path / "var"), "MAIL_FILE_TTL_S": ttl}
+    with pytest.raises(SettingsError, match="MAIL_FILE_TTL_S"):
+        Mailer.from_settings(Settings.load("test", env))
