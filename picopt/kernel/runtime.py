@@ -26,7 +26,7 @@ from typing import Any
 
 import pika.exceptions
 
-from picopt.kernel import logs, metrics, tracing
+from picopt.kernel import logs, metrics, production, tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.db import Database, database_url
 from picopt.kernel.grpc_client import make_channel
@@ -72,6 +72,7 @@ class ServiceApp:
         self.name = name
         self.settings = Settings.load(name, env)
         logs.configure(name, self.settings.log_level)
+        production.refuse_to_start_if_incomplete(name, self.settings.env)
         tracing.configure(name, env)
         self.tls = TlsFiles.from_env(self.settings.env)
         self.metrics_port = self.settings.metrics_port

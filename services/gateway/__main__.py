@@ -15,7 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from picopt.kernel import logs
+from picopt.kernel import logs, production
 from picopt.kernel.settings import Settings
 
 
@@ -73,6 +73,7 @@ def _metrics_hooks(settings: Settings, created: Path | None) -> dict[str, Any]:
 def main() -> None:
     settings = Settings.load("gateway")
     logs.configure("gateway", settings.log_level)
+    production.refuse_to_start_if_incomplete("gateway", settings.env)
     env = settings.env
     host = env.str("GATEWAY_HOST", "127.0.0.1")
     port = env.int("GATEWAY_PORT", 8080)

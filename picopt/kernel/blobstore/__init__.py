@@ -35,6 +35,7 @@ def open_blob_store(settings: Settings) -> BlobStore:
             bucket,
             cipher,
             endpoint_url=settings.env.str("S3_ENDPOINT_URL") or None,
+            region=settings.env.str("S3_REGION") or None,
             prefix=settings.env.str("S3_PREFIX"),
         )
     raise SettingsError(f"BLOB_BACKEND={settings.blob_backend!r} is not supported (use fs or s3)")

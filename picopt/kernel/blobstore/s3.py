@@ -28,11 +28,16 @@ class S3BlobStore(BlobStore):
 
     @classmethod
     def connect(
-        cls, bucket: str, cipher: EnvelopeCipher, endpoint_url: str | None = None, prefix: str = ""
+        cls,
+        bucket: str,
+        cipher: EnvelopeCipher,
+        endpoint_url: str | None = None,
+        prefix: str = "",
+        region: str | None = None,
     ) -> S3BlobStore:
         import boto3
 
-        client = boto3.client("s3", endpoint_url=endpoint_url or None)
+        client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region)
         return cls(client, bucket, cipher, prefix)
 
     def _object(self, key: str) -> str:
