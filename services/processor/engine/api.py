@@ -1,17 +1,30 @@
 """Public contract of the optimizer engine: options in, result or EngineError out.
 
-The engine is a pure library: bytes in, bytes out, no I/O, no services. The
-processor workers and the `picopt optimize` command are its only callers.
+The engine is a pure library: bytes in, bytes out, no I/O, no services. Its callers are the
+processor workers, the `picopt optimize` command (`picopt_cli`) and the engine benchmark. The
+names of formats and options come from `picopt.formats`, the table every client reads too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FORMATS = ("jpeg", "png", "webp", "avif", "jxl", "gif")
-QUALITY_PRESETS = {"high": 85.0, "balanced": 80.0, "small": 70.0}
-FITS = ("contain", "cover", "fill", "inside")
-KEEP = ("none", "copyright", "icc", "all")
+from picopt.formats import FITS, KEEP_METADATA, QUALITY_PRESETS, WRITABLE
+
+# Formats the engine encodes (a client may request all but GIF).
+FORMATS = WRITABLE
+KEEP = KEEP_METADATA
+__all__ = [
+    "FITS",
+    "FORMATS",
+    "KEEP",
+    "QUALITY_PRESETS",
+    "EngineError",
+    "Limits",
+    "OptimizeOptions",
+    "OptimizeResult",
+    "OptimizedImage",
+]
 
 
 class EngineError(Exception):

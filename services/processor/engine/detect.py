@@ -1,41 +1,27 @@
-"""Format detection from magic bytes: the name and the client's content type are never trusted."""
+"""Format detection from magic bytes: the name and the client's content type are never trusted.
+
+The signatures and their bounds live in `picopt.formats` (shared with the gateway, which sniffs
+before it stores an upload); the engine adds only which formats it decodes.
+"""
 
 from __future__ import annotations
 
-from .api import EngineError
+from picopt.formats import FORMATS, FormatError, sniff
 
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
+from .api import EngineError
 
 
 def detect_format(data: bytes) -> str:
-    """Return the engine's name for the image format of `data` or raise `unsupported_format`."""
-    head = data[:64]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if head[:2] == b"BM" and len(head) >= 26:
-        return "bmp"
-    if head[4:8] == b"ftyp":
-        return _isobmff_format(data)
-    raise EngineError("unsupported_format", "The file is not an image format we accept.")
+    """The engine's name for the image format of `data`, or `unsupported_format`/`corrupt_image`.
 
-
-def _isobmff_format(data: bytes) -> str:
-    """Tell AVIF from HEIC by the brands listed in the `ftyp` box."""
-    size = int.from_bytes(data[:4], "big")
-    if size < 16 or size > len(data):
-        raise EngineError("corrupt_image", "The image container is truncated.")
-    brands = {data[8:12]} | {data[i : i + 4] for i in range(16, size - 3, 4)}
-    if brands & _AVIF_BRANDS:
-        return "avif"
-    if brands & _HEIF_BRANDS:
-        return "heic"
-    raise EngineError("unsupported_format", "This ISO media file is not an AVIF or HEIC image.")
+    Looks at the first few KiB only (`picopt.formats.SNIFF_BYTES`), whatever the size of `data`.
+    """
+    try:
+        name = sniff(data)
+    except FormatError as err:
+        raise EngineError(err.code, err.message) from err
+    if not FORMATS[name].readable:
+        raise EngineError(
+            "unsupported_format", f"{FORMATS[name].label} files are not accepted as input yet."
+        )
+    return name
