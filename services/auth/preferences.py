@@ -8,7 +8,7 @@ when the preference is set and again whenever a job would use it.
 from __future__ import annotations
 
 from picopt.kernel.errors import InvalidArgument
-from services.vision.providers.catalog import UnknownProviderError, canonical, is_language_tag
+from picopt.vision_providers import UnknownProviderError, canonical, is_language_tag
 
 
 def check_vision_provider(name: str) -> str:

@@ -5,21 +5,29 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from picopt import formats
+from picopt.formats import (
+    ALWAYS_ACCEPTED,
+    DEFAULT_FIT,
+    DEFAULT_KEEP_METADATA,
+    DEFAULT_QUALITY,
+    FITS,
+    KEEP_METADATA,
+    MAX_DIMENSION,
+    MAX_WIDTHS,
+    QUALITY_PRESETS,
+    REQUESTABLE,
+)
 from picopt.processor.v1 import processor_pb2
-from services.gateway.problems import Problem
-from services.processor.engine.api import FITS, FORMATS, KEEP, QUALITY_PRESETS
-from services.vision.providers.catalog import (
+from picopt.vision_providers import (
     UnknownProviderError,
     canonical,
     enabled_providers,
     is_language_tag,
 )
+from services.gateway.problems import Problem
 
-OUTPUT_FORMATS = tuple(f for f in FORMATS if f != "gif")
-QUALITY_WORDS = ("auto", "lossless", *QUALITY_PRESETS)
-MAX_DIMENSION = 16384
-MAX_WIDTHS = 8
-_ACCEPT_MIME = {"image/avif": "avif", "image/webp": "webp", "image/jxl": "jxl"}
+OUTPUT_FORMATS = REQUESTABLE
 
 
 def _invalid(field: str, detail: str) -> Problem:
@@ -97,11 +105,11 @@ def with_account_preferences(
 
 def accept_from_header(header: str) -> list[str]:
     """Formats a browser-style Accept header allows, beyond the universal JPEG and PNG."""
-    accepted = ["jpeg", "png"]
+    accepted = list(ALWAYS_ACCEPTED)
     for part in header.split(","):
-        mime = part.split(";")[0].strip().lower()
-        if mime in _ACCEPT_MIME and _ACCEPT_MIME[mime] not in accepted:
-            accepted.append(_ACCEPT_MIME[mime])
+        row = formats.by_mime(part)
+        if row is not None and row.requestable and row.name not in accepted:
+            accepted.append(row.name)
     return accepted
 
 
@@ -118,15 +126,16 @@ def parse_options(
             raise _invalid("accept", f"accept lists unknown format {a!r}")
     if fmt == "auto" and not accept and "image/" in accept_header:
         accept = accept_from_header(accept_header)
-    quality = form.get("quality", "auto").strip().lower() or "auto"
-    if quality not in QUALITY_WORDS and not (quality.isdigit() and 1 <= int(quality) <= 100):
-        raise _invalid("quality", "quality must be auto, high, balanced, small, lossless or 1-100")
-    fit = form.get("fit", "inside").strip().lower() or "inside"
+    quality = form.get("quality", DEFAULT_QUALITY).strip().lower() or DEFAULT_QUALITY
+    if not formats.is_quality(quality):
+        words = ", ".join(("auto", *QUALITY_PRESETS, "lossless"))
+        raise _invalid("quality", f"quality must be {words} or 1-100")
+    fit = form.get("fit", DEFAULT_FIT).strip().lower() or DEFAULT_FIT
     if fit not in FITS:
         raise _invalid("fit", f"fit must be one of {', '.join(FITS)}")
-    keep = form.get("keep_metadata", "none").strip().lower() or "none"
-    if keep not in KEEP:
-        raise _invalid("keep_metadata", f"keep_metadata must be one of {', '.join(KEEP)}")
+    keep = form.get("keep_metadata", DEFAULT_KEEP_METADATA).strip().lower() or DEFAULT_KEEP_METADATA
+    if keep not in KEEP_METADATA:
+        raise _invalid("keep_metadata", f"keep_metadata must be one of {', '.join(KEEP_METADATA)}")
     widths: list[int] = []
     for raw in (w.strip() for w in form.get("widths", "").split(",") if w.strip()):
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_DIMENSION:

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
+from picopt import formats
 from picopt.auth.v1 import auth_pb2
 from picopt.billing.v1 import billing_pb2
 from picopt.kernel.blobstore import BlobNotFound
@@ -29,22 +30,18 @@ from services.gateway.job_options import parse_options, with_account_preferences
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
 from services.gateway.routes_sessions import join_session
-from services.gateway.schemas import Job, JobBatch, JobList, ListJobsQuery, ResultQuery
-from services.processor.engine.api import EngineError
-from services.processor.engine.detect import detect_format
+from services.gateway.schemas import (
+    FormatsReply,
+    Job,
+    JobBatch,
+    JobList,
+    ListJobsQuery,
+    ResultQuery,
+)
 
 bp = Blueprint("jobs", __name__)
 log = get_logger(__name__)
 
-MIME = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "avif": "image/avif",
-    "jxl": "image/jxl",
-    "gif": "image/gif",
-}
-EXTENSION = {"jpeg": "jpg"}
 _TEXT = {"type": "string"}
 OPTION_FIELDS: dict[str, Any] = {
     "format": {"type": "string", "description": "auto (default) or an output format"},
@@ -87,6 +84,19 @@ def _get_job(job_id: str, user_id: str) -> processor_pb2.Job:
             .processor.GetJob(processor_pb2.GetJobRequest(job_id=job_id, owner_id=user_id))
             .job
         )
+
+
+@bp.get("/v1/formats")
+@operation(
+    "Image formats (names, MIME types, what each holds, size limits) and job option values",
+    tags=["jobs"],
+    responses={200: FormatsReply},
+    auth=False,
+)
+def list_formats() -> Response:
+    response = jsonify(FormatsReply.model_validate(formats.describe()).model_dump(mode="json"))
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @bp.post("/v1/jobs")
@@ -141,15 +151,24 @@ def _account_defaults(user_id: str, options: processor_pb2.JobOptions) -> proces
 
 
 def _read_image(upload: FileStorage, index: int | None = None) -> tuple[bytes, str]:
-    """The upload's bytes and the format sniffed from them (the client's type is ignored)."""
-    data = upload.read()
+    """The upload's bytes and the format sniffed from them (the client's type is ignored).
+
+    Only the first few KiB are read before the format is known: a body that is not an image
+    we accept is refused without ever being held in memory.
+    """
     where = {"index": index} if index is not None else {}
-    if not data:
+    head = upload.stream.read(formats.SNIFF_BYTES)
+    if not head:
         raise Problem(400, "empty-file", "the uploaded file is empty", **where)
     try:
-        return data, detect_format(data)
-    except EngineError as err:
+        input_format = formats.sniff(head)
+    except formats.FormatError as err:
         raise Problem(415, err.code, err.message, **where) from err
+    if not formats.get(input_format).readable:
+        label = formats.get(input_format).label
+        raise Problem(415, "unsupported_format", f"{label} uploads are not accepted yet", **where)
+    upload.stream.seek(0)
+    return upload.stream.read(), input_format
 
 
 def _submit_one(
@@ -281,10 +300,10 @@ def download(job_id: str, query: ResultQuery) -> Response:
             processor_pb2.MarkResultDownloadedRequest(job_id=job_id, owner_id=user_id)
         )
     stem = (job.input_name.rsplit(".", 1)[0] or job_id)[:100]
-    filename = f"{stem}.{EXTENSION.get(fmt, fmt)}"
+    filename = f"{stem}.{formats.extension(fmt)}"
     return Response(
         data,
-        mimetype=MIME.get(fmt, "application/octet-stream"),
+        mimetype=formats.mime_type(fmt),
         headers={
             "Content-Disposition": f'attachment; filename="{_ascii(filename)}"',
             "Cache-Control": "no-store",

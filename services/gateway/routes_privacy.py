@@ -19,11 +19,11 @@ from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Settings
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
+from picopt.vision_providers import enabled_providers, sends_images_off_machine
 from services.gateway.backends import calling
 from services.gateway.identity import current_user_id
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
-from services.vision.providers.catalog import enabled_providers, sends_images_off_machine
 
 log = get_logger(__name__)
 

@@ -236,3 +236,50 @@ class OAuthCallbackQuery(BaseModel):
     code: str = Field(default="", max_length=2000)
     state: str = Field(default="", max_length=200)
     error: str = Field(default="", max_length=200)
+
+
+class ImageFormatModel(BaseModel):
+    """One image format and what it can hold (the table in `picopt.formats`)."""
+
+    name: str
+    label: str
+    mime: str
+    extension: str
+    extensions: list[str]
+    readable: bool
+    writable: bool
+    requestable: bool
+    browsers: bool
+    alpha: bool
+    animation: bool
+    lossless: bool
+    lossy: bool
+    max_bit_depth: int
+    max_side: int
+    max_pixels: int | None
+    max_colours: int | None
+
+
+class QualityChoices(BaseModel):
+    words: list[str]
+    presets: dict[str, float]
+    fixed_range: list[int]
+    default: str
+
+
+class Choices(BaseModel):
+    values: list[str]
+    default: str
+
+
+class FormatsReply(BaseModel):
+    """Formats and job options, so clients (the web app too) never hard-code them."""
+
+    formats: list[ImageFormatModel]
+    browser_outputs: list[str]
+    quality: QualityChoices
+    fit: Choices
+    keep_metadata: Choices
+    effort: Choices
+    max_dimension: int
+    max_widths: int

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from picopt.kernel.logs import get_logger
-from services.vision.providers import Provider, get_provider
-from services.vision.providers.catalog import (
+from picopt.vision_providers import (
     UnknownProviderError,
     canonical,
     default_provider,
     enabled_providers,
 )
+from services.vision.providers import Provider, get_provider
 
 log = get_logger(__name__)
 

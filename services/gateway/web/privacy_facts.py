@@ -2,7 +2,7 @@
 
 The retention durations come from `services.retention.policy` (the same
 parser retention uses, so the page can never promise something else than
-what is enforced); the AI providers from services.vision.providers.catalog.
+what is enforced); the AI providers from picopt.vision_providers.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from picopt.kernel.settings import Env
+from picopt.vision_providers import enabled_providers, sends_images_off_machine
 from services.retention.policy import RetentionPolicy
-from services.vision.providers.catalog import enabled_providers, sends_images_off_machine
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as WsgiResponse
 
+from picopt import formats
 from picopt.kernel.settings import Settings
-from services.gateway.schemas import NEXT_PATH
-from services.gateway.web.privacy_facts import PrivacyFacts, privacy_facts
-from services.vision.providers.catalog import (
+from picopt.vision_providers import (
     default_provider,
     enabled_providers,
     sends_images_off_machine,
 )
+from services.gateway.schemas import NEXT_PATH
+from services.gateway.web.privacy_facts import PrivacyFacts, privacy_facts
 
 bp = Blueprint(
     "web",
@@ -108,7 +109,12 @@ def home() -> WsgiResponse:
 
 @bp.get("/app")
 def optimizer() -> str:
-    return _render("optimizer")
+    return _render(
+        "optimizer",
+        input_formats=[f.label for f in formats.FORMATS.values() if f.readable],
+        output_formats=[(name, formats.get(name).label) for name in formats.REQUESTABLE],
+        max_dimension=formats.MAX_DIMENSION,
+    )
 
 
 @bp.get("/app/signin")

@@ -16,8 +16,8 @@ from typing import Protocol, runtime_checkable
 from PIL import Image
 
 from picopt.vision.v1 import vision_pb2
-from services.vision.providers.catalog import ALIASES as _ALIASES
-from services.vision.providers.catalog import UnknownProviderError
+from picopt.vision_providers import ALIASES as _ALIASES
+from picopt.vision_providers import UnknownProviderError
 from services.vision.providers.imaging import UnreadableImageError, prepare_image
 
 __all__ = [

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from picopt import formats
 from picopt.kernel.settings import Env, Settings
 from services.gateway.app import create_app
 from services.gateway.web.privacy_facts import duration, privacy_facts
@@ -93,3 +95,24 @@ def test_account_page_offers_only_the_enabled_vision_providers(tmp_path: Path) -
     assert '<option value="anthropic">anthropic (external)</option>' in html
     assert 'value="openai"' not in html and 'value="gemini"' not in html
     assert '<label for="acc-vision-provider">' in html and '<label for="acc-language">' in html
+
+
+def _options(html: str, select_id: str) -> list[str]:
+    block = html.split(f'id="{select_id}"', 1)[1].split("</select>", 1)[0]
+    return re.findall(r'<option value="([^"]+)"', block)
+
+
+def test_the_optimizer_offers_exactly_the_shared_formats_and_options(app: Flask) -> None:
+    html = app.test_client().get("/app").get_data(as_text=True)
+    assert _options(html, "opt-format") == ["auto", *formats.REQUESTABLE]
+    assert set(_options(html, "opt-quality")) == set(formats.QUALITY_WORDS)
+    assert _options(html, "opt-keep") == list(formats.KEEP_METADATA)
+    readable = [f.label for f in formats.FORMATS.values() if f.readable]
+    assert ", ".join(readable) in html
+
+
+def test_the_optimizer_script_hard_codes_no_format() -> None:
+    script = (STATIC / "pages" / "optimizer.js").read_text()
+    assert "/v1/formats" in script
+    for name in formats.FORMATS:
+        assert f'"{name}' not in script and f"{name}:" not in script, name

@@ -3,7 +3,6 @@ import { uniqueNames, zip } from "../zip.js";
 
 const PARALLEL_UPLOADS = 3;
 const POLL_MS = 700;
-const EXTENSION = { jpeg: "jpg" };
 const STATE_TEXT = {
   queued: "Waiting for a worker…",
   processing: "Optimizing…",
@@ -18,6 +17,9 @@ const waiting = [];
 let running = 0;
 
 await requireUser();
+// Formats and their extensions come from the service's own table, never from this file.
+const FORMATS = await api("GET", "/v1/formats");
+const EXTENSION = Object.fromEntries(FORMATS.formats.map((f) => [f.name, f.extension]));
 
 function options() {
   const form = document.getElementById("options");
@@ -33,7 +35,7 @@ function options() {
     if (value) chosen[field] = value;
   }
   // Results come back to this browser: ask only for formats it can show.
-  if (chosen.format === "auto") chosen.accept = "jpeg,png,webp,avif";
+  if (chosen.format === "auto") chosen.accept = FORMATS.browser_outputs.join(",");
   return chosen;
 }
 

@@ -1,0 +1,156 @@
+"""Uploads are sniffed from their first few KiB: a hostile body is refused with flat memory."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from flask import Flask
+from PIL import Image
+
+from picopt import formats
+from picopt.auth.v1 import auth_pb2
+from picopt.kernel.settings import Settings
+from services.gateway.app import create_app
+
+BOUNDARY = "picopt-test-boundary"
+MB = 1024 * 1024
+
+
+class _Auth:
+    def AuthenticateApiKey(self, request: Any) -> auth_pb2.AuthenticateApiKeyResponse:
+        return auth_pb2.AuthenticateApiKeyResponse(user_id="user-1", key_id="key-1")
+
+
+class _HostileBody(io.RawIOBase):
+    """A multipart body with one file part: an `ftyp` box claiming the whole part, full of
+    brands, produced on the fly so the test itself never holds it in memory."""
+
+    def __init__(self, part_bytes: int) -> None:
+        head = (
+            (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\nfalse\r\n'
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="x.avif"'
+                "\r\nContent-Type: image/avif\r\n\r\n"
+            ).encode()
+            + part_bytes.to_bytes(4, "big")
+            + b"ftypisom\x00\x00\x00\x00"
+        )
+        self._head = head
+        self._tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+        self._filler = part_bytes - 16
+        self.length = len(head) + self._filler + len(self._tail)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._pos = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.length}[whence]
+        self._pos += offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        n = 0
+        while n < len(view) and self._pos < self.length:
+            if self._pos < len(self._head):
+                chunk = self._head[self._pos : self._pos + len(view) - n]
+            elif self._pos < len(self._head) + self._filler:
+                left = len(self._head) + self._filler - self._pos
+                chunk = (b"brnd" * 16384)[: min(len(view) - n, left)]
+            else:
+                start = self._pos - len(self._head) - self._filler
+                chunk = self._tail[start : start + len(view) - n]
+            view[n : n + len(chunk)] = chunk
+            n += len(chunk)
+            self._pos += len(chunk)
+        return n
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    env = {"VAR_DIR": str(tmp_path), "MAX_UPLOAD_BYTES": str(50 * MB)}
+    settings = Settings.load("gateway", env)
+    backends = SimpleNamespace(auth=_Auth())
+    return create_app(settings, backends=backends, blobs=object())  # type: ignore[arg-type]
+
+
+def _post(app: Flask, body: _HostileBody) -> Any:
+    return app.test_client().post(
+        "/v1/jobs",
+        input_stream=body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        content_length=body.length,
+        headers={"Authorization": "Bearer po_live_test"},
+    )
+
+
+def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(app: Flask) -> None:
+    body = _HostileBody(50 * MB - 1024)
+    tracemalloc.start()
+    try:
+        reply = _post(app, body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reply.status_code == 415
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.json["code"] == "corrupt_image"
+    # The body went to a spooled temporary file; only its first few KiB were ever read.
+    assert peak < 4 * MB, f"refusing the upload allocated {peak / MB:.1f} MB"
+
+
+def test_a_body_over_the_upload_limit_is_refused_with_413_before_it_is_read(app: Flask) -> None:
+    body = _HostileBody(50 * MB + 1)
+    tracemalloc.start()
+    try:
+        reply = _post(app, body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reply.status_code == 413
+    assert reply.json["code"] == "too-large"
+    assert peak < 4 * MB
+
+
+def test_jpeg_xl_is_recognised_and_refused_by_name_until_the_engine_reads_it(app: Flask) -> None:
+    data = b"\xff\x0a" + bytes(64)
+    reply = app.test_client().post(
+        "/v1/jobs",
+        data={"file": (io.BytesIO(data), "x.jxl"), "metadata": "false"},
+        headers={"Authorization": "Bearer po_live_test"},
+    )
+    assert reply.status_code == 415
+    assert "JPEG XL" in reply.get_json()["detail"]
+
+
+def test_formats_are_served_from_the_shared_table(app: Flask) -> None:
+    reply = app.test_client().get("/v1/formats")
+    assert reply.status_code == 200
+    described = reply.get_json()
+    assert [f["name"] for f in described["formats"]] == list(formats.FORMATS)
+    assert described["effort"]["default"] == "balanced"
+
+
+def test_a_real_image_passes_the_sniff_whole(app: Flask) -> None:
+    """The check reads a few KiB and then the whole upload is kept, not only its head."""
+    from werkzeug.datastructures import FileStorage
+
+    from services.gateway.routes_jobs import _read_image
+
+    out = io.BytesIO()
+    Image.effect_noise((200, 200), 60).convert("RGB").save(out, "PNG")
+    with app.test_request_context():
+        data, fmt = _read_image(FileStorage(io.BytesIO(out.getvalue()), "x.png"))
+    assert fmt == "png" and data == out.getvalue() and len(data) > 4096
