@@ -41,7 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy services picopt/kernel picopt/formats picopt/vision_providers.py picopt/cli picopt/demo.py picopt/devstack.py picopt/client.py picopt/samples.py picopt/protocheck.py
+	$(VENV)/bin/mypy services picopt/kernel picopt/formats picopt/vision_providers.py picopt_cli picopt/demo.py picopt/devstack.py picopt/client.py picopt/samples.py picopt/protocheck.py
 
 proto: setup  ## regenerate Python code from proto/
 	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. $$(find proto -name '*.proto' | sort)

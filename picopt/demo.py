@@ -18,12 +18,12 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from picopt import formats
 from picopt.client import ApiError, Client
 from picopt.devstack import Stack, StackError
 from picopt.samples import DEMO_PHOTOS, graphic_png, skimage_photo
 
 PASSWORD = secrets.token_urlsafe(16)  # a fresh throwaway account per run
-EXTENSION = {"jpeg": "jpg"}
 
 
 def mail_text(message: Message) -> str:
@@ -120,7 +120,7 @@ def run_demo(base_url: str, out_dir: Path, mail_dir: Path) -> list[list[str]]:
         done = api.wait(job["id"], timeout=300)
         if done["status"] == "done":
             stem = name.rsplit(".", 1)[0]
-            ext = EXTENSION.get(done["output"]["format"], done["output"]["format"])
+            ext = formats.extension(done["output"]["format"])
             (out_dir / f"{stem}.{ext}").write_bytes(api.download(job["id"]))
         return _row(name, done)
 

@@ -20,12 +20,12 @@ import requests
 import stripe
 
 from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
-from picopt.cli import main as picopt_main
 from picopt.client import ApiError, Client
 from picopt.demo import mail_text
 from picopt.devstack import Stack
 from picopt.kernel.errors import error_code
 from picopt.samples import graphic_png
+from picopt_cli import main as picopt_main
 from services.billing.tests import stripe_fixtures as sf
 from tests.integration.conftest import mail_dir, wait_for
 from tests.integration.harness import (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from picopt.cli import main
+from picopt_cli import main
 from services.vision.providers.local import LocalProvider
 from services.vision.tests.images import encode, sign_photo
 

@@ -8,12 +8,12 @@ import sys
 
 # Each module defines `register(subparsers)`; the parser it adds sets `func`.
 COMMAND_MODULES = (
-    "picopt.cli.optimize",
-    "picopt.cli.analyze",
-    "picopt.cli.billing",
-    "picopt.cli.login",
-    "picopt.cli.push",
-    "picopt.cli.remote",
+    "picopt_cli.optimize",
+    "picopt_cli.analyze",
+    "picopt_cli.billing",
+    "picopt_cli.login",
+    "picopt_cli.push",
+    "picopt_cli.remote",
 )
 
 

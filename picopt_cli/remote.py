@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from picopt.cli.remote_config import CliError, client, handles_errors, note, remote
+from picopt_cli.remote_config import CliError, client, handles_errors, note, remote
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

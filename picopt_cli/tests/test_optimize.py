@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from picopt.cli import main
+from picopt_cli import main
 from services.processor.engine import detect_format
 from services.processor.engine.tests.conftest import encode, photo
 

@@ -22,12 +22,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
-from picopt.cli.remote_config import CliError, client, explain, handles_errors, remote
+from picopt import formats
 from picopt.client import ApiError, Client
+from picopt_cli.remote_config import CliError, client, explain, handles_errors, remote
 
-EXTENSION = {"jpeg": "jpg"}
-FORMATS = ("auto", "jpeg", "png", "webp", "avif", "jxl")
-QUALITIES = ("auto", "high", "balanced", "small", "lossless")
+FORMATS = ("auto", *formats.REQUESTABLE)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,11 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--url", help="service URL (default: PICOPT_URL or the stored one)")
     p.add_argument("--format", choices=FORMATS, default="auto")
     p.add_argument("--accept", help="comma list of formats you accept (with --format auto)")
-    p.add_argument("--quality", default="auto", help=f"{', '.join(QUALITIES)} or 1-100")
+    p.add_argument("--quality", default="auto", help=f"{', '.join(formats.QUALITY_WORDS)} or 1-100")
     p.add_argument("--width", type=int)
     p.add_argument("--height", type=int)
-    p.add_argument("--fit", choices=("inside", "contain", "cover", "fill"))
-    p.add_argument("--keep-metadata", choices=("none", "copyright", "icc", "all"))
+    p.add_argument("--fit", choices=formats.FITS)
+    p.add_argument("--keep-metadata", choices=formats.KEEP_METADATA)
     p.add_argument("--no-ai", action="store_true", help="skip AI metadata (costs less)")
     p.add_argument("--parallel", type=int, default=4, help="uploads at once (default 4)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait per image")
@@ -75,7 +74,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 def _destination(out_dir: Path, job: dict[str, Any], inputs: set[Path], taken: set[Path]) -> Path:
     """`<stem>.<format>` in out_dir; never an input file, never one written in this run."""
     stem = Path(job["input"]["name"] or job["id"]).stem
-    ext = EXTENSION.get(job["output"]["format"], job["output"]["format"])
+    ext = formats.extension(job["output"]["format"])
     candidate = out_dir / f"{stem}.{ext}"
     counter = 1
     while candidate.resolve() in inputs or candidate.resolve() in taken:

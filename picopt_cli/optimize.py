@@ -8,13 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from picopt import formats
 from picopt.kernel import logs
 from services.processor.engine import EngineError, OptimizeOptions, optimize
-from services.processor.engine.api import FITS
 
-QUALITY_CHOICES = "auto|high|balanced|small|lossless|1-100"
-FORMAT_CHOICES = ("auto", "jpeg", "png", "webp", "avif", "jxl")
-KEEP_CHOICES = ("none", "copyright", "icc", "all")
+QUALITY_CHOICES = "|".join((*formats.QUALITY_WORDS, "1-100"))
+FORMAT_CHOICES = ("auto", *formats.REQUESTABLE)
 REPORT_KEYS = (
     "input",
     "output",
@@ -28,7 +27,6 @@ REPORT_KEYS = (
     "no_gain",
     "ms",
 )
-EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "avif": ".avif", "jxl": ".jxl"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,18 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", default="auto", type=_quality, help=QUALITY_CHOICES)
     p.add_argument("--width", type=_positive)
     p.add_argument("--height", type=_positive)
-    p.add_argument("--fit", default="inside", choices=FITS)
-    p.add_argument("--keep-metadata", default="none", choices=KEEP_CHOICES)
+    p.add_argument("--fit", default=formats.DEFAULT_FIT, choices=formats.FITS)
+    p.add_argument(
+        "--keep-metadata", default=formats.DEFAULT_KEEP_METADATA, choices=formats.KEEP_METADATA
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     p.set_defaults(func=run)
 
 
 def _quality(value: str) -> str:
-    v = value.strip().lower()
-    if v in ("auto", "high", "balanced", "small", "lossless") or (
-        v.isdigit() and 1 <= int(v) <= 100
-    ):
-        return v
+    if formats.is_quality(value):
+        return value.strip().lower()
     raise argparse.ArgumentTypeError(f"expected {QUALITY_CHOICES}")
 
 
@@ -108,9 +105,10 @@ def _one(
         report["ms"] = round((time.perf_counter() - started) * 1000, 1)
         return report
     main = result.main
-    target = output or (out_dir or path.parent) / (path.stem + EXTENSIONS[main.format])
+    suffix = "." + formats.extension(main.format)
+    target = output or (out_dir or path.parent) / (path.stem + suffix)
     if target.resolve() == path.resolve():
-        target = target.with_name(path.stem + ".min" + EXTENSIONS[main.format])
+        target = target.with_name(path.stem + ".min" + suffix)
     try:
         target.write_bytes(main.data)
     except OSError as exc:

@@ -15,7 +15,8 @@ import os
 import socket
 import sys
 
-from picopt.cli.remote_config import (
+from picopt.client import ApiError, Client
+from picopt_cli.remote_config import (
     DEFAULT_URL,
     CliError,
     Remote,
@@ -24,7 +25,6 @@ from picopt.cli.remote_config import (
     read_config,
     write_config,
 )
-from picopt.client import ApiError, Client
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
