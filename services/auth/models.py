@@ -18,7 +18,8 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    # None for an account that only ever signed in through OAuth.
+    # None for an account that only ever signed in through OAuth, and until the address
+    # is confirmed (the pending sign-up's hash waits in its confirm token).
     password_hash: Mapped[str | None] = mapped_column(String(200))
     email_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A new address waiting for confirmation; replaces `email` once confirmed.
@@ -65,7 +66,10 @@ class EmailToken(Base):
     """A single-use, expiring token sent by email; only its SHA-256 is kept.
 
     `purpose` is confirm, reset or change_email; `email` is the address the
-    token was sent to (it must still be the relevant address when used).
+    token was sent to (it must still be the relevant address when used). A
+    confirm token carries the name and password hash its sign-up chose: an
+    unconfirmed account holds no password, and whoever confirms the address
+    gets the credentials of the sign-up they confirm, nothing anyone else set.
     """
 
     __tablename__ = "email_tokens"
@@ -77,6 +81,8 @@ class EmailToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
 
 
 class LoginFailure(Base):

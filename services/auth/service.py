@@ -1,5 +1,11 @@
 """Auth use cases: accounts, email tokens, sessions, API keys, the API call log.
 
+An account is usable only once its address is confirmed: before that it holds no
+password, cannot sign in, make API keys or change its address. Whoever first
+proves the mailbox (a confirm or reset token, or a provider vouching for the
+address) claims it, and every credential anyone set before is revoked
+(`AuthService._claim`).
+
 For the privacy engineer: `AuthService.disable_user(session, user_id)` disables an
 account and revokes every session, API key and pending token;
 `AuthService.erase_user(session, user_id)` deletes the user and everything auth
@@ -119,6 +125,18 @@ def _invalid_token() -> InvalidArgument:
     return InvalidArgument("the token is invalid, used or expired", code="invalid_token")
 
 
+def _unconfirmed() -> FailedPrecondition:
+    return FailedPrecondition(
+        "confirm your email address first: follow the link in the mail we sent",
+        code="email_unconfirmed",
+    )
+
+
+def _usable(user: User | None) -> bool:
+    """An account that may act: it exists, is not disabled and its address is confirmed."""
+    return user is not None and user.disabled_at is None and user.email_confirmed_at is not None
+
+
 class AuthService:
     def __init__(
         self, db: Database, outbox: Outbox, config: AuthConfig, notifier: Notifier
@@ -141,11 +159,13 @@ class AuthService:
         email = normalize_email(email)
         check_password(password)
         password_hash = credentials.hash_password(password)  # paid on both paths
+        # The account holds no password until the address is confirmed: the choice waits
+        # in the confirm token, so only the sign-up whose mail is followed sets it.
         user = User(
             id=str(uuid.uuid4()),
             name=name,
             email=email,
-            password_hash=password_hash,
+            password_hash=None,
             created_at=utcnow(),
         )
         try:
@@ -153,20 +173,29 @@ class AuthService:
                 s.add(user)
                 s.flush()
                 self.outbox.add(s, "account.created", events_pb2.AccountCreated(user_id=user.id))
-                token = self._new_token(s, user.id, CONFIRM, email, self.config.confirm_ttl)
+                token = self._new_token(
+                    s, user.id, CONFIRM, email, self.config.confirm_ttl, name, password_hash
+                )
         except IntegrityError:
-            self._signup_for_existing(email)
+            self._signup_for_existing(email, name, password_hash)
             return
         log.info("user_signed_up", user_id=user.id)
         self.notify.confirm_email(email, token, self._hours(self.config.confirm_ttl))
 
-    def _signup_for_existing(self, email: str) -> None:
+    def _signup_for_existing(self, email: str, name: str, password_hash: str) -> None:
+        """A confirmed account is told by mail; an unconfirmed one gets this sign-up's token.
+
+        Following that token makes this sign-up's name and password the account's, so the
+        owner of an address someone else pre-registered signs up normally and owns it.
+        """
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.email == email))
             if user is None or user.disabled_at is not None:
                 return
             if user.email_confirmed_at is None:
-                token = self._new_token(s, user.id, CONFIRM, email, self.config.confirm_ttl)
+                token = self._new_token(
+                    s, user.id, CONFIRM, email, self.config.confirm_ttl, name, password_hash
+                )
             else:
                 token = ""
         log.info("signup_for_existing_account", user_id=user.id)
@@ -180,7 +209,14 @@ class AuthService:
         return max(1, int(ttl.total_seconds() // 3600))
 
     def _new_token(
-        self, s: DbSession, user_id: str, purpose: str, email: str, ttl: timedelta
+        self,
+        s: DbSession,
+        user_id: str,
+        purpose: str,
+        email: str,
+        ttl: timedelta,
+        name: str | None = None,
+        password_hash: str | None = None,
     ) -> str:
         token = credentials.new_session_token()
         created = utcnow()
@@ -192,6 +228,8 @@ class AuthService:
                 email=email,
                 created_at=created,
                 expires_at=created + ttl,
+                name=name,
+                password_hash=password_hash,
             )
         )
         return token
@@ -224,19 +262,55 @@ class AuthService:
                 ),
             )
 
+    def _claim(self, s: DbSession, user: User, via: str) -> None:
+        """The mailbox owner proved the address of an unconfirmed account: it is theirs now.
+
+        Whatever anyone set on the account before (a password, sessions, API keys, email
+        tokens, a pending address change) came from someone who never proved the mailbox,
+        so all of it is revoked; the caller then sets the claimant's own credentials.
+        """
+        counts = self._revoke_credentials(s, user.id, utcnow())
+        user.password_hash = None
+        user.pending_email = None
+        log.info("account_claimed", user_id=user.id, via=via, **counts)
+
+    def _revoke_credentials(self, s: DbSession, user_id: str, at: datetime) -> dict[str, int]:
+        """End every session and revoke every API key and unused email token of the user."""
+        keys = s.execute(
+            update(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        tokens = s.execute(
+            update(EmailToken)
+            .where(EmailToken.user_id == user_id, EmailToken.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return {
+            "sessions": self._end_sessions(s, user_id),
+            "api_keys": rowcount(keys),
+            "email_tokens": rowcount(tokens),
+        }
+
     def confirm_email(self, token: str) -> User:
-        """Confirms a sign-up address, or completes an email change."""
+        """Confirms a sign-up address (claiming the account), or completes an email change."""
         try:
             with self.db.session() as s:
                 row = self._use_token(s, token, (CONFIRM, CHANGE_EMAIL))
-                user = s.get(User, row.user_id)
+                user = s.get(User, row.user_id, with_for_update=True)
                 if user is None or user.disabled_at is not None:
                     raise _invalid_token()
                 if row.purpose == CONFIRM:
                     if row.email != user.email:
                         raise _invalid_token()
+                    if user.email_confirmed_at is None:
+                        self._claim(s, user, via="confirmation")
+                        user.password_hash = row.password_hash
+                        user.name = row.name or user.name
                 else:
-                    if row.email != user.pending_email:
+                    # Only a confirmed account can have asked for a change; a change token
+                    # of an unconfirmed one (from before this rule) is worthless.
+                    if user.email_confirmed_at is None or row.email != user.pending_email:
                         raise _invalid_token()
                     user.email = row.email
                     user.pending_email = None
@@ -272,9 +346,11 @@ class AuthService:
         password_hash = credentials.hash_password(new_password)
         with self.db.session() as s:
             row = self._use_token(s, token, (RESET,))
-            user = s.get(User, row.user_id)
+            user = s.get(User, row.user_id, with_for_update=True)
             if user is None or user.disabled_at is not None or row.email != user.email:
                 raise _invalid_token()
+            if user.email_confirmed_at is None:
+                self._claim(s, user, via="password_reset")
             user.password_hash = password_hash
             # Every other outstanding reset token dies with this one.
             s.execute(
@@ -309,10 +385,13 @@ class AuthService:
         if wait:
             log.info("login_throttled", retry_after_s=wait)
             raise LoginThrottled(wait)
+        unconfirmed = False
         with self.db.session() as s:
             found = s.scalar(select(User).where(User.email == email)) if email else None
-            ok = credentials.verify_password(found.password_hash if found else None, password)
+            ok = credentials.verify_password(self._password_hash(s, found), password)
             user = found if ok and found is not None and found.disabled_at is None else None
+            if user is not None and user.email_confirmed_at is None:
+                unconfirmed, user = True, None
             if user is None:
                 self.throttle.failed(s, keys, at)
             else:
@@ -329,11 +408,32 @@ class AuthService:
                 token, expires = self._new_session(s, user.id)
                 s.flush()
                 s.expunge(user)
+        if unconfirmed:
+            log.info("login_unconfirmed", user_id=found.id if found else None)
+            raise _unconfirmed()
         if user is None:
             log.info("login_failed", user_id=found.id if found else None)
             raise Unauthenticated("email or password is wrong", code="invalid_credentials")
         log.info("user_logged_in", user_id=user.id)
         return SignedIn(user, token, expires)
+
+    @staticmethod
+    def _password_hash(s: DbSession, user: User | None) -> str | None:
+        """What a password is checked against: the account's, or for an unconfirmed account
+        its newest pending sign-up's (only to say "confirm first" to whoever chose it)."""
+        if user is None or user.email_confirmed_at is not None:
+            return user.password_hash if user else None
+        return s.scalar(
+            select(EmailToken.password_hash)
+            .where(
+                EmailToken.user_id == user.id,
+                EmailToken.purpose == CONFIRM,
+                EmailToken.used_at.is_(None),
+                EmailToken.expires_at > utcnow(),
+            )
+            .order_by(EmailToken.created_at.desc())
+            .limit(1)
+        )
 
     def _new_session(self, s: DbSession, user_id: str) -> tuple[str, datetime]:
         token = credentials.new_session_token()
@@ -379,8 +479,7 @@ class AuthService:
                 expired = True
             else:
                 expired = False
-                user = s.get(User, session.user_id)
-                if user is None or user.disabled_at is not None:
+                if not _usable(s.get(User, session.user_id)):
                     raise invalid
                 if at - as_utc(session.last_seen_at) >= _SEEN_GRANULARITY:
                     session.last_seen_at = at
@@ -400,8 +499,7 @@ class AuthService:
             valid = credentials.digests_equal(row.key_hash if row else "0" * 64, digest)
             if not valid or row is None or row.revoked_at is not None:
                 raise invalid
-            user = s.get(User, row.user_id)
-            if user is None or user.disabled_at is not None:
+            if not _usable(s.get(User, row.user_id)):
                 raise invalid
             at = utcnow()
             if row.last_used_at is None or at - as_utc(row.last_used_at) >= _SEEN_GRANULARITY:
@@ -422,8 +520,11 @@ class AuthService:
             created_at=utcnow(),
         )
         with self.db.session() as s:
-            if s.get(User, user_id) is None:
+            user = s.get(User, user_id)
+            if user is None or user.disabled_at is not None:
                 raise NotFound("user not found")
+            if user.email_confirmed_at is None:
+                raise _unconfirmed()
             s.add(row)
             s.flush()
             s.expunge(row)
@@ -480,6 +581,8 @@ class AuthService:
             if user is None or user.disabled_at is not None:
                 raise NotFound("user not found")
             if new_email is not None and new_email != user.email:
+                if user.email_confirmed_at is None:
+                    raise _unconfirmed()
                 if not credentials.verify_password(user.password_hash, current_password):
                     raise Unauthenticated(
                         "the current password is required to change the email",
@@ -531,9 +634,10 @@ class AuthService:
     ) -> tuple[SignedIn, bool]:
         """Sign in through a provider identity; links to an account by verified email only.
 
-        Linking to an existing account that never confirmed its address drops
-        that account's password and sessions: whoever created it did not
-        prove the mailbox, the provider did.
+        Linking to an existing account that never confirmed its address claims it
+        (`_claim`): whoever created it did not prove the mailbox, the provider did, so
+        every credential set before (password, sessions, API keys, email tokens, a
+        pending address change) is revoked and the provider's name replaces theirs.
         """
         created = False
         with self.db.session() as s:
@@ -550,7 +654,7 @@ class AuthService:
                         code="oauth_email_unverified",
                     )
                 address = normalize_email(email)
-                user = s.scalar(select(User).where(User.email == address))
+                user = s.scalar(select(User).where(User.email == address).with_for_update())
                 if user is None:
                     user = User(
                         id=str(uuid.uuid4()),
@@ -566,8 +670,8 @@ class AuthService:
                     )
                     created = True
                 elif user.email_confirmed_at is None:
-                    user.password_hash = None
-                    self._end_sessions(s, user.id)
+                    self._claim(s, user, via=f"provider:{provider}")
+                    user.name = (name.strip() or user.name)[:200]
                 s.add(
                     OAuthIdentity(
                         id=str(uuid.uuid4()),
@@ -633,21 +737,7 @@ class AuthService:
             return {}
         at = utcnow()
         user.disabled_at = user.disabled_at or at
-        keys = s.execute(
-            update(ApiKey)
-            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
-        tokens = s.execute(
-            update(EmailToken)
-            .where(EmailToken.user_id == user_id, EmailToken.used_at.is_(None))
-            .values(used_at=at)
-        )
-        counts = {
-            "sessions": self._end_sessions(s, user_id),
-            "api_keys": rowcount(keys),
-            "email_tokens": rowcount(tokens),
-        }
+        counts = self._revoke_credentials(s, user_id, at)
         log.info("user_disabled", user_id=user_id, **counts)
         return counts
 

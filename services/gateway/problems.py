@@ -30,7 +30,7 @@ _STATUS_BY_GRPC = {
 }
 
 # Codes whose HTTP status differs from their gRPC status's default.
-_STATUS_BY_CODE = {"insufficient_credits": 402}
+_STATUS_BY_CODE = {"insufficient_credits": 402, "email_unconfirmed": 403}
 
 
 class Problem(Exception):

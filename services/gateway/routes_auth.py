@@ -109,7 +109,7 @@ def confirm(body: TokenBody) -> Response:
     tags=["auth"],
     body=LoginBody,
     responses={200: LoginReply},
-    problems=[401],
+    problems=[401, 403],
     auth=False,
 )
 def login(body: LoginBody) -> Response:

@@ -91,26 +91,23 @@ def mailed(stack: Stack, to: str, pattern: str) -> str:
     return str(wait_for(find, what=f"mail matching {pattern!r}"))
 
 
-def signed_up(stack: Stack, confirm: bool = True) -> tuple[Client, str, str]:
-    """(API-key client, email, user id); the trial arrives only after confirming."""
+def signed_up(stack: Stack) -> tuple[Client, str, str]:
+    """(API-key client, email, user id) of a confirmed account (its trial follows)."""
     web = Client(stack.gateway_url())
     email = f"bill-{uuid.uuid4().hex[:10]}@example.test"
     web.signup("Bill Payer", email, PASSWORD)
-    if confirm:
-        web.confirm(mailed(stack, email, r"^Token: (\S+)$"))
+    web.confirm(mailed(stack, email, r"^Token: (\S+)$"))
     web.login(email, PASSWORD)
     api = Client(stack.gateway_url(), api_key=web.create_api_key("billing"))
     return api, email, str(api.account()["id"])
 
 
-def test_trial_needs_a_confirmed_email_and_packs_are_public(stack: Stack) -> None:
+def test_trial_arrives_with_the_confirmation_and_packs_are_public(stack: Stack) -> None:
     packs = Client(stack.gateway_url()).packs()
     assert [p["id"] for p in packs["packs"]] == ["pack_100", "pack_500", "pack_2000"]
     assert (packs["image_cost"], packs["metadata_cost"], packs["currency"]) == (1, 1, "eur")
 
-    api, email, _ = signed_up(stack, confirm=False)
-    assert api.balance()["available"] == 0
-    Client(stack.gateway_url()).confirm(mailed(stack, email, r"^Token: (\S+)$"))
+    api, _, _ = signed_up(stack)  # the trial is granted on confirmation
     balance = wait_for(lambda: api.balance()["granted"] == TRIAL and api.balance())
     assert (balance["available"], balance["purchased"]) == (TRIAL, 0)
 

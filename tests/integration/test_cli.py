@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -221,13 +222,30 @@ def test_export_saves_the_archive(stack: Stack, tmp_path: Path) -> None:
     assert api.account()["email"].encode() in account
 
 
-def test_push_failures_are_clear_and_lose_nothing(stack: Stack, tmp_path: Path) -> None:
-    # An account without a confirmed email has no trial credits: 402.
+def key_without_credits(stack: Stack) -> str:
+    """An API key of a confirmed account that got no trial: its address already had one.
+
+    The first account moves to another address, which frees the first address for a
+    second account; a trial is granted once per address, so the second gets none.
+    """
     email = f"broke-{uuid.uuid4().hex[:10]}@example.test"
-    web = Client(stack.gateway_url())
-    web.signup("Broke", email, PASSWORD)
-    web.login(email, PASSWORD)
-    broke = {"PICOPT_URL": stack.gateway_url(), "PICOPT_API_KEY": web.create_api_key("cli")}
+    first = Client(stack.gateway_url())
+    first.signup("First", email, PASSWORD)
+    first.confirm(mailed_token(mail_dir(stack), email))
+    first.login(email, PASSWORD)
+    moved = f"moved-{uuid.uuid4().hex[:10]}@example.test"
+    first.update_account(email=moved, current_password=PASSWORD)
+    first.confirm(mailed_token(mail_dir(stack), moved))
+    second = Client(stack.gateway_url())
+    asked = time.time_ns()
+    second.signup("Broke", email, PASSWORD)
+    second.confirm(mailed_token(mail_dir(stack), email, since_ns=asked))
+    second.login(email, PASSWORD)
+    return second.create_api_key("cli")
+
+
+def test_push_failures_are_clear_and_lose_nothing(stack: Stack, tmp_path: Path) -> None:
+    broke = {"PICOPT_URL": stack.gateway_url(), "PICOPT_API_KEY": key_without_credits(stack)}
     image = tmp_path / "banner.png"
     image.write_bytes(graphic_png())
     out = tmp_path / "out"

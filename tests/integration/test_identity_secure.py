@@ -98,12 +98,14 @@ def cookie_value(header: str) -> str:
     return header.split(";", 1)[0].split("=", 1)[1]
 
 
-def mailed_token(world: World, to: str) -> str:
-    """The token from the last mail the SMTP server took for `to`."""
+def mailed_token(world: World, to: str, after: int = 0) -> str:
+    """The token from the last mail the SMTP server took for `to` (among those from index
+    `after` on: pass `len(world.smtp.inbox.messages)` taken before the action that mails)."""
 
     def find() -> str | None:
+        inbox = world.smtp.inbox
         for message, rcpts in zip(
-            reversed(world.smtp.inbox.messages), reversed(world.smtp.inbox.recipients), strict=True
+            reversed(inbox.messages[after:]), reversed(inbox.recipients[after:]), strict=True
         ):
             if rcpts == [to]:
                 body = message.get_body(("plain",))
@@ -482,3 +484,149 @@ def test_connected_sign_in_methods_can_be_listed_and_unlinked_but_not_the_last(
     assert requests.get(
         world.gateway + "/v1/account/identities", headers=as_user(session), timeout=10
     ).json() == {"identities": [], "has_password": True}
+
+
+# -- account takeover by pre-registration (issue 13 item 1) --------------------------------
+
+ATTACKER_PASSWORD = "mallory's own passphrase"
+
+
+@dataclass
+class Foothold:
+    """What someone who signed up with another person's address managed to get."""
+
+    login_status: int
+    api_key: str = ""
+    change_requested: bool = False
+
+
+def log_in(world: World, email: str, password: str) -> requests.Response:
+    return requests.post(
+        world.gateway + "/v1/auth/login",
+        json={"email": email, "password": password},
+        headers=HTTPS,
+        timeout=10,
+    )
+
+
+def pre_register(world: World, victim: str, attacker_mail: str) -> Foothold:
+    """The attacker signs up with the victim's address and tries to dig in before the victim
+    ever looks: sign in, make an API key, move the account to the attacker's address."""
+    signup = requests.post(
+        world.gateway + "/v1/auth/signup",
+        json={"name": "Mallory", "email": victim, "password": ATTACKER_PASSWORD},
+        headers=HTTPS,
+        timeout=10,
+    )
+    assert signup.status_code == 202
+    login = log_in(world, victim, ATTACKER_PASSWORD)
+    foothold = Foothold(login.status_code)
+    if login.status_code != 200:
+        return foothold
+    session = session_of(login)
+    key = requests.post(
+        world.gateway + "/v1/api-keys", json={"name": "mine"}, headers=as_user(session), timeout=10
+    )
+    foothold.api_key = key.json().get("key", "") if key.status_code == 201 else ""
+    move = requests.patch(
+        world.gateway + "/v1/account",
+        json={"email": attacker_mail, "current_password": ATTACKER_PASSWORD},
+        headers=as_user(session),
+        timeout=10,
+    )
+    foothold.change_requested = move.status_code == 200
+    return foothold
+
+
+def strike(world: World, foothold: Foothold, attacker_mail: str, mailed_before: int) -> None:
+    """After the victim took the account over: confirm the address change and reset the
+    password through the attacker's own mailbox, as far as the foothold allows."""
+    if not foothold.change_requested:
+        return
+    token = mailed_token(world, attacker_mail, after=mailed_before)
+    moved = requests.post(
+        world.gateway + "/v1/auth/confirm", json={"token": token}, headers=HTTPS, timeout=10
+    )
+    if moved.status_code != 200:
+        return
+    before = len(world.smtp.inbox.messages)
+    requests.post(
+        world.gateway + "/v1/auth/password-reset",
+        json={"email": attacker_mail},
+        headers=HTTPS,
+        timeout=10,
+    )
+    requests.post(
+        world.gateway + "/v1/auth/password-reset/confirm",
+        json={"token": mailed_token(world, attacker_mail, after=before), "password": "owned now"},
+        headers=HTTPS,
+        timeout=10,
+    )
+
+
+def assert_victim_keeps_the_account(
+    world: World, foothold: Foothold, victim: str, attacker_mail: str, session: str
+) -> None:
+    me = account(world, session)
+    assert me.status_code == 200, "the victim's session ended: the account was taken over"
+    assert me.json()["user"]["email"] == victim and me.json()["user"]["pending_email"] is False
+    assert log_in(world, attacker_mail, "owned now").status_code == 401
+    assert log_in(world, victim, ATTACKER_PASSWORD).status_code == 401
+    if foothold.api_key:
+        keyed = requests.get(
+            world.gateway + "/v1/account",
+            headers={**HTTPS, "Authorization": f"Bearer {foothold.api_key}"},
+            timeout=10,
+        )
+        assert keyed.status_code == 401, "the attacker's API key still works"
+    # Nothing was possible before the address was confirmed.
+    assert foothold.login_status == 403 and not foothold.api_key
+    assert not foothold.change_requested
+
+
+def test_pre_registration_then_a_provider_sign_in_leaves_the_attacker_nothing(
+    world: World,
+) -> None:
+    victim = f"victim-{uuid.uuid4().hex[:8]}@example.test"
+    attacker_mail = f"mallory-{uuid.uuid4().hex[:8]}@example.test"
+    mailed_before = len(world.smtp.inbox.messages)
+    foothold = pre_register(world, victim, attacker_mail)
+    refused = log_in(world, victim, ATTACKER_PASSWORD)
+    if foothold.login_status == 403:
+        assert refused.json()["type"] == "/problems/email-unconfirmed"
+
+    linked = oidc_sign_in(world, Person(sub=uuid.uuid4().hex, email=victim, name="Vic Tim"))
+    assert linked.status_code == 200, linked.text
+    strike(world, foothold, attacker_mail, mailed_before)
+    assert_victim_keeps_the_account(world, foothold, victim, attacker_mail, session_of(linked))
+    assert linked.json()["user"]["name"] == "Vic Tim"  # not the name the attacker chose
+
+
+def test_pre_registration_then_the_owner_signing_up_leaves_the_attacker_nothing(
+    world: World,
+) -> None:
+    victim = f"victim-{uuid.uuid4().hex[:8]}@example.test"
+    attacker_mail = f"mallory-{uuid.uuid4().hex[:8]}@example.test"
+    mailed_before = len(world.smtp.inbox.messages)
+    foothold = pre_register(world, victim, attacker_mail)
+
+    before = len(world.smtp.inbox.messages)
+    own = requests.post(
+        world.gateway + "/v1/auth/signup",
+        json={"name": "Vic Tim", "email": victim, "password": PASSWORD},
+        headers=HTTPS,
+        timeout=10,
+    )
+    assert own.status_code == 202
+    confirmed = requests.post(
+        world.gateway + "/v1/auth/confirm",
+        json={"token": mailed_token(world, victim, after=before)},
+        headers=HTTPS,
+        timeout=10,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    login = log_in(world, victim, PASSWORD)
+    assert login.status_code == 200, "the owner's own password does not open the account"
+    assert login.json()["user"]["name"] == "Vic Tim"
+    strike(world, foothold, attacker_mail, mailed_before)
+    assert_victim_keeps_the_account(world, foothold, victim, attacker_mail, session_of(login))

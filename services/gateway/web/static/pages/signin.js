@@ -30,7 +30,7 @@ onForm("signin-form", async (data) => {
     await api("POST", "/v1/auth/login", { email: data.get("email"), password: data.get("password") });
     location.assign(nextPage());
   } catch (error) {
-    if (error.status === 401) showError("form-error", { message: "Wrong email or password, or the email is not confirmed yet." });
+    if (error.status === 401) showError("form-error", { message: "Wrong email or password." });
     else if (error.status === 429) showError("form-error", { message: `Too many attempts. ${error.message}` });
     else showError("form-error", error);
     document.getElementById("password").focus();
