@@ -2,16 +2,20 @@
 
 Tax law requires keeping payment records, so erasure removes the person and
 keeps the money:
-- kept: `purchases` (amount, currency, credits, pack, status, Stripe checkout
-  session / payment intent / customer ids, created/paid/closed dates) with
-  `user_id` set to NULL; `ledger_entries`, `reservations` and `accounts` (ids,
-  credit amounts, kinds, dates; the user id is a random UUID that, once auth
-  has erased the account, names no one); `trial_claims.email_digest` (a keyed
-  HMAC, never the address, so a trial cannot be claimed twice) with `user_id`
-  set to NULL; `stripe_events` (Stripe event ids and outcomes).
-- deleted: `stripe_customers` (the link from the user to a Stripe customer), and
-  the customer object at Stripe itself (it holds the email Stripe collected),
-  through `customers.delete` before the row goes. While Stripe cannot be
+- kept: paid `purchases` with what a tax record needs (amount, currency,
+  credits, pack, status, refunds, the Stripe PaymentIntent id that refunds and
+  reconciliation match on, created/paid/closed dates) and `user_id`,
+  `request_key` (it embeds the user id), the Stripe customer id and the
+  Checkout Session id removed; `ledger_entries`, `reservations` and `accounts`
+  (ids, credit amounts, kinds, dates; the user id is a random UUID that, once
+  auth has erased the account, names no one); `trial_claims.email_digest` (a
+  keyed HMAC, never the address, so a trial cannot be claimed twice) with
+  `user_id` set to NULL; `stripe_events` (Stripe event ids and outcomes).
+- deleted: purchases never paid (no tax record needed), `stripe_customers` (the
+  link from the user to a Stripe customer), and at Stripe: `metadata.user_id` on
+  every PaymentIntent (and Checkout Session, where Stripe allows) of the user's
+  purchases, then the customer object itself (it holds the email Stripe
+  collected), through the API before the rows change. While Stripe cannot be
   reached the erasure raises: nothing is committed, the event is retried (and
   retention re-sends `account.erase` to stale requests), so billing answers
   `account.erased` only once Stripe confirmed. Stripe keeps the payments
@@ -54,31 +58,48 @@ class BillingPrivacy:
         )
 
     def erase(self, s: Session, user_id: str) -> dict[str, int]:
-        purchases = s.execute(
-            update(Purchase).where(Purchase.user_id == user_id).values(user_id=None)
-        )
-        claims = s.execute(
-            update(TrialClaim).where(TrialClaim.user_id == user_id).values(user_id=None)
+        purchases = list(
+            s.scalars(select(Purchase).where(Purchase.user_id == user_id).with_for_update())
         )
         stripe_ids = list(
             s.scalars(select(StripeCustomer.customer_id).where(StripeCustomer.user_id == user_id))
         )
+        if any(p.payment_intent_id or p.checkout_session_id for p in purchases):
+            self._require_stripe()
+        for p in purchases:
+            self.stripe_api.scrub_payment(p.payment_intent_id or "", p.checkout_session_id or "")
         self._delete_at_stripe(stripe_ids)
+        unpaid = [p for p in purchases if p.paid_at is None]
+        for p in purchases:
+            if p.paid_at is None:
+                s.delete(p)
+            else:
+                p.user_id, p.request_key, p.checkout_session_id = None, None, None
+                p.stripe_customer_id = ""
+        claims = s.execute(
+            update(TrialClaim).where(TrialClaim.user_id == user_id).values(user_id=None)
+        )
         customers = s.execute(delete(StripeCustomer).where(StripeCustomer.user_id == user_id))
         return {
-            "purchases_anonymized": int(purchases.rowcount or 0),  # type: ignore[attr-defined]
+            "purchases_anonymized": len(purchases) - len(unpaid),
+            "purchases_unpaid_deleted": len(unpaid),
+            "stripe_payments_scrubbed": sum(1 for p in purchases if p.payment_intent_id),
             "trial_claims_anonymized": int(claims.rowcount or 0),  # type: ignore[attr-defined]
             "stripe_customers": int(customers.rowcount or 0),  # type: ignore[attr-defined]
             "stripe_customers_deleted_at_stripe": len(stripe_ids),
         }
 
-    def _delete_at_stripe(self, customer_ids: list[str]) -> None:
-        """Raise (so the erasure is retried) until Stripe has deleted every customer."""
-        if customer_ids and not self.stripe_api.configured:
+    def _require_stripe(self) -> None:
+        if not self.stripe_api.configured:
             raise Unavailable(
-                "a Stripe customer must be deleted but STRIPE_API_KEY is unset",
+                "the user's data at Stripe must be erased but STRIPE_API_KEY is unset",
                 code="payments_not_configured",
             )
+
+    def _delete_at_stripe(self, customer_ids: list[str]) -> None:
+        """Raise (so the erasure is retried) until Stripe has deleted every customer."""
+        if customer_ids:
+            self._require_stripe()
         for customer_id in customer_ids:
             self.stripe_api.delete_customer(customer_id)
             log.info("stripe_customer_deleted", customer_id=customer_id)

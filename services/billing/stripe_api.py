@@ -112,6 +112,38 @@ class StripeApi:
         except stripe.StripeError as exc:
             raise _unavailable("delete_customer", exc) from exc
 
+    def scrub_payment(self, payment_intent_id: str, checkout_session_id: str) -> None:
+        """Remove `metadata.user_id` from a purchase's objects at Stripe (an erasure).
+
+        The PaymentIntent must be scrubbed: Unavailable while Stripe cannot be reached
+        or refuses, so the erasure waits and retries. A Checkout Session is scrubbed
+        where Stripe allows it (it refuses updates of some finished sessions, which
+        expire at Stripe's end); the PaymentIntent it created is scrubbed either way.
+        """
+        scrubbed = {"metadata": {"user_id": ""}}
+        if payment_intent_id:
+            try:
+                self.client.v1.payment_intents.update(payment_intent_id, params=cast(Any, scrubbed))
+            except stripe.InvalidRequestError as exc:
+                if exc.http_status != 404:
+                    raise _unavailable("scrub_payment_intent", exc) from exc
+                log.info("stripe_payment_intent_already_gone", payment_intent_id=payment_intent_id)
+            except stripe.StripeError as exc:
+                raise _unavailable("scrub_payment_intent", exc) from exc
+        if checkout_session_id:
+            try:
+                self.client.v1.checkout.sessions.update(
+                    checkout_session_id, params=cast(Any, scrubbed)
+                )
+            except stripe.InvalidRequestError as exc:
+                log.info(
+                    "stripe_checkout_session_not_scrubbed",
+                    checkout_session_id=checkout_session_id,
+                    http_status=exc.http_status,
+                )
+            except stripe.StripeError as exc:
+                raise _unavailable("scrub_checkout_session", exc) from exc
+
     def start_checkout(
         self, purchase_id: str, user_id: str, customer_id: str, pack: Pack, currency: str
     ) -> StartedPayment:

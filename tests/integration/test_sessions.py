@@ -18,6 +18,7 @@ import grpc
 import psycopg
 import pytest
 import requests
+import stripe
 from PIL import Image
 from skimage import data as skdata
 
@@ -25,7 +26,13 @@ from picopt.client import ApiError, Client
 from picopt.devstack import Stack
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from tests.integration.conftest import blob_dir, new_user, wait_for
-from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
+from tests.integration.harness import (
+    LOCALSTRIPE_KEY,
+    deliver_stripe_webhooks,
+    pay_with_test_card,
+    running_localstripe,
+    running_stack,
+)
 from tests.integration.images import graphic_png
 
 pytestmark = pytest.mark.integration
@@ -173,19 +180,27 @@ def test_a_refused_job_results_are_deleted_by_retention_and_audited(stack: Stack
     }
 
 
-def test_erasure_deletes_the_stripe_customer(stack: Stack, localstripe: str) -> None:
+def test_erasure_deletes_the_stripe_customer_and_scrubs_the_payments(
+    stack: Stack, localstripe: str
+) -> None:
+    deliver_stripe_webhooks(localstripe, stack.gateway_url(), stack.env["STRIPE_WEBHOOK_SECRET"])
+    stripe_client = stripe.StripeClient(STRIPE_KEY, base_addresses={"api": localstripe})
     user = new_user(stack)
-    user.checkout("pack_100")  # creates the Stripe customer lazily
+    user_id = user.account()["id"]
+    paid = user.checkout("pack_100", idempotency_key="first")["payment_intent_id"]
+    pay_with_test_card(stripe_client, paid)
+    wait_for(lambda: user.balance()["purchased"] == 100, what="purchased credits")
+    pending = user.checkout("pack_100", idempotency_key="second")["payment_intent_id"]
     url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-    account = user.account()
     with psycopg.connect(url) as conn:
         (customer_id,) = conn.execute(
-            "SELECT customer_id FROM billing.stripe_customers WHERE user_id = %s",
-            (account["id"],),
+            "SELECT customer_id FROM billing.stripe_customers WHERE user_id = %s", (user_id,)
         ).fetchone() or ("",)
     assert customer_id
     at_stripe = f"{localstripe}/v1/customers/{customer_id}"
     assert requests.get(at_stripe, auth=(STRIPE_KEY, ""), timeout=5).status_code == 200
+    for intent in (paid, pending):
+        assert stripe_client.v1.payment_intents.retrieve(intent).metadata["user_id"] == user_id
 
     request_id = user.delete_account()["id"]
     with grpc.insecure_channel(stack.grpc_address("retention")) as channel:
@@ -202,3 +217,16 @@ def test_erasure_deletes_the_stripe_customer(stack: Stack, localstripe: str) -> 
             what="erasure completed",
         )
     assert requests.get(at_stripe, auth=(STRIPE_KEY, ""), timeout=5).status_code == 404
+    for intent in (paid, pending):
+        scrubbed = stripe_client.v1.payment_intents.retrieve(intent).to_dict()["metadata"]
+        assert not scrubbed.get("user_id") and scrubbed["purchase_id"]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT payment_intent_id, user_id, request_key, stripe_customer_id,"
+            " checkout_session_id, amount, currency, paid_at IS NOT NULL"
+            " FROM billing.purchases WHERE payment_intent_id IN (%s, %s)",
+            (paid, pending),
+        ).fetchall()
+    # What tax law needs of the paid purchase stays, without anything leading to the person;
+    # the purchase never paid is gone.
+    assert rows == [(paid, None, None, "", None, 500, "eur", True)]
