@@ -183,6 +183,9 @@ class Database:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted content is overwritten with zeros, so an erased row's bytes do not linger
+            # in free pages (the WAL is emptied after an erasure: picopt.kernel.scrub).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")

@@ -3,7 +3,9 @@
 A service supplies three functions (erase a user, purge its logs, export a
 user's data); `PrivacyParticipant` turns them into the `account.erase` and
 `logs.purge` subscriptions (answered through the service's outbox in the same
-transaction) and the `DataSubjectService` gRPC servicer.
+transaction) and the `DataSubjectService` gRPC servicer. Once an erasure
+commits, the tables it wrote to are scrubbed so the erased bytes leave the
+database files too (`picopt.kernel.scrub`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
 from picopt.kernel.protos import from_timestamp, service_name
+from picopt.kernel.scrub import scrub_after_commit
 from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 
 log = get_logger(__name__)
@@ -73,6 +76,7 @@ class PrivacyParticipant:
     def on_erase(self, ctx: HandlerContext) -> None:
         assert ctx.session is not None
         e = ctx.payload
+        scrub_after_commit(ctx.session)
         counts = self.erase(ctx.session, e.user_id)
         self.outbox.add(
             ctx.session,

@@ -121,6 +121,35 @@ def scan_every_schema(stack: Stack, needles: list[str]) -> list[str]:
     return hits
 
 
+def row_versions_naming(stack: Stack, needles: list[str]) -> list[str]:
+    """Tables with a row version, live or dead (not yet vacuumed), that holds a needle.
+
+    Reads every heap page of every table in the service schemas (pageinspect): a deleted
+    or updated row stays in its page as a dead version until VACUUM removes it.
+    """
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    hits = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect SCHEMA public")
+        tables = conn.execute(
+            "SELECT c.oid::regclass::text,"
+            " pg_relation_size(c.oid) / current_setting('block_size')::int"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind = 'r' AND n.nspname IN ('auth', 'billing', 'processor', 'retention')"
+        ).fetchall()
+        for table, blocks in tables:
+            for block in range(blocks):
+                for needle in needles:
+                    found = conn.execute(
+                        "SELECT count(*) FROM public.heap_page_items(public.get_raw_page(%s, %s))"
+                        " WHERE position(%s::bytea in t_data) > 0",
+                        (table, block, needle.encode()),
+                    ).fetchone()
+                    if found and found[0]:
+                        hits.append(f"{table} block {block} holds {needle!r}")
+    return hits
+
+
 def mail_files_naming(stack: Stack, *needles: str) -> list[str]:
     """Mail files (MAIL_TRANSPORT=file) that contain one of the needles."""
     return [
@@ -140,6 +169,7 @@ def test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_
     assert user.wait(job["id"])["status"] == "done"
     assert scan_every_schema(stack, [email, name]), "the scan must find the user before erasure"
     assert mail_files_naming(stack, email), "the confirmation mail names the user"
+    assert row_versions_naming(stack, [email, name]), "the heap pages name the user"
 
     stack.kill("processor")
     try:
@@ -177,6 +207,8 @@ def test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_
     assert "completed" in [a.action for a in done.audit]
     assert scan_every_schema(stack, [email, name]) == []
     assert mail_files_naming(stack, email, name) == []
+    # The tables the erasure wrote to are vacuumed: no dead row version names the person.
+    wait_for(lambda: not row_versions_naming(stack, [email, name]), what="erased rows vacuumed")
     with pytest.raises(ApiError) as err:
         Client(stack.gateway_url()).login(email, PASSWORD)
     assert err.value.status == 401

@@ -12,8 +12,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -21,6 +23,8 @@ import pika
 import psycopg
 import pytest
 
+from picopt.client import Client
+from picopt.demo import mailed_token
 from picopt.devstack import Stack
 from picopt.kernel.blobstore import EnvelopeCipher, FilesystemBlobStore
 from picopt.kernel.settings import Settings
@@ -39,7 +43,11 @@ MD = (("authorization", f"Bearer {STAFF_TOKEN}"),)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("retention")
     env = {
+        # Auth on the embedded SQLite default (the other services on PostgreSQL): the erased
+        # rows' bytes must leave its database file and write-ahead log.
+        "AUTH_DATABASE_URL": f"sqlite:///{tmp / 'sqlite' / 'auth.db'}",
         "RETENTION_IMAGE_TTL": str(TTL_S),
         "RETENTION_SWEEP_INTERVAL": str(SWEEP_S),
         "RETENTION_ORPHAN_GRACE": "5",
@@ -47,7 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "RETENTION_STAFF_TOKEN": STAFF_TOKEN,
         "PROCESSOR_EXPIRY_INTERVAL": "1",
     }
-    with running_stack(tmp_path_factory.mktemp("retention"), extra_env=env) as running:
+    with running_stack(tmp, extra_env=env) as running:
         yield running
 
 
@@ -173,6 +181,36 @@ def test_no_blob_survives_the_limit_with_retention_down_and_events_lost(stack: S
     assert reasons.get("expired", 0) + reasons.get("orphan", 0) >= 2  # lost events: the sweep
     assert unverified == (0,)
     assert columns == {"id", "key", "reason", "verified", "deleted_at"}  # no personal data
+
+
+def test_sqlite_files_hold_no_byte_of_an_erased_account(stack: Stack) -> None:
+    sqlite_dir = Path(stack.env["AUTH_DATABASE_URL"].removeprefix("sqlite:///")).parent
+    tag = uuid.uuid4().hex[:10]
+    name, email = f"Walter Walhalla{tag}", f"walter.{tag}@example.test"
+    client = Client(stack.gateway_url())
+    client.signup(name, email, "correct horse battery staple")
+    client.confirm(mailed_token(Path(stack.env["MAIL_DIR"]), email))
+    client.login(email, "correct horse battery staple")
+
+    def files_naming() -> list[str]:
+        needles = (email.encode(), name.encode())
+        return [p.name for p in sqlite_dir.iterdir() if any(n in p.read_bytes() for n in needles)]
+
+    assert "auth.db-wal" in files_naming(), "the write-ahead log holds the new account"
+    request_id = client.delete_account()["id"]
+
+    def completed() -> bool:
+        reply = staff(stack).GetRequest(retention_pb2.GetRequestRequest(id=request_id), metadata=MD)
+        return reply.request.status == "completed"
+
+    wait_for(completed, timeout=60, what="erasure completed")
+    wait_for(lambda: not files_naming(), what="no SQLite file names the person")
+
+
+def staff(stack: Stack) -> Any:
+    return retention_pb2_grpc.RetentionServiceStub(
+        grpc.insecure_channel(stack.grpc_address("retention"))
+    )
 
 
 def job_row(stack: Stack, job_id: str) -> tuple[Any, ...]:
