@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import io
 
-import pillow_jxl  # noqa: F401  (registers the JXL plugin with Pillow)
 from PIL import Image, ImageFilter, ImageSequence
 
-from services.processor.engine.encode import Extras, encode
+from services.processor.engine.codecs import Extras, codec
+from services.processor.engine.encode import encode
 
 # A Gaussian radius of 4 % of the longer side leaves shapes and colours but no detail.
 RADIUS_SHARE = 0.04
 MIN_RADIUS = 6.0
-# Blurred pixels need few bits; lossless formats stay lossless (a palette would band).
-LOSSY_QUALITY = {"jpeg": 75, "webp": 75, "avif": 60, "jxl": 75}
 
 
 def blur_radius(width: int, height: int) -> float:
@@ -40,4 +38,5 @@ def blurred_copy(data: bytes, fmt: str) -> bytes:
     extras = Extras(
         durations=tuple(durations) if len(frames) > 1 else (), loop=loop, icc_profile=icc
     )
-    return encode(frames, fmt, LOSSY_QUALITY.get(fmt), extras)
+    # Blurred pixels need few bits; lossless formats stay lossless (a palette would band).
+    return encode(frames, fmt, codec(fmt).low_detail_quality, extras)

@@ -6,32 +6,16 @@ import io
 import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 from PIL import Image
 
-from .encode import (
-    ALPHA_FORMATS,
-    ANIMATED_FORMATS,
-    AVIF_WEAK_STRENGTH,
-    LOSSLESS_FORMATS,
-    Extras,
-    avif_quantizer,
-    encode,
-    slow_avif_fits,
-)
+from .codecs import CODECS, Candidate, Extras, codec
+from .encode import encode
 from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
 
-QUALITY_RANGES = {
-    "jpeg": (20, 98),
-    "webp": (20, 100),
-    "avif": (15, 95),
-    "jxl": (20, 98),
-    "png": (10, 100),
-    "gif": (100, 100),
-}
 GRAPHIC_MAX_COLOURS = 1024
 ANIMATION_SAMPLES = 3
 # The mosaic aims this much above the target, so the full-size check usually passes at once
@@ -51,11 +35,6 @@ PREPARED_MAX_PIXELS = 4_200_000
 # SMALL_OVERSHOOT (the output encoder is slower than the search's and scores a little higher).
 OVERSHOOT = 2.0
 SMALL_OVERSHOOT = 0.75
-# An AVIF output still this far above the target tries the weaker deltaq strength (one more
-# full-size encode; on coffee_cup at quality 67: 80.83 -> 80.41 and 3.8% smaller).
-STRENGTH_OVERSHOOT = 0.25
-# A winning AVIF this far above the target tries its final, slowest encode one quantizer lower.
-POLISH_STEP_OVERSHOOT = 0.3
 
 
 @dataclass(frozen=True)
@@ -77,19 +56,6 @@ class Choice:
     score: float
 
 
-@dataclass(frozen=True)
-class Candidate:
-    format: str
-    kind: str  # "lossy", "palette" or "lossless"
-    # AVIF chroma layout for photos. 4:2:0 is not always smallest at equal score: for
-    # saturated or chroma-detailed photos 4:4:4 often is, and 4:2:2 for some textures (on
-    # corpus photos trying all three saved 2% over 4:2:0 alone).
-    chroma: str | None = None
-
-    def extras(self, extras: Extras, final: bool = False) -> Extras:
-        return replace(extras, chroma=self.chroma, final=final)
-
-
 def is_graphic(im: Image.Image) -> bool:
     """Few distinct colours means drawn content: palette or lossless coding wins there."""
     return im.getcolors(GRAPHIC_MAX_COLOURS) is not None
@@ -100,31 +66,15 @@ def candidates(
 ) -> list[Candidate]:
     """The encodes worth trying for this kind of image."""
     if animated:
-        formats = tuple(f for f in formats if f in ANIMATED_FORMATS) or formats
-    if alpha and any(f in ALPHA_FORMATS for f in formats):
-        formats = tuple(f for f in formats if f in ALPHA_FORMATS)
-    if target.lossless and any(f in LOSSLESS_FORMATS for f in formats):
-        formats = tuple(f for f in formats if f in LOSSLESS_FORMATS)
-    out: list[Candidate] = []
-    for fmt in formats:
-        if fmt == "gif":
-            out.append(Candidate(fmt, "lossless"))
-        elif fmt == "png":
-            if animated or target.lossless:
-                out.append(Candidate(fmt, "lossless"))
-            elif graphic or len(formats) == 1:
-                out += [Candidate(fmt, "palette"), Candidate(fmt, "lossless")]
-        elif target.lossless and fmt in ("webp", "jxl"):
-            out.append(Candidate(fmt, "lossless"))
-        elif target.lossless:
-            out.append(Candidate(fmt, "lossy"))
-        else:
-            out.append(Candidate(fmt, "lossy"))
-            if fmt == "avif" and not graphic:
-                out += [Candidate(fmt, "lossy", "4:4:4"), Candidate(fmt, "lossy", "4:2:2")]
-            if graphic and fmt in ("webp", "jxl"):
-                out.append(Candidate(fmt, "lossless"))
-    return out
+        formats = tuple(f for f in formats if codec(f).animation) or formats
+    if alpha and any(codec(f).alpha for f in formats):
+        formats = tuple(f for f in formats if codec(f).alpha)
+    if target.lossless and any(codec(f).lossless for f in formats):
+        formats = tuple(f for f in formats if codec(f).lossless)
+    alone = len(formats) == 1
+    return [
+        c for f in formats for c in codec(f).candidates(graphic, animated, target.lossless, alone)
+    ]
 
 
 def choose(
@@ -136,7 +86,7 @@ def choose(
 ) -> Choice:
     """Encode `frames` every way worth trying and keep the smallest that meets the target.
 
-    The last, slowest AVIF encode (`_polished`) only starts before `polish_until` (a
+    The last, slowest encode (the codec's `polish`) only starts before `polish_until` (a
     `time.perf_counter()` value): a job already slow on a busy machine skips it.
     """
     graphic = is_graphic(frames[0])
@@ -154,8 +104,11 @@ def choose(
     judge = AnimationJudge(frames) if len(frames) > 1 else Judge(frames[0])
     score = target.score or 80.0
     choice, final = _searched(frames, cands, score, extras, judge)
-    if final is not None and choice.format == "avif" and time.perf_counter() < polish_until:
-        return _polished(frames[0], choice, score, final, judge)
+    if final is not None and choice.quality is not None and time.perf_counter() < polish_until:
+        best = Scored(choice.data, choice.quality, choice.score)
+        polished = codec(choice.format).polish(frames[0], best, score, final, judge)
+        if polished is not best:
+            return Choice(polished.data, choice.format, polished.quality, polished.score)
     return choice
 
 
@@ -206,7 +159,7 @@ def _searched(
             data = encode(frames, c.format, None, extras)
             estimates.append((float(len(data)), c, Scored(data, None, 100.0)))
             continue
-        lo, hi = QUALITY_RANGES[c.format]
+        lo, hi = codec(c.format).quality_range
         sample_target = target if exact else target + SAMPLE_MARGIN
         found = lowest_passing(
             partial(_encode_one, sample, c.format, c.extras(extras)),
@@ -230,7 +183,7 @@ def _searched(
         if best is not None and estimate > len(best.data) * margin:
             continue
         # A sample that is the image itself needs no check, unless the output encoder differs.
-        final_differs = c.format == "avif"
+        final_differs = codec(c.format).final_encoder_differs
         verified, used = (
             (found, extras)
             if found.quality is None or (exact and not final_differs)
@@ -253,7 +206,7 @@ def _lossless_fallback(
 ) -> Choice | None:
     """No lossy setting reaches the target: the smallest lossless encode always does."""
     best: Choice | None = None
-    for fmt in dict.fromkeys(c.format for c in cands if c.format in LOSSLESS_FORMATS):
+    for fmt in dict.fromkeys(c.format for c in cands if CODECS[c.format].lossless):
         data = encode(frames, fmt, None, extras)
         if best is None or len(data) < len(best.data):
             best = Choice(data, fmt, None, 100.0)
@@ -273,14 +226,15 @@ def _verify(
     judge: Judge,
 ) -> tuple[Scored | None, Extras]:
     """The full-size encode meeting the target near the sample's quality, with its settings."""
-    lo, hi = QUALITY_RANGES[c.format]
+    plugin = codec(c.format)
+    lo, hi = plugin.quality_range
     assert found.quality is not None
     final = c.extras(extras, final=True)
     encoded: dict[int, bytes] = {}
 
     def encode_at(q: int) -> bytes:
-        # A full-size encode costs seconds: qualities sharing an AVIF quantizer share it too.
-        key = avif_quantizer(q) if c.format == "avif" else q
+        # A full-size encode costs seconds: qualities giving the same file share it.
+        key = plugin.setting_key(q)
         if key not in encoded:
             encoded[key] = encode(frames, c.format, q, final)
         return encoded[key]
@@ -289,52 +243,14 @@ def _verify(
     if verified is None:
         return None, final
     overshoot = verified.score - target
-    # The small step pays only where the output encoder differs from the search's (AVIF);
-    # elsewhere it would cost two more full-size encodes and scores for little.
+    # The small step pays only where the output encoder differs from the search's; elsewhere
+    # it would cost two more full-size encodes and scores for little.
     if verified.quality == found.quality and overshoot >= (
-        SMALL_OVERSHOOT if c.format == "avif" else OVERSHOOT
+        SMALL_OVERSHOOT if plugin.final_encoder_differs else OVERSHOOT
     ):
         attempts = 4 if overshoot >= OVERSHOOT else 2
         verified = refine_down(encode_at, judge, target, verified, lo, attempts=attempts)
-    if c.format == "avif" and verified.score - target >= STRENGTH_OVERSHOOT:
-        return _weaker_deltaq(frames, verified, target, final, judge)
-    return verified, final
-
-
-def _weaker_deltaq(
-    frames: list[Image.Image], verified: Scored, target: float, final: Extras, judge: Judge
-) -> tuple[Scored, Extras]:
-    """The same AVIF quality with libaom's weaker deltaq strength: a finer step down than the
-    next quality (libavif's steps are 4-10% apart in bytes where photos land)."""
-    assert verified.quality is not None
-    weak = replace(final, avif_strength=AVIF_WEAK_STRENGTH)
-    data = encode(frames, "avif", verified.quality, weak)
-    if len(data) >= len(verified.data):
-        return verified, final
-    score = judge.score_bytes(data)
-    return (Scored(data, verified.quality, score), weak) if score >= target else (verified, final)
-
-
-def _polished(im: Image.Image, best: Choice, target: float, final: Extras, judge: Judge) -> Choice:
-    """The winning AVIF once more with the slowest encoder and the same settings, kept when
-    smaller and still at the target. That encoder scores up to half a point higher at the same
-    quality, so a winner with room to spare tries the next quantizer down first."""
-    if not slow_avif_fits(im) or best.quality is None:
-        return best
-    qualities = [best.quality]
-    if best.score - target >= POLISH_STEP_OVERSHOOT:
-        lower = best.quality - 1
-        while lower > 1 and avif_quantizer(lower) == avif_quantizer(best.quality):
-            lower -= 1
-        qualities.insert(0, lower)
-    for q in qualities:
-        data = encode([im], "avif", q, replace(final, polish=True))
-        if len(data) >= len(best.data):
-            continue
-        score = judge.score_bytes(data)
-        if score >= target:
-            return Choice(data, "avif", q, score)
-    return best
+    return plugin.finer_step(frames, verified, target, final, judge)
 
 
 def _best_effort(
@@ -342,7 +258,7 @@ def _best_effort(
 ) -> Choice:
     """Nothing reached the target: the highest setting of the first candidate, scored honestly."""
     c = cands[0]
-    q = None if c.kind == "lossless" else QUALITY_RANGES[c.format][1]
+    q = None if c.kind == "lossless" else codec(c.format).quality_range[1]
     data = encode(frames, c.format, q, extras)
     return Choice(data, c.format, q, 100.0 if q is None else judge.score_bytes(data))
 

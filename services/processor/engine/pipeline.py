@@ -19,8 +19,8 @@ from .api import (
     OptimizeResult,
 )
 from .choose import Target, choose
+from .codecs import Extras
 from .decode import Decoded, decode
-from .encode import Extras
 from .geometry import Plan, plan
 from .metadata import kept_exif, with_orientation
 from .placeholders import blurhash_of, lqip_of

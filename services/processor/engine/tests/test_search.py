@@ -11,21 +11,16 @@ import pytest
 from PIL import Image
 
 from services.processor.engine import choose as choose_module
-from services.processor.engine.choose import (
-    Candidate,
-    Choice,
-    Target,
-    _polished,
-    _verify,
-    _weaker_deltaq,
-    candidates,
-    choose,
-)
-from services.processor.engine.encode import AVIF_WEAK_STRENGTH, Extras, avif_quantizer, encode
+from services.processor.engine.choose import Target, _verify, candidates, choose
+from services.processor.engine.codecs import Candidate, Extras, codec
+from services.processor.engine.codecs.avif import WEAK_STRENGTH, quantizer
+from services.processor.engine.encode import encode
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.search import Judge, Scored, refine_down
 
 from .conftest import photo
+
+AVIF = codec("avif")
 
 
 def _decoded(data: bytes) -> np.ndarray:
@@ -57,7 +52,7 @@ def test_each_chroma_layout_changes_the_avif_encode() -> None:
 def test_weaker_deltaq_strength_is_a_smaller_avif_at_the_same_quality() -> None:
     im = photo(256, 192)
     default = encode([im], "avif", 60, Extras())
-    weak = encode([im], "avif", 60, Extras(avif_strength=AVIF_WEAK_STRENGTH))
+    weak = encode([im], "avif", 60, Extras(avif_strength=WEAK_STRENGTH))
     assert len(weak) < len(default)
 
 
@@ -67,11 +62,11 @@ def test_weaker_deltaq_is_kept_only_when_it_still_meets_the_target() -> None:
     final = Candidate("avif", "lossy").extras(Extras(), final=True)
     data = encode([im], "avif", 60, final)
     verified = Scored(data, 60, judge.score_bytes(data))
-    lower, used = _weaker_deltaq([im], verified, verified.score - 5.0, final, judge)
+    lower, used = AVIF.finer_step([im], verified, verified.score - 5.0, final, judge)
     assert lower.quality == 60 and len(lower.data) < len(data)
-    assert used.avif_strength == AVIF_WEAK_STRENGTH
+    assert used.avif_strength == WEAK_STRENGTH
     assert lower.score == pytest.approx(judge.score_bytes(lower.data))
-    assert _weaker_deltaq([im], verified, 100.0, final, judge) == (verified, final)
+    assert AVIF.finer_step([im], verified, 100.0, final, judge) == (verified, final)
 
 
 def test_polish_reencodes_the_winner_with_its_settings_on_the_slower_encoder() -> None:
@@ -79,22 +74,22 @@ def test_polish_reencodes_the_winner_with_its_settings_on_the_slower_encoder() -
     judge = Judge(im)
     final = Extras(final=True)
     data = encode([im], "avif", 60, final)
-    best = Choice(data, "avif", 60, judge.score_bytes(data))
+    best = Scored(data, 60, judge.score_bytes(data))
     slower = encode([im], "avif", 60, replace(final, polish=True))
     assert len(slower) < len(data) and judge.score_bytes(slower) > best.score
-    polished = _polished(im, best, best.score - 0.1, final, judge)
+    polished = AVIF.polish(im, best, best.score - 0.1, final, judge)
     assert polished.data == slower and polished.quality == 60
     assert polished.score == pytest.approx(judge.score_bytes(slower))
-    assert _polished(im, best, 100.0, final, judge) is best
+    assert AVIF.polish(im, best, 100.0, final, judge) is best
 
 
 def test_polish_with_room_to_spare_tries_the_next_quality_down() -> None:
     im = photo(320, 240)
     judge = Judge(im)
-    final = Extras(chroma="4:4:4", avif_strength=AVIF_WEAK_STRENGTH, final=True)
+    final = Extras(chroma="4:4:4", avif_strength=WEAK_STRENGTH, final=True)
     data = encode([im], "avif", 60, final)
-    best = Choice(data, "avif", 60, judge.score_bytes(data))
-    polished = _polished(im, best, best.score - 5.0, final, judge)
+    best = Scored(data, 60, judge.score_bytes(data))
+    polished = AVIF.polish(im, best, best.score - 5.0, final, judge)
     assert polished.quality == 59
     assert polished.data == encode([im], "avif", 59, replace(final, polish=True))
     assert polished.score >= best.score - 5.0
@@ -152,20 +147,20 @@ def test_the_polish_is_skipped_once_its_start_deadline_has_passed() -> None:
     assert min(polished.score, rushed.score) >= 80.0
 
 
-def test_qualities_sharing_an_avif_quantizer_give_the_same_file() -> None:
+def test_qualities_sharing_an_quantizer_give_the_same_file() -> None:
     im = photo(200, 150)
-    assert avif_quantizer(63) == avif_quantizer(64) != avif_quantizer(65)
+    assert quantizer(63) == quantizer(64) != quantizer(65)
     assert encode([im], "avif", 63, Extras()) == encode([im], "avif", 64, Extras())
     assert encode([im], "avif", 64, Extras()) != encode([im], "avif", 65, Extras())
 
 
-def test_verify_encodes_each_avif_quantizer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_encodes_each_quantizer_once(monkeypatch: pytest.MonkeyPatch) -> None:
     im = photo(320, 240)
     judge = Judge(im)
     calls: list[tuple[int, int]] = []
 
     def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
-        calls.append((avif_quantizer(q or 100), extras.avif_strength))
+        calls.append((quantizer(q or 100), extras.avif_strength))
         return encode(frames, fmt, q, extras)
 
     monkeypatch.setattr(choose_module, "encode", counting)

@@ -1,0 +1,42 @@
+"""PNG: lossless through oxipng; below quality 100, an imagequant palette first."""
+
+from __future__ import annotations
+
+import imagequant
+import oxipng
+from PIL import Image
+
+from .base import Candidate, Codec, Extras, animation_params, save
+
+
+class Png(Codec):
+    name = "png"
+    alpha = True
+    animation = True
+    lossless = True
+    quality_range = (10, 100)  # imagequant's max_quality
+    low_detail_quality = None
+
+    def encode(self, im: Image.Image, quality: int | None, extras: Extras) -> bytes:
+        if quality is not None and quality < 100:
+            im = imagequant.quantize_pil_image(
+                im.convert("RGBA"), dithering_level=1.0, max_colors=256, max_quality=quality
+            )
+        raw = save(im, "PNG", extras, compress_level=1)
+        return oxipng.optimize_from_memory(raw, level=2)
+
+    def encode_animation(
+        self, frames: list[Image.Image], quality: int | None, extras: Extras
+    ) -> bytes:
+        return save(frames[0], "PNG", extras, optimize=True, **animation_params(frames, extras))
+
+    def candidates(
+        self, graphic: bool, animated: bool, lossless: bool, alone: bool
+    ) -> list[Candidate]:
+        """A palette pays for drawn content; for a photo PNG is only worth it when asked for
+        alone."""
+        if animated or lossless:
+            return [Candidate(self.name, "lossless")]
+        if graphic or alone:
+            return [Candidate(self.name, "palette"), Candidate(self.name, "lossless")]
+        return []

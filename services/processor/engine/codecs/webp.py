@@ -1,0 +1,41 @@
+"""WebP through Pillow's libwebp: lossy, lossless and animated."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from .base import Candidate, Codec, Extras, animation_params, save
+
+METHOD = 4
+
+
+class Webp(Codec):
+    name = "webp"
+    alpha = True
+    animation = True
+    lossless = True
+    quality_range = (20, 100)
+    low_detail_quality = 75
+
+    def encode(self, im: Image.Image, quality: int | None, extras: Extras) -> bytes:
+        if quality is None:
+            return save(im, "WEBP", extras, lossless=True, quality=80, method=METHOD, exact=False)
+        return save(im, "WEBP", extras, quality=quality, method=METHOD, alpha_quality=100)
+
+    def encode_animation(
+        self, frames: list[Image.Image], quality: int | None, extras: Extras
+    ) -> bytes:
+        common = animation_params(frames, extras)
+        if quality is None:
+            return save(
+                frames[0], "WEBP", extras, lossless=True, quality=80, method=METHOD, **common
+            )
+        return save(frames[0], "WEBP", extras, quality=quality, method=METHOD, **common)
+
+    def candidates(
+        self, graphic: bool, animated: bool, lossless: bool, alone: bool
+    ) -> list[Candidate]:
+        if lossless:
+            return [Candidate(self.name, "lossless")]
+        lossy = [Candidate(self.name, "lossy")]
+        return [*lossy, Candidate(self.name, "lossless")] if graphic else lossy
