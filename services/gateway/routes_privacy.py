@@ -52,14 +52,51 @@ class AiProvider(BaseModel):
     external: bool
 
 
+class PolicyVersionReply(BaseModel):
+    """One published version of the privacy policy (past, in force or upcoming)."""
+
+    version: str
+    effective_date: str
+    published_at: str
+    material: bool
+    in_effect: bool
+    text: str
+
+
+class PolicySummary(BaseModel):
+    """A published version without its text (read it at /v1/privacy/policies/{version})."""
+
+    version: str
+    effective_date: str
+    published_at: str
+    material: bool
+    in_effect: bool
+
+
 class PolicyReply(BaseModel):
-    """The current privacy policy."""
+    """The privacy policy in force, the changes announced and every version published."""
 
     version: str
     effective_date: str
     published_at: str
     text: str
     ai_providers: list[AiProvider]
+    upcoming: list[PolicyVersionReply]
+    versions: list[PolicySummary]
+
+
+def _summary(p: retention_pb2.Policy) -> PolicySummary:
+    return PolicySummary(
+        version=p.version,
+        effective_date=p.effective_date,
+        published_at=p.published_at.ToDatetime().isoformat() + "Z",
+        material=p.material,
+        in_effect=p.in_effect,
+    )
+
+
+def _version(p: retention_pb2.Policy) -> PolicyVersionReply:
+    return PolicyVersionReply(**_summary(p).model_dump(), text=p.text)
 
 
 def _privacy() -> Any:
@@ -151,7 +188,8 @@ def download_export(export_id: str) -> Response | tuple[Response, int]:
 
 @bp.get("/v1/privacy")
 @operation(
-    "The current privacy policy, its version and date, and the enabled AI providers",
+    "The privacy policy in force (its version, date and text), the enabled AI providers, the "
+    "changes announced and every version published",
     tags=["privacy"],
     responses={200: PolicyReply},
     problems=[404],
@@ -159,7 +197,8 @@ def download_export(export_id: str) -> Response | tuple[Response, int]:
 )
 def privacy_policy() -> Response:
     with calling("retention"):
-        policy = _privacy().GetPolicy(retention_pb2.GetPolicyRequest()).policy
+        found = _privacy().GetPolicy(retention_pb2.GetPolicyRequest())
+    policy = found.policy
     providers = current_app.extensions.get("privacy_providers", ("local",))
     reply = PolicyReply(
         version=policy.version,
@@ -167,5 +206,22 @@ def privacy_policy() -> Response:
         published_at=policy.published_at.ToDatetime().isoformat() + "Z",
         text=policy.text,
         ai_providers=[AiProvider(name=p, external=sends_images_off_machine(p)) for p in providers],
+        upcoming=[_version(p) for p in found.upcoming],
+        versions=[_summary(p) for p in found.versions],
     )
     return jsonify(reply.model_dump(mode="json"))
+
+
+@bp.get("/v1/privacy/policies/<version>")
+@operation(
+    "One published version of the privacy policy: every past version stays readable, and an "
+    "announced change can be read before it takes effect",
+    tags=["privacy"],
+    responses={200: PolicyVersionReply},
+    problems=[404],
+    auth=False,
+)
+def privacy_policy_version(version: str) -> Response:
+    with calling("retention"):
+        found = _privacy().GetPolicy(retention_pb2.GetPolicyRequest(version=version))
+    return jsonify(_version(found.policy).model_dump(mode="json"))

@@ -61,7 +61,8 @@ def main() -> None:
         mailer,
         privacy_pb2_grpc.RecipientServiceStub(app.channel("auth")),
         batch_size=env.int("RETENTION_NOTIFY_BATCH", 100),
-        public_url=env.str("PUBLIC_URL"),
+        public_url=env.str("PUBLIC_URL", "http://127.0.0.1:8080"),
+        notice=policy.policy_notice,
     )
     policies.bootstrap(Path(env.str("PRIVACY_POLICY_FILE", str(DEFAULT_POLICY_FILE))))
     sessions = Sessions(db, deleter, policy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from picopt.kernel.protos import to_timestamp
@@ -56,15 +57,20 @@ def session_message(view: SessionView) -> retention_pb2.ProcessingSession:
     )
 
 
-def policy_message(p: PolicyVersion, with_text: bool = True) -> retention_pb2.Policy:
+def policy_message(
+    policies: Policies, p: PolicyVersion, with_text: bool = True, current: str = ""
+) -> retention_pb2.Policy:
+    effective = policies.takes_effect(p)
     return retention_pb2.Policy(
         version=p.version,
-        effective_date=p.effective_date,
+        # A material version whose fan-out has not ended has no later date yet than its own.
+        effective_date=p.effective_date if effective == date.max else effective.isoformat(),
         text=p.text if with_text else "",
         material=p.material,
         published_at=to_timestamp(p.published_at),
         notified=p.notified,
         notification_done=p.notification_done_at is not None,
+        in_effect=p.version == current,
     )
 
 
@@ -170,16 +176,23 @@ class RetentionServicer(retention_pb2_grpc.RetentionServiceServicer):
     ) -> retention_pb2.PublishPolicyResponse:
         require_staff(context, self.token)
         doc = validated(request.version, request.effective_date, request.material, request.text)
+        policies = self.r.policies
+        published = policies.publish(doc)
         return retention_pb2.PublishPolicyResponse(
-            policy=policy_message(self.r.policies.publish(doc))
+            policy=policy_message(policies, published, current=policies.current().version)
         )
 
     def ListPolicies(
         self, request: retention_pb2.ListPoliciesRequest, context: Any
     ) -> retention_pb2.ListPoliciesResponse:
         require_staff(context, self.token)
+        policies = self.r.policies
+        current = policies.current().version
         return retention_pb2.ListPoliciesResponse(
-            policies=[policy_message(p, with_text=False) for p in self.r.policies.all()]
+            policies=[
+                policy_message(policies, p, with_text=False, current=current)
+                for p in policies.all()
+            ]
         )
 
 
@@ -215,7 +228,19 @@ class PrivacyServicer(retention_pb2_grpc.PrivacyServiceServicer):
     def GetPolicy(
         self, request: retention_pb2.GetPolicyRequest, context: Any
     ) -> retention_pb2.GetPolicyResponse:
-        return retention_pb2.GetPolicyResponse(policy=policy_message(self.r.policies.current()))
+        policies = self.r.policies
+        current = policies.current()
+        shown = policies.get(request.version) if request.version else current
+        return retention_pb2.GetPolicyResponse(
+            policy=policy_message(policies, shown, current=current.version),
+            upcoming=[
+                policy_message(policies, p, current=current.version) for p in policies.upcoming()
+            ],
+            versions=[
+                policy_message(policies, p, with_text=False, current=current.version)
+                for p in policies.all()
+            ],
+        )
 
     def OpenSession(
         self, request: retention_pb2.OpenSessionRequest, context: Any

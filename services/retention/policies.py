@@ -4,20 +4,27 @@ A material change is mailed to every registered user through the shared
 mailer, in batches paged by user id from auth (the only holder of addresses).
 The fan-out is resumable: the cursor and each mailed user are recorded, and a
 user already recorded for a version is never mailed again.
+
+"Emailed before it takes effect": a material version must be dated at least
+POLICY_NOTICE_DAYS after its notices start going out (its publication), and
+it takes effect only once that many days have passed since the last notice
+went out as well (a fan-out slowed by an auth outage moves the date later,
+never earlier). Until then the previous version is served. Every published
+version stays readable.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
 from sqlalchemy import select
 
-from picopt.kernel.db import Database, utcnow
+from picopt.kernel.db import Database, as_utc, utcnow
 from picopt.kernel.errors import AlreadyExists, InvalidArgument, NotFound
 from picopt.kernel.logs import get_logger
 from picopt.kernel.mailer import Mailer
@@ -28,6 +35,7 @@ log = get_logger(__name__)
 
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parents[2] / "docs" / "privacy-policy.md"
+DEFAULT_NOTICE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,16 @@ def validated(version: str, effective_date: str, material: bool, text: str) -> P
     return PolicyDocument(version, effective_date, material, text.strip() + "\n")
 
 
+def takes_effect(p: PolicyVersion, notice: timedelta) -> date:
+    """The day a version is in force: its date, or later if its mail fan-out ended late."""
+    day = date.fromisoformat(p.effective_date)
+    if p.material:
+        if p.notification_done_at is None:
+            return date.max
+        day = max(day, (as_utc(p.notification_done_at) + notice).astimezone(UTC).date())
+    return day
+
+
 @dataclass
 class Policies:
     db: Database
@@ -82,6 +100,8 @@ class Policies:
     recipients: Any
     batch_size: int = 100
     public_url: str = ""
+    # How long before a material change takes effect its notices must have gone out.
+    notice: timedelta = DEFAULT_NOTICE
 
     def bootstrap(self, path: Path) -> None:
         """On a fresh install publish the repo's policy (without mail: there are no users yet)."""
@@ -94,7 +114,14 @@ class Policies:
         except AlreadyExists:
             return
 
-    def publish(self, doc: PolicyDocument) -> PolicyVersion:
+    def publish(self, doc: PolicyDocument, today: date | None = None) -> PolicyVersion:
+        earliest = (today or utcnow().date()) + self.notice
+        if doc.material and date.fromisoformat(doc.effective_date) < earliest:
+            raise InvalidArgument(
+                f"a material change takes effect at least {self.notice.days} days after its "
+                f"notices go out (POLICY_NOTICE_DAYS): date it {earliest.isoformat()} or later",
+                code="policy_notice_too_short",
+            )
         with self.db.session() as s:
             if s.get(PolicyVersion, doc.version) is not None:
                 raise AlreadyExists(
@@ -116,11 +143,35 @@ class Policies:
         log.info("policy_published", version=doc.version, material=doc.material)
         return row
 
-    def current(self) -> PolicyVersion:
+    def takes_effect(self, p: PolicyVersion) -> date:
+        return takes_effect(p, self.notice)
+
+    def current(self, now: datetime | None = None) -> PolicyVersion:
+        """The version in force: the newest whose day has come; the first one before any has."""
+        today = (now or utcnow()).date()
+        versions = self.all()
+        if not versions:
+            raise NotFound("no privacy policy is published", code="policy_not_found")
+        in_force = [p for p in versions if self.takes_effect(p) <= today]
+        if not in_force:
+            return versions[0]
+        return max(in_force, key=lambda p: (self.takes_effect(p), as_utc(p.published_at)))
+
+    def upcoming(self, now: datetime | None = None) -> list[PolicyVersion]:
+        """Published versions not in force yet, soonest first."""
+        current = self.current(now)
+        today = (now or utcnow()).date()
+        later = [
+            p for p in self.all() if p.version != current.version and self.takes_effect(p) > today
+        ]
+        return sorted(later, key=self.takes_effect)
+
+    def get(self, version: str) -> PolicyVersion:
+        """Any published version, past, current or upcoming."""
         with self.db.session(readonly=True) as s:
-            row = s.scalar(select(PolicyVersion).order_by(PolicyVersion.published_at.desc()))
+            row = s.get(PolicyVersion, version) if version else None
             if row is None:
-                raise NotFound("no privacy policy is published", code="policy_not_found")
+                raise NotFound(f"no policy version {version!r}", code="policy_not_found")
             s.expunge(row)
             return row
 
@@ -165,14 +216,16 @@ class Policies:
         with self.db.session() as s:
             if s.get(PolicyNotice, (version, recipient.user_id)) is not None:
                 return 0
-            where = f" at {self.public_url}/v1/privacy" if self.public_url else ""
+            base = self.public_url.rstrip("/")
             self.mailer.send(
                 recipient.email,
-                f"Our privacy policy changed (version {version})",
+                f"Our privacy policy changes on {effective} (version {version})",
                 f"Hello {recipient.name},\n\n"
                 f"we made a material change to our privacy policy. Version {version} takes "
-                f"effect on {effective}. You can read it{where} in the API "
-                f"(GET /v1/privacy).\n\nPicture Optimizer\n",
+                f"effect on {effective} at the earliest, {self.notice.days} days or more after "
+                f"this notice; until then the current version applies. Read it at "
+                f"{base}/app/privacy?version={version} or in the API "
+                f"(GET {base}/v1/privacy/policies/{version}).\n\nPicture Optimizer\n",
                 kind="policy_change",
             )
             s.add(PolicyNotice(version=version, user_id=recipient.user_id, sent_at=utcnow()))

@@ -23,6 +23,7 @@ DEFAULT_SESSION_TTL_S = 3_600
 SERVICES_WITH_USER_DATA = ("auth", "billing", "processor", "retention")
 # Retention adds its own part (requests, sessions, policy notices) to every export.
 EXPORTERS = ("auth", "billing", "processor")
+MIN_POLICY_NOTICE_DAYS = 30
 MAX_ERASURE_RETRY_S = 86_400.0
 # A lost erasure order is re-sent at least this many times before the deadline.
 MIN_RETRIES_BEFORE_DEADLINE = 10
@@ -80,6 +81,7 @@ class RetentionPolicy:
     session_ttl: timedelta
     erasure_services: tuple[str, ...]
     exporters: tuple[str, ...]
+    policy_notice: timedelta
 
     @classmethod
     def from_env(cls, env: Env) -> RetentionPolicy:
@@ -143,6 +145,13 @@ class RetentionPolicy:
                 f"(a lost erasure order is re-sent at least {MIN_RETRIES_BEFORE_DEADLINE} times "
                 f"before the RETENTION_ERASURE_DAYS deadline), got {retry:g}"
             )
+        notice_days = env.int("POLICY_NOTICE_DAYS", MIN_POLICY_NOTICE_DAYS)
+        if not MIN_POLICY_NOTICE_DAYS <= notice_days <= 366:
+            raise SettingsError(
+                f"POLICY_NOTICE_DAYS must be {MIN_POLICY_NOTICE_DAYS} to 366 days (the privacy "
+                f"policy promises a material change is mailed at least {MIN_POLICY_NOTICE_DAYS} "
+                f"days before it takes effect), got {notice_days}"
+            )
         return cls(
             image_ttl=timedelta(seconds=ttl),
             download_grace=timedelta(seconds=grace),
@@ -158,4 +167,5 @@ class RetentionPolicy:
             session_ttl=timedelta(seconds=session_ttl),
             erasure_services=services,
             exporters=exporters,
+            policy_notice=timedelta(days=notice_days),
         )

@@ -15,6 +15,7 @@ import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -266,7 +267,7 @@ def test_policy_is_served_and_a_material_change_mails_each_user_once(
     stack: Stack, staff: Any, tmp_path: Path
 ) -> None:
     current = requests.get(stack.gateway_url() + "/v1/privacy", timeout=10).json()
-    assert current["version"] == "1.0" and current["effective_date"]
+    assert current["version"] and current["effective_date"] and current["upcoming"] == []
     assert "24 hours" in current["text"]
     assert current["ai_providers"] == [{"name": "local", "external": False}]
     users = [named_user(stack, *unique_person()) for _ in range(3)]
@@ -285,9 +286,20 @@ def test_policy_is_served_and_a_material_change_mails_each_user_once(
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert (
-        requests.get(stack.gateway_url() + "/v1/privacy", timeout=10).json()["version"] == version
-    )
+    # Announced, not in force: the version in force is served until the new one's date.
+    served = requests.get(stack.gateway_url() + "/v1/privacy", timeout=10).json()
+    assert served["version"] == current["version"]
+    assert [(u["version"], u["effective_date"]) for u in served["upcoming"]] == [
+        (version, "2031-01-01")
+    ]
+    assert [v["version"] for v in served["versions"]] == [current["version"], version]
+    for v, text in ((version, "New terms."), (current["version"], "24 hours")):
+        page = requests.get(f"{stack.gateway_url()}/v1/privacy/policies/{v}", timeout=10)
+        assert page.status_code == 200 and text in page.json()["text"]
+    missing = requests.get(f"{stack.gateway_url()}/v1/privacy/policies/no-such", timeout=10)
+    assert missing.status_code == 404
+    web = requests.get(f"{stack.gateway_url()}/app/privacy?version={version}", timeout=10)
+    assert web.status_code == 200 and 'id="policy-versions"' in web.text
 
     def fan_out_done() -> Any:
         listed = staff.ListPolicies(retention_pb2.ListPoliciesRequest(), metadata=MD).policies
@@ -304,6 +316,18 @@ def test_policy_is_served_and_a_material_change_mails_each_user_once(
     assert len(recipients) == len(set(recipients)) == done.notified
     for u in users:
         assert u.account()["email"] in recipients
+
+    too_soon = tmp_path / "soon.md"
+    soon = (datetime.now(UTC) + timedelta(days=29)).date().isoformat()
+    too_soon.write_text(f"---\nversion: 3.0\ndate: {soon}\nmaterial: true\n---\nSoon.\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", "publish-policy", str(too_soon)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "at least 30 days" in out.stderr, out.stderr
 
     bad = tmp_path / "bad.md"
     bad.write_text("no front matter\n")

@@ -190,7 +190,7 @@ class RotateKeysResponse(_message.Message):
     def __init__(self, rewrapped: _Optional[int] = ..., already_current: _Optional[int] = ..., failed: _Optional[int] = ..., current_key_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyCount, _Mapping]]] = ...) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("version", "effective_date", "text", "material", "published_at", "notified", "notification_done")
+    __slots__ = ("version", "effective_date", "text", "material", "published_at", "notified", "notification_done", "in_effect")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +198,7 @@ class Policy(_message.Message):
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
     NOTIFIED_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_DONE_FIELD_NUMBER: _ClassVar[int]
+    IN_EFFECT_FIELD_NUMBER: _ClassVar[int]
     version: str
     effective_date: str
     text: str
@@ -205,7 +206,8 @@ class Policy(_message.Message):
     published_at: _timestamp_pb2.Timestamp
     notified: int
     notification_done: bool
-    def __init__(self, version: _Optional[str] = ..., effective_date: _Optional[str] = ..., text: _Optional[str] = ..., material: _Optional[bool] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notified: _Optional[int] = ..., notification_done: _Optional[bool] = ...) -> None: ...
+    in_effect: bool
+    def __init__(self, version: _Optional[str] = ..., effective_date: _Optional[str] = ..., text: _Optional[str] = ..., material: _Optional[bool] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notified: _Optional[int] = ..., notification_done: _Optional[bool] = ..., in_effect: _Optional[bool] = ...) -> None: ...
 
 class PublishPolicyRequest(_message.Message):
     __slots__ = ("version", "effective_date", "text", "material")
@@ -278,14 +280,20 @@ class GetExportResponse(_message.Message):
     def __init__(self, status: _Optional[str] = ..., blob_key: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetPolicyRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    def __init__(self, version: _Optional[str] = ...) -> None: ...
 
 class GetPolicyResponse(_message.Message):
-    __slots__ = ("policy",)
+    __slots__ = ("policy", "upcoming", "versions")
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    UPCOMING_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
     policy: Policy
-    def __init__(self, policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+    upcoming: _containers.RepeatedCompositeFieldContainer[Policy]
+    versions: _containers.RepeatedCompositeFieldContainer[Policy]
+    def __init__(self, policy: _Optional[_Union[Policy, _Mapping]] = ..., upcoming: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ...) -> None: ...
 
 class ProcessingSession(_message.Message):
     __slots__ = ("id", "status", "created_at", "expires_at", "ended_at", "images_deleted")

@@ -29,6 +29,7 @@ class PrivacyFacts:
     log_age: str
     erasure_deadline: str
     export_ttl: str
+    policy_notice: str
     ai_providers: tuple[tuple[str, bool], ...]
     cookies: tuple[Cookie, ...]
 
@@ -53,6 +54,7 @@ def privacy_facts(env: Env) -> PrivacyFacts:
         log_age=duration(policy.log_age),
         erasure_deadline=duration(policy.erasure_deadline),
         export_ttl=duration(policy.export_ttl),
+        policy_notice=duration(policy.policy_notice),
         ai_providers=tuple((p, sends_images_off_machine(p)) for p in providers),
         cookies=(
             Cookie(

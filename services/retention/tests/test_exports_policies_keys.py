@@ -143,7 +143,9 @@ def test_a_material_change_mails_every_user_once_in_resumable_batches(
         assert policies.notify_batch() == 0  # the initial version is not a change
         doc = parse_policy("---\nversion: 2.0\ndate: 2030-01-01\nmaterial: true\n---\nNew terms.\n")
         policies.publish(doc)
-        assert policies.current().version == "2.0"
+        # Announced, not in force: the first version is served until the change takes effect.
+        assert policies.current().version != "2.0"
+        assert [p.version for p in policies.upcoming()] == ["2.0"]
         users.fail_after = "user-002"
         assert policies.notify_batch() == 3
         assert policies.notify_batch() == 0  # auth down: progress kept, nothing lost
