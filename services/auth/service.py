@@ -364,7 +364,7 @@ class AuthService:
             )
             ended = self._end_sessions(s, user.id)
             self._mark_confirmed(s, user)  # the mailbox owner proved it
-            self.throttle.succeeded(s, user.email)
+            self.throttle.succeeded(s, self.throttle.keys(user.email, ""))
             email, user_id = user.email, user.id
         log.info("password_reset", user_id=user_id, sessions_ended=ended)
         self.notify.password_changed(email)
@@ -374,43 +374,45 @@ class AuthService:
     def log_in(
         self, email: str, password: str, address: str = "", previous_token: str = ""
     ) -> SignedIn:
+        """Counts the attempt first (LoginThrottle.attempt), then checks the password
+        outside any transaction; only a success writes again (a session, counters cleared)."""
         try:
             email = normalize_email(email)
         except InvalidArgument:
             email = ""
-        at = utcnow()
         keys = self.throttle.keys(email or "-", address)
         with self.db.session() as s:
-            wait = self.throttle.retry_after(s, keys, at)
+            wait = self.throttle.attempt(s, keys, utcnow())
         if wait:
             log.info("login_throttled", retry_after_s=wait)
             raise LoginThrottled(wait)
-        unconfirmed = False
-        with self.db.session() as s:
+        with self.db.session(readonly=True) as s:
             found = s.scalar(select(User).where(User.email == email)) if email else None
-            ok = credentials.verify_password(self._password_hash(s, found), password)
-            user = found if ok and found is not None and found.disabled_at is None else None
-            if user is not None and user.email_confirmed_at is None:
-                unconfirmed, user = True, None
-            if user is None:
-                self.throttle.failed(s, keys, at)
-            else:
-                if user.password_hash and credentials.needs_rehash(user.password_hash):
-                    user.password_hash = credentials.hash_password(password)
-                    log.info("password_rehashed", user_id=user.id)
-                self.throttle.succeeded(s, email)
-                if previous_token:
-                    s.execute(
-                        delete(Session).where(
-                            Session.token_hash == credentials.token_digest(previous_token)
-                        )
-                    )
-                token, expires = self._new_session(s, user.id)
-                s.flush()
-                s.expunge(user)
-        if unconfirmed:
-            log.info("login_unconfirmed", user_id=found.id if found else None)
+            stored = self._password_hash(s, found)
+        ok = credentials.verify_password(stored, password) and found is not None
+        if ok and found is not None and found.disabled_at is None and not found.email_confirmed_at:
+            log.info("login_unconfirmed", user_id=found.id)
             raise _unconfirmed()
+        user: User | None = None
+        if ok and found is not None:
+            with self.db.session() as s:
+                user = s.get(User, found.id)
+                if user is not None and _usable(user) and user.password_hash == stored:
+                    if credentials.needs_rehash(stored or ""):
+                        user.password_hash = credentials.hash_password(password)
+                        log.info("password_rehashed", user_id=user.id)
+                    self.throttle.succeeded(s, keys)
+                    if previous_token:
+                        s.execute(
+                            delete(Session).where(
+                                Session.token_hash == credentials.token_digest(previous_token)
+                            )
+                        )
+                    token, expires = self._new_session(s, user.id)
+                    s.flush()
+                    s.expunge(user)
+                else:
+                    user = None
         if user is None:
             log.info("login_failed", user_id=found.id if found else None)
             raise Unauthenticated("email or password is wrong", code="invalid_credentials")

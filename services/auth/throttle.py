@@ -1,9 +1,14 @@
-"""Failed-login throttling per account and per source address, with growing delay.
+"""Sign-in throttling per account and per source address, with growing delay.
 
 Counters are keyed by an HMAC of the email or the address, so the table
 holds neither, and an unknown email is throttled exactly like a known one
-(no enumeration). After `free_failures` the key is locked for
-`base * 2**(extra failures - 1)` seconds, capped at `max_delay`.
+(no enumeration). Every attempt is counted before the password is checked, in
+the same transaction as the check of the lock (`attempt`), so parallel guesses
+cannot slip past a lock they have not seen yet; a correct password forgives the
+attempts of its account and of the address it came from (`succeeded`), so a few
+people mistyping behind one address never lock out everyone else there. After
+`free_failures` the key is locked for `base * 2**(extra failures - 1)` seconds,
+capped at `max_delay`.
 """
 
 from __future__ import annotations
@@ -52,18 +57,16 @@ class LoginThrottle:
             self.secret, f"throttle:{kind}:{value}".encode(), hashlib.sha256
         ).hexdigest()
 
-    def retry_after(self, s: Session, keys: list[tuple[str, int]], now: datetime) -> int:
-        """Seconds until the most restrictive lock ends (0 when free to try)."""
-        wait = 0.0
-        for key, _ in keys:
-            row = s.get(LoginFailure, key)
-            if row is not None and row.locked_until is not None:
-                wait = max(wait, (as_utc(row.locked_until) - now).total_seconds())
-        return math.ceil(wait) if wait > 0 else 0
+    def attempt(self, s: Session, keys: list[tuple[str, int]], now: datetime) -> int:
+        """Check the locks and count this attempt against every key, in one transaction.
 
-    def failed(self, s: Session, keys: list[tuple[str, int]], now: datetime) -> None:
+        Returns the seconds until the most restrictive lock ends; a refused attempt
+        (non-zero) is not counted. The rows are locked in the order of `keys` (account,
+        then address), the same order for every caller, so attempts cannot deadlock.
+        """
+        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        rows = []
         for key, free in keys:
-            insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
             s.execute(
                 insert(LoginFailure)
                 .values(key=key, failures=0, last_failed_at=now)
@@ -71,16 +74,25 @@ class LoginThrottle:
             )
             row = s.get(LoginFailure, key, with_for_update=True, populate_existing=True)
             assert row is not None
+            rows.append((row, free))
+        wait = max(
+            ((as_utc(r.locked_until) - now).total_seconds() for r, _ in rows if r.locked_until),
+            default=0.0,
+        )
+        if wait > 0:
+            return math.ceil(wait)
+        for row, free in rows:
             row.failures += 1
             row.last_failed_at = now
             extra = row.failures - free
             if extra > 0:
                 delay = min(self.config.base_delay_s * 2 ** (extra - 1), self.config.max_delay_s)
                 row.locked_until = now + timedelta(seconds=delay)
+        return 0
 
-    def succeeded(self, s: Session, email: str) -> None:
-        """A correct password clears the account's counter (not the address's)."""
-        s.execute(delete(LoginFailure).where(LoginFailure.key == self.account_key(email)))
+    def succeeded(self, s: Session, keys: list[tuple[str, int]]) -> None:
+        """A correct password clears the counters of its account and of its address."""
+        s.execute(delete(LoginFailure).where(LoginFailure.key.in_([key for key, _ in keys])))
 
     def purge(self, s: Session, older_than: datetime) -> int:
         result = s.execute(delete(LoginFailure).where(LoginFailure.last_failed_at < older_than))

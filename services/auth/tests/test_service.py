@@ -39,9 +39,9 @@ SECRET = b"s" * 32
 
 
 class Env:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, url: str = "", schema: str = "auth") -> None:
         self.mail_dir = tmp / "mail"
-        self.db = Database(f"sqlite:///{tmp / 'auth.db'}", "auth")
+        self.db = Database(url or f"sqlite:///{tmp / 'auth.db'}", schema)
         self.db.migrate(MIGRATIONS)
         self.config = AuthConfig(
             secret=SECRET,
