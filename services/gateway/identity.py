@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from picopt.auth.v1 import auth_pb2
 from services.gateway.backends import calling
+from services.gateway.limits import remember_api_key, remember_session
 from services.gateway.problems import Problem
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -30,6 +31,7 @@ def session_cookie_name() -> str:
 def set_session_cookies(response: Response, token: str, expires: datetime | None) -> None:
     """The session cookie (HttpOnly) and a fresh CSRF cookie (readable by scripts)."""
     secure = current_app.config["COOKIE_SECURE"]
+    remember_session(token)
     for name, value, httponly in (
         (session_cookie_name(), token, True),
         (CSRF_COOKIE, secrets.token_urlsafe(24), False),
@@ -60,6 +62,7 @@ def current_user_id() -> str:
                 auth_pb2.AuthenticateApiKeyRequest(api_key=key.strip())
             )
         g.user_id, g.auth_kind, g.key_id = reply.user_id, "api_key", reply.key_id
+        remember_api_key(key.strip())
         return str(reply.user_id)
     token = request.cookies.get(session_cookie_name(), "")
     if not token:
@@ -76,4 +79,5 @@ def current_user_id() -> str:
                 403, "csrf-failed", f"send the {CSRF_COOKIE} cookie's value in {CSRF_HEADER}"
             )
     g.user_id, g.auth_kind = reply.user_id, "session"
+    remember_session(token)
     return str(reply.user_id)

@@ -13,6 +13,7 @@ from picopt.kernel.protos import from_timestamp
 from services.gateway.backends import calling
 from services.gateway.identity import current_user_id, set_session_cookies
 from services.gateway.job_options import language_choice, vision_provider_choice
+from services.gateway.limits import remember_api_key
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
 from services.gateway.routes_auth import user_model
@@ -202,6 +203,7 @@ def create_key(body: ApiKeyBody) -> tuple[Response, int]:
         reply = _backends().auth.CreateApiKey(
             auth_pb2.CreateApiKeyRequest(user_id=user_id, name=body.name)
         )
+    remember_api_key(reply.secret)
     created = ApiKeyCreated(api_key=key_model(reply.key), key=reply.secret)
     return jsonify(created.model_dump(mode="json")), 201
 

@@ -630,3 +630,36 @@ def test_pre_registration_then_the_owner_signing_up_leaves_the_attacker_nothing(
     assert login.json()["user"]["name"] == "Vic Tim"
     strike(world, foothold, attacker_mail, mailed_before)
     assert_victim_keeps_the_account(world, foothold, victim, attacker_mail, session_of(login))
+
+
+# -- shared lock-outs behind the proxy (issue 13 item 3) -------------------------------------
+
+
+def test_behind_the_proxy_failures_lock_out_only_their_own_client(world: World) -> None:
+    """Clients are told apart by the address the trusted proxy saw, and a success forgives
+    its address: mistypes of many people behind one address never add up to a lock-out."""
+    email, _ = signed_up(world)
+
+    def attempt(address: str, who: str, password: str) -> int:
+        return requests.post(
+            world.gateway + "/v1/auth/login",
+            json={"email": who, "password": password},
+            headers={**HTTPS, "X-Forwarded-For": address},
+            timeout=10,
+        ).status_code
+
+    run = uuid.uuid4().hex[:8]
+    sprayer = [
+        attempt("203.0.113.50", f"g{i}-{run}@example.test", "wrong guess") for i in range(22)
+    ]
+    assert sprayer == [401] * 21 + [429]  # 20 free failures per address, the 21st locks it
+    assert attempt("198.51.100.23", email, PASSWORD) == 200  # another client: unaffected
+
+    office = []
+    for round_ in range(2):
+        office += [
+            attempt("192.0.2.44", f"t{round_}{i}-{run}@example.test", "typo") for i in range(11)
+        ]
+        office.append(attempt("192.0.2.44", email, PASSWORD))
+    office.append(attempt("192.0.2.44", f"last-{run}@example.test", "typo"))
+    assert office == ([401] * 11 + [200]) * 2 + [401]
