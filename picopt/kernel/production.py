@@ -19,6 +19,7 @@ log = get_logger(__name__)
 
 PRODUCTION_NAMES = frozenset({"production", "prod"})
 
+DATABASE_USERS = frozenset({"auth", "billing", "processor", "retention"})
 BLOB_USERS = frozenset({"gateway", "processor", "vision", "retention"})
 MAIL_SENDERS = frozenset({"auth", "billing", "retention"})
 # PUBLIC_URL: links in mail (auth, billing receipts, retention's policy notices) and the
@@ -95,7 +96,9 @@ def requirements(service: str) -> list[_Check]:
     if service == "gateway":  # no database, no broker: it asks the services over gRPC
         checks += [_trusted_proxies, _redis, _secure_cookie]
     else:
-        checks += [_database(service), _set("AMQP_URL")]
+        checks.append(_set("AMQP_URL"))
+    if service in DATABASE_USERS:
+        checks.append(_database(service))
     if service in BLOB_USERS:
         checks += [_set("MASTER_KEY"), _s3]
     if service in MAIL_SENDERS:

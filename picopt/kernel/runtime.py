@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pika.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from picopt.kernel import logs, metrics, production, tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
@@ -162,7 +163,7 @@ class ServiceApp:
         while True:
             try:
                 return call()
-            except (pika.exceptions.AMQPConnectionError, OSError) as exc:
+            except (pika.exceptions.AMQPConnectionError, AMQPConnectorException, OSError) as exc:
                 if time.monotonic() > deadline:
                     raise
                 log.warning("broker_unavailable_retrying", step=what, error=type(exc).__name__)

@@ -6,12 +6,15 @@ import random
 
 import pika
 import pika.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # Everything after which the only sane move is a fresh connection. Channel errors are included
 # because a closed channel (e.g. PRECONDITION_FAILED, a lost queue leader) is not reusable.
+# A handshake that times out (a broker too busy to answer) is no AMQPConnectionError in pika.
 RECONNECT_ERRORS: tuple[type[BaseException], ...] = (
     pika.exceptions.AMQPConnectionError,
     pika.exceptions.AMQPChannelError,
+    AMQPConnectorException,
     ConnectionError,
     OSError,
 )
