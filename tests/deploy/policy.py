@@ -19,6 +19,17 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "R
 SECRETISH = re.compile(
     r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|MASTER_KEY|DATABASE_URL|AMQP_URL|ACCESS_KEY)"
 )
+# `$(VAR)` references (to variables fed from Secrets) and the separators between them.
+_REFERENCES_ONLY = re.compile(r"(\$\([A-Za-z_][A-Za-z0-9_]*\)|:)*")
+
+
+def literal_secret(value: str) -> bool:
+    """Does a literal env value hold a secret itself? A URL whose credentials are only `$(VAR)`
+    references (e.g. postgresql://$(DB_USER):$(DB_PASSWORD)@host/db) does not."""
+    credentials = re.search(r"://([^/@]*)@", value)
+    if credentials:
+        return _REFERENCES_ONLY.fullmatch(credentials.group(1)) is None
+    return _REFERENCES_ONLY.fullmatch(value) is None
 
 
 def pod_spec(obj: dict) -> dict | None:
@@ -94,7 +105,7 @@ def check_workload(obj: dict) -> list[str]:
                 if res not in (resources.get(section) or {}):
                     bad.append(f"{cid}: no {section}.{res}")
         for env in c.get("env") or []:
-            if SECRETISH.search(env["name"]) and "value" in env:
+            if SECRETISH.search(env["name"]) and literal_secret(env.get("value", "$(X)")):
                 bad.append(f"{cid}: secret-like {env['name']} has a literal value")
         if long_running and c in (spec.get("containers") or []):
             for probe in ("readinessProbe", "livenessProbe"):

@@ -1,79 +1,49 @@
-"""Kubernetes manifests: render every overlay, validate schemas, check policy and wiring."""
+"""Kubernetes manifests: render every overlay, validate every object, check policy and wiring.
+
+Core kinds are validated against the Kubernetes schemas (kubernetes-validate), custom
+resources against their operators' schemas kept in deploy/k8s/crds; both strictly.
+What the processes do with these manifests is tested in test_startup.py, the call
+graph in test_callgraph.py, the monitoring objects in test_monitoring.py.
+"""
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
+import yaml
 
-from tests.deploy import policy
-from tests.deploy.conftest import DEPLOY, OVERLAYS
+from tests.deploy import crd_schemas, policy
+from tests.deploy.conftest import DEPLOY, K8S, OVERLAYS
+from tests.deploy.manifests import (
+    NS,
+    allowed,
+    by_kind,
+    callgraph,
+    config,
+    container,
+    env_of,
+    pod_labels,
+    secret_refs,
+    workloads,
+)
 
-# The runtime contract the services are written to (issue 8).
-PROCESSES = {
-    # deployment: (command, probe port, probe kind). gRPC probes use the plaintext
-    # health port (GRPC_HEALTH_PORT), which answers the same with mTLS on.
-    "gateway": (["python", "-m", "services.gateway"], 8080, "http"),
-    "auth": (["python", "-m", "services.auth"], 50070, "grpc"),
-    "billing": (["python", "-m", "services.billing"], 50070, "grpc"),
-    "processor-api": (["python", "-m", "services.processor", "api"], 50070, "grpc"),
-    "processor-worker": (["python", "-m", "services.processor", "worker"], 50070, "grpc"),
-    "vision": (["python", "-m", "services.vision"], 50070, "grpc"),
-    "retention": (["python", "-m", "services.retention"], 50070, "grpc"),
-}
-# gRPC servers and who may call them (dest deployment -> (port, caller deployments)).
-CALLERS = {
-    "auth": (50051, {"gateway", "retention", "retention-sweep"}),
-    "billing": (
-        50052,
-        {"gateway", "processor-api", "processor-worker", "retention", "retention-sweep"},
-    ),
-    "processor-api": (50053, {"gateway", "retention", "retention-sweep"}),
-    "vision": (50054, {"retention", "retention-sweep"}),
-    "retention": (50055, {"gateway"}),
-}
-ADDR_VARS = {
-    "AUTH_ADDR": "auth",
-    "BILLING_ADDR": "billing",
-    "PROCESSOR_ADDR": "processor-api",
-    "VISION_ADDR": "vision",
-    "RETENTION_ADDR": "retention",
-}
-# The gateway writes uploads and reads results.
-BLOB_USERS = {"gateway", "processor-api", "processor-worker", "vision", "retention"}
-CRD_KINDS = {
-    ("keda.sh/v1alpha1", "ScaledObject"),
-    ("keda.sh/v1alpha1", "TriggerAuthentication"),
-    ("rabbitmq.com/v1beta1", "RabbitmqCluster"),
-    ("postgresql.cnpg.io/v1", "Cluster"),
-}
 K8S_VERSIONS = ("1.30", "1.37")
-NS = {"dev": "picopt-dev", "prod": "picopt"}
-
-
-def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
-    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
-
-
-def container(obj: dict) -> dict:
-    return policy.pod_spec(obj)["containers"][0]
-
-
-def env_of(obj: dict) -> dict[str, dict]:
-    return {e["name"]: e for e in container(obj).get("env") or []}
-
-
-def config(objects: list[dict]) -> dict[str, str]:
-    (cm,) = [
-        o
-        for o in objects
-        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("picopt-config")
-    ]
-    return cm["data"]
+GRAPH = callgraph().load()
+DEPLOYMENTS = [name for name, entry in GRAPH.items() if entry["kind"] == "Deployment"]
+# Who stores data: a database role and schema of its own.
+DATABASE_USERS = {"auth", "billing", "processor", "retention"}
+# Who reads or writes blobs (MASTER_KEY, the blob volume or S3 credentials).
+BLOB_USERS = {"gateway", "processor-api", "processor-worker", "vision", "retention"}
+PROBE_PORTS = {"gateway": (8080, "http")} | {
+    name: (50070, "grpc") for name in DEPLOYMENTS if name != "gateway"
+}
 
 
 # --- rendering and schemas ---------------------------------------------------
@@ -82,8 +52,7 @@ def config(objects: list[dict]) -> dict[str, str]:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_renders_every_workload(rendered, overlay):
     objects = rendered[overlay]
-    deployments = by_kind(objects, "Deployment")
-    assert set(PROCESSES) <= set(deployments)
+    assert set(GRAPH) == set(workloads(objects))
     for kind in (
         "Service",
         "PodDisruptionBudget",
@@ -104,27 +73,43 @@ def test_overlay_renders_every_workload(rendered, overlay):
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_objects_validate_against_kubernetes_schemas(rendered, overlay, version):
-    skipped = set()
+def test_every_object_validates_against_its_schema(rendered, overlay, version):
+    """Core kinds against Kubernetes' schemas, custom resources against their CRDs' schemas:
+    an object of a kind without either fails."""
     for obj in rendered[overlay]:
+        where = f"{overlay} {obj['kind']}/{obj['metadata']['name']}"
+        if (obj["apiVersion"], obj["kind"]) in crd_schemas.known():
+            assert crd_schemas.errors(obj) == [], where
+            continue
         try:
             kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.SchemaNotFoundError:
-            skipped.add((obj["apiVersion"], obj["kind"]))
         except kubernetes_validate.ValidationError as err:
-            pytest.fail(
-                f"{overlay} {obj['kind']}/{obj['metadata']['name']} (k8s {version}): "
-                f"{err.message} at {list(err.path)}"
-            )
-    # Only the known CRDs may lack a schema (a typo in a core kind must fail).
-    assert skipped <= CRD_KINDS, skipped - CRD_KINDS
+            pytest.fail(f"{where} (k8s {version}): {err.message} at {list(err.path)}")
+        except kubernetes_validate.SchemaNotFoundError:
+            pytest.fail(f"{where}: no schema for {obj['apiVersion']} (add its CRD's schema)")
 
 
-def test_schema_validation_rejects_a_broken_object(rendered):
+def test_schema_validation_rejects_broken_objects(rendered):
     deployment = copy.deepcopy(by_kind(rendered["dev"], "Deployment")["auth"])
     container(deployment)["readinessProbe"]["grpc"]["port"] = "fifty"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, "1.37", strict=True)
+    scaled = copy.deepcopy(by_kind(rendered["prod"], "ScaledObject")["vision"])
+    scaled["spec"]["minReplicas"] = 1  # HPA's name, not KEDA's
+    assert crd_schemas.errors(scaled)
+    cluster = copy.deepcopy(by_kind(rendered["prod"], "Cluster")["picopt-postgres"])
+    cluster["spec"]["managed"]["roles"][0]["login"] = "yes"
+    assert crd_schemas.errors(cluster)
+
+
+def test_crd_schemas_name_their_source():
+    sources = yaml.safe_load((K8S / "crds" / "SOURCES.yaml").read_text())
+    files = {p.name for p in (K8S / "crds").glob("*.json")}
+    assert set(sources) == files
+    for origin in sources.values():
+        repository, tag, commit, crd_file = origin.split()
+        assert repository.startswith("github.com/") and re.fullmatch(r"[0-9a-f]{40}", commit)
+        assert tag.startswith("v") and crd_file.endswith(".yaml")
 
 
 # --- security policy ---------------------------------------------------------
@@ -145,6 +130,7 @@ def test_policy_rejects_insecure_settings(rendered):
     del c["resources"]["limits"]
     del c["livenessProbe"]
     c["env"].append({"name": "AUTH_SECRET", "value": "hunter2"})
+    c["env"].append({"name": "DATABASE_URL", "value": "postgresql://u:hunter2@db/picopt"})
     spec["automountServiceAccountToken"] = True
     spec["hostNetwork"] = True
     spec["securityContext"]["runAsNonRoot"] = False
@@ -158,6 +144,7 @@ def test_policy_rejects_insecure_settings(rendered):
         "limits.cpu",
         "livenessProbe",
         "AUTH_SECRET",
+        "DATABASE_URL",
         "automountServiceAccountToken",
         "hostNetwork",
         "runAsNonRoot",
@@ -174,21 +161,15 @@ def test_policy_rejects_insecure_settings(rendered):
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_app_pods_run_as_uid_10001_with_writable_tmp_only(rendered, overlay):
-    apps = [
-        o
-        for o in rendered[overlay]
-        if o["kind"] in {"Deployment", "CronJob"}
-        and o["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") == "picture-optimizer"
-        and o["metadata"]["name"] in {*PROCESSES, "retention-sweep"}
-    ]
-    assert len(apps) == len(PROCESSES) + 1
-    for obj in apps:
+    for name, obj in workloads(rendered[overlay]).items():
         spec = policy.pod_spec(obj)
         assert spec["securityContext"]["runAsUser"] == 10001
         volumes = {v["name"]: v for v in spec["volumes"]}
-        mounts = {m["mountPath"]: m["name"] for m in container(obj)["volumeMounts"]}
-        assert "emptyDir" in volumes[mounts["/tmp"]]
-        assert set(mounts) <= {"/tmp", "/data/blobs"}
+        mounts = {m["mountPath"]: m for m in container(obj)["volumeMounts"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
+        assert set(mounts) <= {"/tmp", "/data/blobs", "/etc/picopt/tls"}, name
+        tls = mounts["/etc/picopt/tls"]
+        assert tls["readOnly"] and "secret" in volumes[tls["name"]], name
     assert config(rendered[overlay])["VAR_DIR"].startswith("/tmp/")
 
 
@@ -197,8 +178,6 @@ def test_app_pods_run_as_uid_10001_with_writable_tmp_only(rendered, overlay):
     reason="checkov not installed (it cannot share the project venv: see deploy/README.md)",
 )
 def test_checkov_passes(rendered, tmp_path):
-    import yaml
-
     binary = os.environ.get("CHECKOV") or ".venv-checkov/bin/checkov"
     for overlay, objects in rendered.items():
         (tmp_path / f"{overlay}.yaml").write_text(yaml.safe_dump_all(objects))
@@ -219,22 +198,23 @@ def test_checkov_passes(rendered, tmp_path):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_processes_commands_and_probes(rendered, overlay):
+def test_probes_ask_liveness_and_readiness_apart(rendered, overlay):
+    """Liveness never looks at the backends (a restart would not bring them back);
+    readiness does. The probes' answers are tested against the processes in test_startup."""
     deployments = by_kind(rendered[overlay], "Deployment")
-    for name, (command, port, kind) in PROCESSES.items():
+    for name in DEPLOYMENTS:
+        port, kind = PROBE_PORTS[name]
         c = container(deployments[name])
-        assert c["command"] + c.get("args", []) == command, name
         assert port in {p["containerPort"] for p in c["ports"]}, name
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            if kind == "grpc":
-                assert c[probe]["grpc"]["port"] == port, (name, probe)
-            else:
-                assert c[probe]["httpGet"]["port"] in {"http", port}
-        if kind == "http":
-            assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
-            assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert 9090 in {p["containerPort"] for p in c["ports"]}, name
-    # processor API and workers: two Deployments, one image
+        if kind == "grpc":
+            for probe in ("startupProbe", "livenessProbe"):
+                assert c[probe]["grpc"] == {"port": port, "service": "liveness"}, (name, probe)
+            assert c["readinessProbe"]["grpc"] == {"port": port}, name
+        else:
+            assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
+            assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert (
         container(deployments["processor-api"])["image"]
         == container(deployments["processor-worker"])["image"]
@@ -247,7 +227,9 @@ def test_services_and_addresses_match_the_servers(rendered, overlay):
     deployments = by_kind(objects, "Deployment")
     services = by_kind(objects, "Service")
     cfg = config(objects)
-    for var, deployment in ADDR_VARS.items():
+    addressed = {"auth", "billing", "processor-api", "vision", "retention"}
+    for deployment in addressed:
+        var = f"{GRAPH[deployment]['package'].upper()}_ADDR"
         host, port = cfg[var].rsplit(":", 1)
         svc = services[host]
         selected = [
@@ -258,11 +240,11 @@ def test_services_and_addresses_match_the_servers(rendered, overlay):
         ]
         assert selected == [deployment], (var, selected)
         svc_ports = {p["port"]: p for p in svc["spec"]["ports"]}
-        assert int(port) in svc_ports, var
+        assert int(port) == GRAPH[deployment]["grpc_port"] and int(port) in svc_ports, var
         target = svc_ports[int(port)]["targetPort"]
         named = {p["name"]: p["containerPort"] for p in container(deployments[deployment])["ports"]}
         assert named.get(target, target) == int(port)
-        assert cfg[f"{deployment.split('-')[0].upper()}_GRPC_PORT"] == port
+        assert cfg[f"{GRAPH[deployment]['package'].upper()}_GRPC_PORT"] == port
     assert cfg["GRPC_HOST"] == "0.0.0.0" and cfg["GATEWAY_HOST"] == "0.0.0.0"
     assert cfg["GATEWAY_PORT"] == "8080" and cfg["METRICS_PORT"] == "9090"
     assert cfg["WORKER_HEALTH_PORT"] == "50060"
@@ -270,96 +252,90 @@ def test_services_and_addresses_match_the_servers(rendered, overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_deployment_has_a_pdb_and_config_and_secret_refs(rendered, overlay):
+def test_each_workload_gets_the_secrets_it_needs_and_no_others(rendered, overlay):
+    """Credentials are per service (its database role, its broker user); only blob users get
+    MASTER_KEY (auth no longer does); the gateway has neither database nor broker."""
     objects = rendered[overlay]
     pdbs = by_kind(objects, "PodDisruptionBudget")
-    for name in PROCESSES:
-        d = by_kind(objects, "Deployment")[name]
-        labels = d["spec"]["template"]["metadata"]["labels"]
-        assert any(
-            p["spec"]["selector"]["matchLabels"].items() <= labels.items() for p in pdbs.values()
-        ), name
-        c = container(d)
-        assert c["envFrom"][0]["configMapRef"]["name"].startswith("picopt-config")
-        env = env_of(d)
-        for var in ("DATABASE_URL", "AMQP_URL"):
-            assert "secretKeyRef" in env[var]["valueFrom"], (name, var)
-    assert (
-        "secretKeyRef" in env_of(by_kind(objects, "Deployment")["auth"])["AUTH_SECRET"]["valueFrom"]
-    )
-    for name in BLOB_USERS:
-        assert env_of(by_kind(objects, "Deployment")[name])["MASTER_KEY"]["valueFrom"][
-            "secretKeyRef"
+    for name, obj in workloads(objects).items():
+        package = GRAPH[name]["package"]
+        refs, env = secret_refs(obj), env_of(obj)
+        if obj["kind"] == "Deployment":
+            assert any(
+                p["spec"]["selector"]["matchLabels"].items() <= pod_labels(obj).items()
+                for p in pdbs.values()
+            ), name
+        assert container(obj)["envFrom"][0]["configMapRef"]["name"].startswith("picopt-config")
+        if package in DATABASE_USERS:
+            assert refs["DB_USER"] == (f"picopt-db-{package}", "username"), name
+            assert refs["DB_PASSWORD"] == (f"picopt-db-{package}", "password"), name
+            assert "$(DB_USER):$(DB_PASSWORD)@" in env["DATABASE_URL"]["value"], name
+            assert pod_labels(obj).get("picopt.io/database") == "true", name
+        else:
+            assert not {"DB_USER", "DATABASE_URL"} & env.keys(), name
+            assert "picopt.io/database" not in pod_labels(obj), name
+        if package == "gateway":
+            assert not {"AMQP_USER", "AMQP_URL"} & env.keys()
+            assert "picopt.io/broker" not in pod_labels(obj)
+        else:
+            creds = f"picopt-{package}-user-credentials"
+            assert refs["AMQP_USER"] == (creds, "username"), name
+            assert refs["AMQP_PASSWORD"] == (creds, "password"), name
+            assert "$(AMQP_USER):$(AMQP_PASSWORD)@" in env["AMQP_URL"]["value"], name
+            assert pod_labels(obj).get("picopt.io/broker") == "true", name
+        blob_user = name in BLOB_USERS or name == "retention-sweep"
+        assert ("MASTER_KEY" in refs) == blob_user, name
+    assert refs and "AUTH_SECRET" in secret_refs(by_kind(objects, "Deployment")["auth"])
+    for name in ("retention", "retention-sweep"):
+        assert secret_refs(workloads(objects)[name])["RETENTION_STAFF_TOKEN"] == (
+            "picopt-retention-staff",
+            "RETENTION_STAFF_TOKEN",
+        )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_workload_mounts_its_own_certificate(rendered, overlay):
+    for name, obj in workloads(rendered[overlay]).items():
+        volumes = {v["name"]: v for v in policy.pod_spec(obj)["volumes"]}
+        (mount,) = [
+            m for m in container(obj)["volumeMounts"] if m["mountPath"] == "/etc/picopt/tls"
         ]
+        owner = "retention" if name == "retention-sweep" else name
+        assert volumes[mount["name"]]["secret"]["secretName"] == f"picopt-grpc-tls-{owner}"
 
 
 # --- network policies ---------------------------------------------------------
 
 
-def _matches(selector: dict, labels: dict) -> bool:
-    return selector.get("matchLabels", {}).items() <= labels.items() and not selector.get(
-        "matchExpressions"
-    )
-
-
-def allowed(
-    policies: list[dict], dst_labels: dict, port: int, src_ns: str, src_labels: dict, ns: str
-) -> bool:
-    """NetworkPolicy ingress semantics: podSelector, namespaceSelector by name, numeric ports."""
-    selecting = [
-        p
-        for p in policies
-        if _matches(p["spec"]["podSelector"], dst_labels)
-        and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
-    ]
-    if not selecting:
-        return True
-    for pol in selecting:
-        for rule in pol["spec"].get("ingress") or []:
-            ports = rule.get("ports")
-            if ports and port not in {p["port"] for p in ports}:
-                continue
-            for peer in rule.get("from") or []:
-                pod_sel, ns_sel = peer.get("podSelector"), peer.get("namespaceSelector")
-                if pod_sel is not None and ns_sel is None:
-                    ok = src_ns == ns and _matches(pod_sel, src_labels)
-                elif ns_sel is not None and pod_sel is None:
-                    ok = _matches(ns_sel, {"kubernetes.io/metadata.name": src_ns})
-                else:
-                    ok = False  # combined selectors are not used here; treat as no match
-                if ok:
-                    return True
-    return False
+def _pods(objects: list[dict]) -> dict[str, dict]:
+    return {name: pod_labels(obj) for name, obj in workloads(objects).items()}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_network_policies_allow_exactly_the_callers(rendered, overlay):
+def test_network_policies_allow_exactly_the_call_graph(rendered, overlay):
     objects = rendered[overlay]
     ns = NS[overlay]
     policies = list(by_kind(objects, "NetworkPolicy").values())
-    pods = {
-        name: d["spec"]["template"]["metadata"]["labels"]
-        for name, d in by_kind(objects, "Deployment").items()
-        if name in PROCESSES
-    }
-    pods["retention-sweep"] = by_kind(objects, "CronJob")["retention-sweep"]["spec"]["jobTemplate"][
-        "spec"
-    ]["template"]["metadata"]["labels"]
+    pods = _pods(objects)
     stranger = {"app.kubernetes.io/name": "debug-shell"}
-
-    for dst, (port, callers) in CALLERS.items():
+    servers = {name: e["grpc_port"] for name, e in GRAPH.items() if "grpc_port" in e}
+    assert servers, "the call graph names no gRPC server"
+    for dst, port in servers.items():
+        callers = set(callgraph().callers(GRAPH, dst))
         for src, labels in pods.items():
             ok = allowed(policies, pods[dst], port, ns, labels, ns)
             assert ok == (src in callers), f"{src} -> {dst}:{port} allowed={ok}"
         assert not allowed(policies, pods[dst], port, ns, stranger, ns), f"stranger -> {dst}"
         assert not allowed(policies, pods[dst], port, "ingress-nginx", {}, ns), f"outside -> {dst}"
+    for dst in DEPLOYMENTS:
         assert allowed(policies, pods[dst], 9090, "monitoring", {}, ns), f"prometheus -> {dst}"
         assert not allowed(policies, pods[dst], 9090, "default", {}, ns)
+    # billing -> auth (GetUser for receipts) was blocked before the call graph existed.
+    assert allowed(policies, pods["auth"], 50051, ns, pods["billing"], ns)
     # Only the gateway is reachable from outside, and only on its HTTP port.
     assert allowed(policies, pods["gateway"], 8080, "ingress-nginx", {}, ns)
     assert not allowed(policies, pods["gateway"], 8080, "default", {}, ns)
     assert not allowed(policies, pods["gateway"], 9090, "ingress-nginx", {}, ns)
-    assert allowed(policies, pods["gateway"], 9090, "monitoring", {}, ns)
     assert not allowed(policies, pods["processor-worker"], 50060, ns, pods["gateway"], ns)
     # A pod nobody selects is still closed: the namespace default is deny.
     assert not allowed(
@@ -367,38 +343,63 @@ def test_network_policies_allow_exactly_the_callers(rendered, overlay):
     )
 
 
+def test_network_policies_follow_a_new_call(rendered):
+    """A call added to the table opens exactly that path in the generated policies."""
+    graph = copy.deepcopy(GRAPH)
+    graph["vision"]["calls"] = ["auth"]
+    policies = callgraph().network_policies(graph)
+    pods = _pods(rendered["dev"])
+    assert allowed(policies, pods["auth"], 50051, "x", pods["vision"], "x")
+    assert not allowed(
+        callgraph().network_policies(GRAPH), pods["auth"], 50051, "x", pods["vision"], "x"
+    )
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_data_services_reachable_only_from_the_app(rendered, overlay):
+def test_data_services_reachable_only_by_their_users(rendered, overlay):
     objects = rendered[overlay]
     ns = NS[overlay]
     policies = list(by_kind(objects, "NetworkPolicy").values())
-    app = by_kind(objects, "Deployment")["billing"]["spec"]["template"]["metadata"]["labels"]
+    pods = _pods(objects)
+    redis = pod_labels(by_kind(objects, "Deployment")["redis"])
     if overlay == "dev":
-        pg = by_kind(objects, "StatefulSet")["postgres"]["spec"]["template"]["metadata"]["labels"]
-        mq = by_kind(objects, "Deployment")["rabbitmq"]["spec"]["template"]["metadata"]["labels"]
+        pg = pod_labels(by_kind(objects, "StatefulSet")["postgres"])
+        mq = pod_labels(by_kind(objects, "Deployment")["rabbitmq"])
+        db_entry = pg
     else:
-        pg = {"cnpg.io/cluster": by_kind(objects, "Cluster")["picopt-postgres"]["metadata"]["name"]}
+        pg = {"cnpg.io/cluster": "picopt-postgres"}
+        db_entry = {
+            "cnpg.io/poolerName": by_kind(objects, "Pooler")["picopt-postgres-pooler-rw"][
+                "metadata"
+            ]["name"]
+        }
         mq = {
             "app.kubernetes.io/name": by_kind(objects, "RabbitmqCluster")["picopt-rabbitmq"][
                 "metadata"
             ]["name"]
         }
-    assert allowed(policies, pg, 5432, ns, app, ns)
-    assert allowed(policies, mq, 5672, ns, app, ns)
+        # The services reach PostgreSQL through the pooler only.
+        assert allowed(policies, pg, 5432, ns, db_entry, ns)
+        assert not allowed(policies, pg, 5432, ns, pods["billing"], ns)
+    for name, labels in pods.items():
+        uses_db = GRAPH[name]["package"] in DATABASE_USERS
+        assert allowed(policies, db_entry, 5432, ns, labels, ns) == uses_db, name
+        assert allowed(policies, mq, 5672, ns, labels, ns) == (name != "gateway"), name
+        assert allowed(policies, redis, 6379, ns, labels, ns) == (name == "gateway"), name
     assert allowed(policies, mq, 15672, "keda", {}, ns)
-    for labels in (pg, mq):
-        for port in (5432, 5672, 15672):
+    for labels in (pg, db_entry, mq, redis):
+        for port in (5432, 5672, 15672, 6379):
             assert not allowed(policies, labels, port, "ingress-nginx", {}, ns)
             assert not allowed(
                 policies, labels, port, ns, {"app.kubernetes.io/name": "debug-shell"}, ns
             )
 
 
-# --- ingress, autoscaling, cronjob -------------------------------------------
+# --- ingress, client addresses, autoscaling, cronjob ---------------------------
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_ingress_tls_to_gateway(rendered, overlay):
+def test_ingress_tls_to_gateway_at_the_public_url(rendered, overlay):
     objects = rendered[overlay]
     (ing,) = by_kind(objects, "Ingress").values()
     assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
@@ -414,34 +415,77 @@ def test_ingress_tls_to_gateway(rendered, overlay):
     assert backends == {("gateway", "http")}
     gw = by_kind(objects, "Service")["gateway"]
     assert "http" in {p["name"] for p in gw["spec"]["ports"]}
+    public = urlsplit(config(objects)["PUBLIC_URL"])
+    assert public.scheme == "https" and public.hostname in tls_hosts
+    body = ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    limit = int(config(objects).get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
+    assert int(body.rstrip("m")) * 1024 * 1024 > limit  # the gateway answers 413 itself
 
 
-def test_autoscaling(rendered):
-    bounds = {}
-    for overlay, objects in rendered.items():
-        so = by_kind(objects, "ScaledObject")["processor-worker"]
+def test_trusted_proxies_match_the_ingress_controller(rendered):
+    """The gateway believes exactly the hops ingress-nginx puts in X-Forwarded-For."""
+    values = yaml.safe_load((K8S / "ingress-nginx" / "values.yaml").read_text())["controller"]
+    settings = values["config"]
+    assert settings["use-forwarded-headers"] == "false"  # clients' own headers are not believed
+    hops = 2 if settings["compute-full-forwarded-for"] == "true" else 1
+    assert values["service"]["externalTrafficPolicy"] == "Local"  # the client's address arrives
+    for objects in rendered.values():
+        assert int(config(objects)["TRUSTED_PROXIES"]) == hops
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_autoscaling(rendered, overlay):
+    objects = rendered[overlay]
+    auth = by_kind(objects, "TriggerAuthentication")["picopt-rabbitmq-keda"]
+    assert {r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]} == {
+        "username": ("picopt-keda-user-credentials", "username"),
+        "password": ("picopt-keda-user-credentials", "password"),
+    }
+    broker_services = set(by_kind(objects, "Service")) | set(by_kind(objects, "RabbitmqCluster"))
+    queues = {"processor-worker": "processor.job.submitted", "vision": "vision.job.optimized"}
+    for name, queue in queues.items():
+        so = by_kind(objects, "ScaledObject")[name]
         ref = so["spec"]["scaleTargetRef"]
-        assert ref["name"] == "processor-worker" and ref.get("kind", "Deployment") == "Deployment"
+        assert ref["name"] == name and ref.get("kind", "Deployment") == "Deployment"
         (trigger,) = so["spec"]["triggers"]
         meta = trigger["metadata"]
-        assert trigger["type"] == "rabbitmq"
+        assert (
+            trigger["type"] == "rabbitmq"
+            and trigger["authenticationRef"]["name"] == "picopt-rabbitmq-keda"
+        )
         assert meta["protocol"] == "http"  # the management API counts unacknowledged messages
-        assert meta["queueName"] == "processor.job.submitted"
+        assert meta["queueName"] == queue and f"{GRAPH[name]['package']}." in queue
+        assert queue.split(".", 1)[1] in GRAPH[name]["consumes"]
         assert meta["mode"] == "QueueLength" and int(meta["value"]) > 0
         assert meta.get("excludeUnacknowledged", "false") == "false"
-        auth = by_kind(objects, "TriggerAuthentication")[trigger["authenticationRef"]["name"]]
-        assert {r["parameter"] for r in auth["spec"]["secretTargetRef"]} == {"host"}
+        # KEDA polls from its own namespace: <service>.<namespace>.svc.cluster.local.
+        host = urlsplit(meta["host"]).hostname or ""
+        service, namespace, rest = host.split(".", 2)
+        assert (namespace, rest) == (NS[overlay], "svc.cluster.local"), host
+        assert service in broker_services, host
+        assert so["spec"]["fallback"]["failureThreshold"] >= 1
         lo, hi = so["spec"]["minReplicaCount"], so["spec"]["maxReplicaCount"]
-        assert 0 <= lo <= hi
-        bounds[overlay] = (lo, hi)
-        assert "replicas" not in by_kind(objects, "Deployment")["processor-worker"]["spec"]
-        hpa = by_kind(objects, "HorizontalPodAutoscaler")["gateway"]
-        assert hpa["spec"]["scaleTargetRef"]["name"] == "gateway"
-        assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
-        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-        assert "replicas" not in by_kind(objects, "Deployment")["gateway"]["spec"]
-    assert bounds["dev"] != bounds["prod"]  # the bounds are overlay settings
-    assert bounds["prod"][0] >= 1
+        assert 0 <= lo <= so["spec"]["fallback"]["replicas"] <= hi
+        assert "replicas" not in by_kind(objects, "Deployment")[name]["spec"]
+    # vision serves gRPC too: never scaled to zero
+    assert by_kind(objects, "ScaledObject")["vision"]["spec"]["minReplicaCount"] >= 1
+    hpa = by_kind(objects, "HorizontalPodAutoscaler")["gateway"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "gateway"
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    assert "replicas" not in by_kind(objects, "Deployment")["gateway"]["spec"]
+
+
+def test_autoscaling_bounds_are_overlay_settings(rendered):
+    bounds = {
+        overlay: by_kind(objects, "ScaledObject")["processor-worker"]["spec"]["maxReplicaCount"]
+        for overlay, objects in rendered.items()
+    }
+    assert bounds["dev"] != bounds["prod"]
+    assert (
+        by_kind(rendered["prod"], "ScaledObject")["processor-worker"]["spec"]["minReplicaCount"]
+        >= 1
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -467,18 +511,13 @@ def test_dev_uses_single_pod_data_services_and_fs_blobs(rendered):
     cfg = config(objects)
     assert cfg["BLOB_BACKEND"] == "fs"
     pvcs = by_kind(objects, "PersistentVolumeClaim")
-    for obj in [by_kind(objects, "Deployment")[n] for n in BLOB_USERS] + [
-        by_kind(objects, "CronJob")["retention-sweep"]
-    ]:
+    for name, obj in workloads(objects).items():
         spec = policy.pod_spec(obj)
         vols = {v["name"]: v for v in spec["volumes"]}
-        (mount,) = [m for m in container(obj)["volumeMounts"] if m["mountPath"] == cfg["BLOB_DIR"]]
-        assert vols[mount["name"]]["persistentVolumeClaim"]["claimName"] in pvcs
-    for name in ("auth", "billing"):
-        mounts = {
-            m["mountPath"] for m in container(by_kind(objects, "Deployment")[name])["volumeMounts"]
-        }
-        assert cfg["BLOB_DIR"] not in mounts
+        mounts = [m for m in container(obj)["volumeMounts"] if m["mountPath"] == cfg["BLOB_DIR"]]
+        assert bool(mounts) == (name in BLOB_USERS | {"retention-sweep"}), name
+        for mount in mounts:
+            assert vols[mount["name"]]["persistentVolumeClaim"]["claimName"] in pvcs
 
 
 def test_prod_uses_operators_s3_and_replicas(rendered):
@@ -486,26 +525,107 @@ def test_prod_uses_operators_s3_and_replicas(rendered):
     assert not by_kind(objects, "StatefulSet")
     images = {c["image"] for _, spec in policy.workloads(objects) for c in spec["containers"]}
     assert not any(i.startswith(("postgres", "rabbitmq")) for i in images)
-    rmq = by_kind(objects, "RabbitmqCluster")["picopt-rabbitmq"]
-    assert rmq["spec"]["replicas"] >= 3
+    assert by_kind(objects, "RabbitmqCluster")["picopt-rabbitmq"]["spec"]["replicas"] >= 3
     pg = by_kind(objects, "Cluster")["picopt-postgres"]
     assert pg["spec"]["instances"] >= 3 and pg["spec"]["bootstrap"]["initdb"]["database"]
     cfg = config(objects)
-    assert cfg["BLOB_BACKEND"] == "s3" and cfg["S3_BUCKET"] and cfg["S3_ENDPOINT_URL"]
-    workloads = {
-        **by_kind(objects, "Deployment"),
-        "retention-sweep": by_kind(objects, "CronJob")["retention-sweep"],
-    }
-    for name, obj in workloads.items():
+    assert cfg["BLOB_BACKEND"] == "s3" and cfg["S3_BUCKET"] and cfg["S3_REGION"]
+    assert cfg["S3_ENDPOINT_URL"].startswith("https://")
+    for name, obj in workloads(objects).items():
         env = env_of(obj)
-        ref = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-        assert (ref["name"], ref["key"]) == (f"{pg['metadata']['name']}-app", "uri"), name
         has_s3 = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= env.keys()
         assert has_s3 == (name in BLOB_USERS | {"retention-sweep"}), name
         assert "/data/blobs" not in {m["mountPath"] for m in container(obj)["volumeMounts"]}
-    for name in ("auth", "billing", "processor-api", "vision", "retention"):
+    for name in ("auth", "billing", "processor-api", "retention"):
         assert by_kind(objects, "Deployment")[name]["spec"]["replicas"] >= 2
     for name, d in by_kind(objects, "Deployment").items():
-        assert d["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
-            "registry.example.com/"
-        ), name
+        if name == "redis":
+            continue
+        assert container(d)["image"].startswith("registry.example.com/"), name
+
+
+def test_prod_runs_in_production_mode_with_mail_and_mtls(rendered):
+    """The settings production mode requires (picopt/kernel/production.py) come from the
+    overlay; test_startup runs every process through that check."""
+    cfg = config(rendered["prod"])
+    assert cfg["ENVIRONMENT"] == "production"
+    assert (
+        cfg["MAIL_TRANSPORT"] == "smtp"
+        and cfg["SMTP_HOST"]
+        and "@localhost" not in cfg["MAIL_FROM"]
+    )
+    assert {cfg[k] for k in ("GRPC_TLS_CERT", "GRPC_TLS_KEY", "GRPC_TLS_CA")} == {
+        "/etc/picopt/tls/tls.crt",
+        "/etc/picopt/tls/tls.key",
+        "/etc/picopt/tls/ca.crt",
+    }
+    assert cfg["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert 0 < float(cfg["OTEL_TRACES_SAMPLER_ARG"]) <= 1
+    for name in ("auth", "billing", "retention"):
+        refs = secret_refs(by_kind(rendered["prod"], "Deployment")[name])
+        assert refs["SMTP_PASSWORD"] == ("picopt-smtp", "SMTP_PASSWORD")
+
+
+def test_prod_certificates_name_the_services_callers_dial(rendered):
+    objects = rendered["prod"]
+    cfg = config(objects)
+    certificates = {c["spec"]["secretName"]: c for c in by_kind(objects, "Certificate").values()}
+    issuers = by_kind(objects, "Issuer")
+    for name in DEPLOYMENTS:
+        cert = certificates[f"picopt-grpc-tls-{name}"]["spec"]
+        assert cert["issuerRef"]["name"] in issuers
+        assert {"server auth", "client auth"} <= set(cert["usages"])
+        if "grpc_port" in GRAPH[name]:
+            host = cfg[f"{GRAPH[name]['package'].upper()}_ADDR"].rsplit(":", 1)[0]
+            assert host in cert["dnsNames"], name
+    ca = issuers[certificates["picopt-grpc-tls-auth"]["spec"]["issuerRef"]["name"]]
+    assert ca["spec"]["ca"]["secretName"] in {
+        c["spec"]["secretName"] for c in certificates.values() if c["spec"].get("isCA")
+    }
+
+
+def test_prod_database_roles_own_their_schemas_only(rendered):
+    """One role per service that stores data, named like its schema (so the default search_path
+    finds it through PgBouncer), its password the Secret the pods read; backups scheduled."""
+    objects = rendered["prod"]
+    cluster = by_kind(objects, "Cluster")["picopt-postgres"]
+    roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+    (database,) = by_kind(objects, "Database").values()
+    schemas = {s["name"]: s["owner"] for s in database["spec"]["schemas"]}
+    assert set(roles) == set(schemas) == DATABASE_USERS
+    for name, role in roles.items():
+        assert schemas[name] == name and role["login"] and not role.get("superuser")
+        assert not role.get("createdb") and not role.get("createrole")
+        assert role["passwordSecret"]["name"] == f"picopt-db-{name}"
+    assert database["spec"]["owner"] not in roles
+    (pooler,) = by_kind(objects, "Pooler").values()
+    assert pooler["spec"]["cluster"]["name"] == "picopt-postgres"
+    assert pooler["spec"]["pgbouncer"]["poolMode"] == "transaction"
+    assert config(objects)["DATABASE_HOST"].split(":")[0] == pooler["metadata"]["name"]
+    (plugin,) = cluster["spec"]["plugins"]
+    assert plugin["isWALArchiver"]
+    store = by_kind(objects, "ObjectStore")[plugin["parameters"]["barmanObjectName"]]
+    assert store["spec"]["configuration"]["destinationPath"].startswith("s3://")
+    (scheduled,) = by_kind(objects, "ScheduledBackup").values()
+    assert scheduled["spec"]["cluster"]["name"] == "picopt-postgres"
+    assert scheduled["spec"]["method"] == "plugin"
+    assert scheduled["spec"]["pluginConfiguration"]["name"] == plugin["name"]
+
+
+def test_prod_broker_users_are_per_service_and_keda_reads_only(rendered):
+    objects = rendered["prod"]
+    users = by_kind(objects, "User")
+    permissions = {
+        p["spec"]["userReference"]["name"]: p["spec"]
+        for p in by_kind(objects, "Permission").values()
+    }
+    for name, obj in workloads(objects).items():
+        package = GRAPH[name]["package"]
+        if package == "gateway":
+            continue
+        user = f"picopt-{package}"
+        assert user in users and secret_refs(obj)["AMQP_USER"][0] == f"{user}-user-credentials"
+        rules = permissions[user]["permissions"]
+        assert re.match(rules["read"], f"{package}.x") and not re.match(rules["read"], "other.x")
+    keda = permissions["picopt-keda"]["permissions"]
+    assert set(keda.values()) == {"^$"} and users["picopt-keda"]["spec"]["tags"] == ["monitoring"]
