@@ -87,8 +87,8 @@ FORMATS: dict[str, ImageFormat] = {
         ),
         ImageFormat(
             "jxl", "JPEG XL", "image/jxl", ("jxl",),
-            # Sniffed by signature; uploads are accepted once the engine decodes them.
-            readable=False, writable=True, requestable=True, browsers=False,
+            # Read as stills; the engine refuses animated JPEG XL (unsupported_format).
+            readable=True, writable=True, requestable=True, browsers=False,
             alpha=True, animation=True, lossless=True, lossy=True, max_bit_depth=16,
             # Level 5 of the codestream, which libjxl writes by default and every decoder reads.
             max_side=2**18,

@@ -124,17 +124,6 @@ def test_a_body_over_the_upload_limit_is_refused_with_413_before_it_is_read(app:
     assert peak < 4 * MB
 
 
-def test_jpeg_xl_is_recognised_and_refused_by_name_until_the_engine_reads_it(app: Flask) -> None:
-    data = b"\xff\x0a" + bytes(64)
-    reply = app.test_client().post(
-        "/v1/jobs",
-        data={"file": (io.BytesIO(data), "x.jxl"), "metadata": "false"},
-        headers={"Authorization": "Bearer po_live_test"},
-    )
-    assert reply.status_code == 415
-    assert "JPEG XL" in reply.get_json()["detail"]
-
-
 def test_formats_are_served_from_the_shared_table(app: Flask) -> None:
     reply = app.test_client().get("/v1/formats")
     assert reply.status_code == 200

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pillow_heif
+import pillow_jxl  # noqa: F401  (registers the JXL plugin with Pillow)
 from PIL import Image, ImageCms, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
-from . import vips_decode
+from . import isobmff, jxl_header, vips_decode
 from .api import EngineError, Limits
 from .detect import detect_format
 from .resize import resample
+from .strip import gif_xmp
 
 pillow_heif.register_heif_opener()
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -28,8 +30,14 @@ _PIL_FORMATS = {
     "bmp": ("BMP", "DIB"),
     "avif": ("AVIF",),
     "heic": ("HEIF",),
+    "jxl": ("JXL",),
 }
 _ANIMATED_FORMATS = {"gif", "webp", "avif", "png"}
+# Where Pillow does not surface a format's XMP.
+_XMP_READERS: dict[str, Callable[[bytes], bytes | None]] = {
+    "jxl": jxl_header.xmp_of,
+    "gif": gif_xmp,
+}
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError)
 _SRGB = ImageCms.createProfile("sRGB")
 _PRESCALE_MODES = {"RGB", "RGBA", "L", "CMYK"}
@@ -46,10 +54,14 @@ class Decoded:
     frames: list[Image.Image]
     width: int
     height: int
+    # Per frame, in milliseconds, as the file states them (0 stays 0: browsers show such frames
+    # for 100 ms whatever the format).
     durations: list[int] = field(default_factory=list)
+    # How many times the animation plays, 0 for ever (see _plays).
     loop: int = 0
     icc_profile: bytes | None = None
     exif: Image.Exif | None = None
+    xmp: bytes | None = None
     orientation: int = 1
     source_size: tuple[int, int] = (0, 0)
 
@@ -75,6 +87,8 @@ def decode(
         )
     fmt = detect_format(data)
     try:
+        if fmt == "jxl":
+            _check_jxl(data, limits)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[fmt])
@@ -91,6 +105,8 @@ def decode(
         raise EngineError("too_large", "The image needs more memory than allowed.") from exc
     except _DECODE_ERRORS as exc:
         raise EngineError("corrupt_image", f"The {fmt.upper()} image is damaged: {exc}.") from exc
+    except RuntimeError as exc:  # the HEIF and JXL bindings' way to say "cannot decode"
+        raise EngineError("corrupt_image", f"The {fmt.upper()} image is damaged.") from exc
 
 
 def _decode_opened(
@@ -117,13 +133,15 @@ def _decode_opened(
         )
     exif = im.getexif()
     icc = im.info.get("icc_profile") or None
-    orientation = int(exif.get(0x0112, 1) or 1)
+    xmp = _XMP_READERS[fmt](data) if fmt in _XMP_READERS else im.info.get("xmp")
+    # libjxl has already applied the codestream's orientation; JPEG XL ignores EXIF's.
+    orientation = 1 if fmt == "jxl" else int(exif.get(0x0112, 1) or 1)
     cmyk = im.mode == "CMYK"
     if n_frames == 1 and fmt == "jpeg" and size_hint is not None:
         _shrink_on_load(im, orientation, size_hint)
     if n_frames > 1:
+        loop = _plays(im, fmt, data)
         frames, durations = _animation_frames(im)
-        loop = int(im.info.get("loop", 0) or 0)
     elif (vips_target := _vips_target(im, fmt, keep_icc, size_hint)) is not None:
         converting = cmyk or bool(icc and not _is_srgb(icc))
         frames = [_normalise(vips_decode.thumbnail(data, vips_target, converting), None, False)]
@@ -131,7 +149,8 @@ def _decode_opened(
     else:
         im.load()
         im = _prescale(im, orientation, size_hint)
-        frames = [_normalise(ImageOps.exif_transpose(im), icc, keep_icc)]
+        oriented = im if fmt == "jxl" else ImageOps.exif_transpose(im)
+        frames = [_normalise(oriented, icc, keep_icc)]
         durations, loop = [], 0
     kept_icc = icc if keep_icc and icc and not cmyk and frames[0].mode != "L" else None
     transposed = orientation in _TRANSPOSING_ORIENTATIONS and n_frames == 1
@@ -144,9 +163,23 @@ def _decode_opened(
         loop=loop,
         icc_profile=kept_icc,
         exif=exif,
+        xmp=xmp.encode("utf-8") if isinstance(xmp, str) else xmp or None,
         orientation=orientation if n_frames == 1 else 1,
         source_size=(height, width) if transposed else (width, height),
     )
+
+
+def _check_jxl(data: bytes, limits: Limits) -> None:
+    """The JXL decoder decodes every pixel when the file is opened: check the header first."""
+    header = jxl_header.read_header(data)
+    if header.animated:
+        raise EngineError("unsupported_format", "Animated JPEG XL images are not supported.")
+    if header.width * header.height > limits.max_pixels:
+        raise EngineError(
+            "too_many_pixels",
+            f"The image has {header.width * header.height} pixels; "
+            f"the limit is {limits.max_pixels}.",
+        )
 
 
 def _vips_target(
@@ -202,12 +235,42 @@ def _prescale(im: Image.Image, orientation: int, size_hint: SizeHint | None) -> 
 
 
 def _animation_frames(im: Image.Image) -> tuple[list[Image.Image], list[int]]:
+    """Every frame as the full canvas at that moment (Pillow applies each format's disposal and
+    blending), with its display time in milliseconds exactly as the file states it.
+
+    A frame's duration is read after it is loaded: WebP and AVIF set it only then. A GIF frame
+    reaching past the logical screen makes Pillow grow the image; browsers clip it to the
+    first frame's canvas, and so does this (encoders need one size for every frame).
+    """
     frames: list[Image.Image] = []
     durations: list[int] = []
+    canvas_size = im.size
     for frame in ImageSequence.Iterator(im):
-        durations.append(int(frame.info.get("duration", 100) or 100))
-        frames.append(_strip_info(frame.convert("RGBA")))
+        frame.load()
+        durations.append(max(0, round(float(frame.info.get("duration") or 0))))
+        rgba = frame.convert("RGBA")
+        if rgba.size != canvas_size:
+            canvas = Image.new("RGBA", canvas_size, (0, 0, 0, 0))
+            canvas.paste(rgba.crop((0, 0, *canvas_size)), (0, 0))
+            rgba = canvas
+        frames.append(_strip_info(rgba))
     return frames, durations
+
+
+def _plays(im: Image.Image, fmt: str, data: bytes) -> int:
+    """How many times the animation plays: 0 for ever (WebP's and APNG's meaning).
+
+    A GIF without a NETSCAPE block plays once; its loop count N means N repeats after the
+    first play, as browsers (and libwebp's gif2webp) read it. AVIF keeps it in the edit list.
+    """
+    if fmt == "avif":
+        return isobmff.avif_plays(data)
+    if fmt == "gif":
+        if "loop" not in im.info:
+            return 1
+        repeats = int(im.info["loop"] or 0)
+        return 0 if repeats == 0 else repeats + 1
+    return max(0, int(im.info.get("loop", 0) or 0))
 
 
 def _normalise(im: Image.Image, icc: bytes | None, keep_icc: bool) -> Image.Image:

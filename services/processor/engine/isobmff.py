@@ -17,8 +17,9 @@ _PRIVATE_MIME = (b"application/rdf+xml",)
 _EMPTY_EXIF = b"\x00\x00\x00\x00" + b"MM\x00\x2a" + struct.pack(">IHI", 8, 0, 0)
 
 
-def blank_private_items(data: bytes) -> bytes:
-    """A copy of `data` with every EXIF/XMP item blanked; trailing data dropped."""
+def blank_private_items(data: bytes, exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
+    """A copy of `data` with every EXIF/XMP item blanked, or overwritten with the kept `exif`
+    and `xmp` where they fit in the item's bytes; trailing data dropped."""
     end = _boxes_end(data)
     meta = _find(data, 0, end, b"meta")
     if meta is None:
@@ -40,15 +41,21 @@ def blank_private_items(data: bytes) -> bytes:
             continue
         if offset + length > len(out):
             raise EngineError("corrupt_image", "An item of the image lies outside the file.")
-        out[offset : offset + length] = _blank(private[item_id], length)
+        kept = exif if private[item_id] == b"Exif" else xmp
+        out[offset : offset + length] = _blank(private[item_id], length, kept)
     return bytes(out)
 
 
-def _blank(item_type: bytes, length: int) -> bytes:
-    """An empty but valid payload: an Exif block with no tags, or an XMP of whitespace."""
-    if item_type == b"Exif" and length >= len(_EMPTY_EXIF):
-        return _EMPTY_EXIF + bytes(length - len(_EMPTY_EXIF))
-    return b" " * length
+def _blank(item_type: bytes, length: int, kept: bytes | None) -> bytes:
+    """The kept payload padded to `length` when it fits, else an empty but valid one: an Exif
+    block with no tags, or an XMP of whitespace."""
+    if item_type == b"Exif":
+        payload = b"\x00\x00\x00\x00" + kept.removeprefix(b"Exif\x00\x00") if kept else b""
+        if not payload or len(payload) > length:
+            payload = _EMPTY_EXIF
+        return payload + bytes(length - len(payload)) if length >= len(payload) else b" " * length
+    payload = kept if kept and len(kept) <= length else b""
+    return payload + b" " * (length - len(payload))
 
 
 def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -137,3 +144,46 @@ def _extents(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int,
             if pos > end:
                 raise EngineError("corrupt_image", "The image item table is truncated.")
             yield item_id, method, base + offset, length
+
+
+def avif_plays(data: bytes) -> int:
+    """How many times an AVIF image sequence plays, 0 for ever (libavif's reading).
+
+    The colour track's edit list says whether the sequence repeats (flag 1) and its track
+    header how long all repetitions last; no edit list, or an indefinite duration, means for
+    ever, as browsers play it.
+    """
+    end = _boxes_end(data)
+    moov = _find(data, 0, end, b"moov")
+    trak = _find(data, *moov, b"trak") if moov else None
+    if trak is None:
+        return 0
+    tkhd = _find(data, *trak, b"tkhd")
+    edts = _find(data, *trak, b"edts")
+    elst = _find(data, *edts, b"elst") if edts else None
+    if tkhd is None or elst is None:
+        return 0
+    if not data[elst[0] + 3] & 1:
+        return 1
+    track_duration = _tkhd_duration(data, tkhd[0])
+    segment = _first_segment_duration(data, elst[0])
+    if track_duration is None or not segment:
+        return 0
+    return -(-track_duration // segment)
+
+
+def _tkhd_duration(data: bytes, start: int) -> int | None:
+    """The track duration, None when indefinite (all bits set)."""
+    if data[start] == 1:
+        value, bits = struct.unpack(">Q", data[start + 28 : start + 36])[0], 64
+    else:
+        value, bits = struct.unpack(">I", data[start + 20 : start + 24])[0], 32
+    return None if value == (1 << bits) - 1 else value
+
+
+def _first_segment_duration(data: bytes, start: int) -> int:
+    if struct.unpack(">I", data[start + 4 : start + 8])[0] < 1:
+        return 0
+    if data[start] == 1:
+        return int(struct.unpack(">Q", data[start + 8 : start + 16])[0])
+    return int(struct.unpack(">I", data[start + 8 : start + 12])[0])

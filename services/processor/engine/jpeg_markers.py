@@ -8,19 +8,28 @@ from .api import EngineError
 
 _SOI = b"\xff\xd8"
 _ICC_TAG = b"ICC_PROFILE\x00"
+XMP_TAG = b"http://ns.adobe.com/xap/1.0/\x00"
+# One APP1 segment holds this much XMP; a longer packet (extended XMP) is not written.
+_XMP_MAX = 65533 - len(XMP_TAG)
 _ICC_CHUNK = 65519 - len(_ICC_TAG) - 2
 # Markers without a length field.
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 
 
-def add_jpeg_metadata(jpeg: bytes, exif: bytes | None, icc: bytes | None) -> bytes:
-    """Insert an APP1 Exif and APP2 ICC segments right after SOI (and JFIF, if present)."""
-    if not exif and not icc:
+def add_jpeg_metadata(
+    jpeg: bytes, exif: bytes | None, icc: bytes | None, xmp: bytes | None = None
+) -> bytes:
+    """Insert APP1 Exif, APP1 XMP and APP2 ICC segments right after SOI (and JFIF, if present)."""
+    if xmp and len(xmp) > _XMP_MAX:
+        xmp = None
+    if not exif and not icc and not xmp:
         return jpeg
     segments = b""
     if exif:
         payload = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
         segments += _segment(0xE1, payload)
+    if xmp:
+        segments += _segment(0xE1, XMP_TAG + xmp)
     if icc:
         chunks = [icc[i : i + _ICC_CHUNK] for i in range(0, len(icc), _ICC_CHUNK)]
         for n, chunk in enumerate(chunks, 1):
@@ -35,7 +44,7 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
-def strip_jpeg(jpeg: bytes, exif: bytes | None = None) -> bytes:
+def strip_jpeg(jpeg: bytes, exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
     """Drop EXIF, XMP, IPTC, comments and trailing data; keep JFIF, ICC and Adobe colour info.
 
     The entropy-coded data is copied untouched, so the pixels are bit-identical.
@@ -48,7 +57,7 @@ def strip_jpeg(jpeg: bytes, exif: bytes | None = None) -> bytes:
         marker, pos = _next_marker(jpeg, pos)
         if marker == 0xD9:
             out += b"\xff\xd9"
-            return add_jpeg_metadata(bytes(out), exif, None)
+            return add_jpeg_metadata(bytes(out), exif, None, xmp)
         if marker in _STANDALONE:
             out += bytes((0xFF, marker))
             continue

@@ -11,6 +11,7 @@ from PIL import Image, ImageCms
 
 from services.processor.engine import EngineError, Limits, detect_format
 from services.processor.engine.decode import decode
+from services.processor.engine.jxl_header import JxlHeader, read_header
 
 from .conftest import encode, exif_with_gps_and_serial, graphic, photo
 
@@ -230,3 +231,53 @@ def test_decoded_image_is_a_copy_of_the_source_pixels() -> None:
     src = photo()
     out = decode(encode(src, "PNG"), Limits()).frames[0]
     assert np.array_equal(np.asarray(out), np.asarray(src))
+
+
+# Two 8x8 frames (40 and 90 ms), written by libjxl's cjxl from a GIF: Pillow's JXL plugin
+# cannot write animations, so this one is kept as bytes.
+ANIMATED_JXL = bytes.fromhex(
+    "ff0a41040158505c1208082001000064004b188b15c24902e605240018f2a91c0b03000000000000000008"
+    "086042000060004b188b15c249835dbe80040071a79a0b0000000000000000"
+)
+
+
+@pytest.mark.parametrize("params", [{}, {"use_container": True}, {"lossless": True}])
+def test_jpeg_xl_is_sniffed_and_decoded(params: dict) -> None:
+    data = encode(photo(), "JXL", **params)
+    assert detect_format(data) == "jxl"
+    decoded = decode(data, Limits())
+    assert decoded.format == "jxl" and decoded.frames[0].size == (96, 64)
+
+
+def test_jpeg_xl_header_gives_size_and_animation() -> None:
+    assert read_header(encode(photo(1, 700), "JXL")) == JxlHeader(1, 700, False)
+    assert read_header(encode(photo(64, 64), "JXL")) == JxlHeader(64, 64, False)
+    assert read_header(ANIMATED_JXL) == JxlHeader(8, 8, True)
+
+
+def test_animated_jpeg_xl_is_refused_with_a_code() -> None:
+    with pytest.raises(EngineError) as err:
+        decode(ANIMATED_JXL, Limits())
+    assert err.value.code == "unsupported_format"
+
+
+def test_jpeg_xl_pixel_limit_is_checked_on_the_header_before_decoding() -> None:
+    data = encode(photo(), "JXL")
+    with pytest.raises(EngineError) as err:
+        decode(data[:40], Limits(max_pixels=96 * 64 - 1))  # too short to decode at all
+    assert err.value.code == "too_many_pixels"
+
+
+def test_damaged_jpeg_xl_is_corrupt() -> None:
+    data = encode(photo(), "JXL")
+    with pytest.raises(EngineError) as err:
+        decode(data[: len(data) // 2], Limits())
+    assert err.value.code == "corrupt_image"
+
+
+def test_jpeg_xl_orientation_comes_from_the_codestream_not_exif() -> None:
+    """libjxl applies the codestream's orientation; an EXIF orientation must not rotate again."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    decoded = decode(encode(photo(), "JXL", exif=exif.tobytes()), Limits())
+    assert decoded.frames[0].size == (96, 64) and decoded.orientation == 1
