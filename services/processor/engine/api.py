@@ -85,6 +85,10 @@ class OptimizedImage:
     frames: int = 1
     # The encoder setting used; None for lossless or an untouched input.
     quality: int | None = None
+    # Set when the output is bigger than the input, and why the input could not be returned:
+    # `format_not_accepted` (its format is not among the accepted ones), `resized` (another
+    # size or frame count was asked for), `orientation` (its EXIF rotation cannot be kept).
+    larger_reason: str | None = None
 
 
 @dataclass

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import time
+from dataclasses import dataclass
 
 import structlog
+from PIL import Image
 
 from .api import (
     EFFORTS,
@@ -19,10 +22,10 @@ from .api import (
     OptimizeResult,
 )
 from .choose import Target, choose
-from .codecs import Extras
+from .codecs import CODECS, Extras
 from .decode import Decoded, decode
 from .geometry import Plan, plan
-from .metadata import kept_exif, with_orientation
+from .metadata import kept_exif, kept_xmp, with_orientation
 from .placeholders import blurhash_of, lqip_of
 from .resize import apply_plan
 from .strip import strip_losslessly
@@ -79,70 +82,37 @@ def _validate(options: OptimizeOptions) -> None:
 
 
 def _plans(options: OptimizeOptions, w: int, h: int) -> list[Plan]:
-    """The main output's plan, then one per responsive width with the main aspect ratio."""
+    """The main output's plan, then one per distinct responsive width with the main aspect
+    ratio: widths above the source (without `enlarge`) all give the one full-size variant."""
     main = plan(w, h, options.width, options.height, options.fit, options.enlarge)
-    plans = [main]
+    variants: list[Plan] = []
     for width in options.widths:
         height = round(width * main.out_h / main.out_w) if options.height else None
-        plans.append(plan(w, h, width, height, options.fit, options.enlarge))
-    return plans
+        variant = plan(w, h, width, height, options.fit, options.enlarge)
+        if variant not in variants:
+            variants.append(variant)
+    return [main, *variants]
 
 
 def optimize(
     data: bytes, options: OptimizeOptions | None = None, limits: Limits | None = None
 ) -> OptimizeResult:
-    """Decode, resize, and encode each requested output as small as the quality target allows."""
+    """Decode, resize, and encode each requested output as small as the quality target allows.
+
+    Every output decodes and is not bigger than the input, or is the input itself (`no_gain`),
+    or says why it is bigger (`larger_reason`); anything else is an EngineError with a stable
+    code. An exception of any other kind is a bug and leaves as `internal_error`.
+    """
     started = time.perf_counter()
-    options = options or OptimizeOptions()
-    limits = limits or Limits()
-    _validate(options)
-    target = target_of(options)
-    formats = output_formats(options)
-    keep = options.keep_metadata
-
-    def size_hint(w: int, h: int) -> tuple[int, int] | None:
-        plans = _plans(options, w, h)
-        widest = max(plans, key=lambda p: p.scaled_w)
-        return None if widest.scaled_w >= w else (widest.scaled_w, widest.scaled_h)
-
-    decoded = decode(data, limits, keep_icc=keep in ("icc", "all"), size_hint=size_hint)
-    exif = kept_exif(decoded.exif, keep)
-    extras = Extras(
-        durations=tuple(decoded.durations),
-        loop=decoded.loop,
-        icc_profile=decoded.icc_profile,
-        exif=exif,
-    )
-    oriented_w, oriented_h = decoded.source_size
-    polish_until = started + limits.timeout_s * POLISH_TIME_SHARE
-    outputs: list[OptimizedImage] = []
-    for i, p in enumerate(_plans(options, oriented_w, oriented_h)):
-        frames = apply_plan(decoded.frames, p)
-        choice = choose(frames, formats, target, extras, polish_until)
-        out = OptimizedImage(
-            data=choice.data,
-            format=choice.format,
-            width=frames[0].width,
-            height=frames[0].height,
-            ssimulacra2=round(choice.score, 2),
-            frames=len(frames),
-            quality=choice.quality,
-        )
-        if i == 0:
-            web_safe = options.format == "auto" and not options.accept
-            fallback_formats = formats + (WEB_SAFE_EXTRA if web_safe else ())
-            out = _never_bigger(out, data, decoded, fallback_formats, exif, frames[0].size)
-        outputs.append(out)
-    result = OptimizeResult(
-        format_in=decoded.format,
-        bytes_in=len(data),
-        width_in=oriented_w,
-        height_in=oriented_h,
-        outputs=outputs,
-    )
-    if options.placeholder:
-        result.blurhash = blurhash_of(decoded.frames[0])
-        result.lqip = lqip_of(decoded.frames[0])
+    try:
+        result = _optimize(data, options or OptimizeOptions(), limits or Limits(), started)
+    except EngineError:
+        raise
+    except MemoryError as exc:
+        raise EngineError("too_large", "The image needs more memory than the job may use.") from exc
+    except Exception as exc:
+        log.exception("engine_failed", error=type(exc).__name__)
+        raise EngineError("internal_error", f"Unexpected failure: {type(exc).__name__}.") from exc
     result.ms = round((time.perf_counter() - started) * 1000, 1)
     log.info(
         "image_optimized",
@@ -155,32 +125,139 @@ def optimize(
     return result
 
 
-def _never_bigger(
+def _optimize(
+    data: bytes, options: OptimizeOptions, limits: Limits, started: float
+) -> OptimizeResult:
+    _validate(options)
+    target = target_of(options)
+    formats = output_formats(options)
+    keep = options.keep_metadata
+
+    def size_hint(w: int, h: int) -> tuple[int, int] | None:
+        plans = _plans(options, w, h)
+        widest = max(plans, key=lambda p: p.scaled_w)
+        return None if widest.scaled_w >= w else (widest.scaled_w, widest.scaled_h)
+
+    decoded = decode(data, limits, keep_icc=keep in ("icc", "all"), size_hint=size_hint)
+    kept = Kept(kept_exif(decoded.exif, keep), kept_xmp(decoded.xmp, keep))
+    extras = Extras(
+        durations=tuple(decoded.durations),
+        loop=decoded.loop,
+        icc_profile=decoded.icc_profile,
+        exif=kept.exif,
+    )
+    source_frames = decoded.frames
+    if decoded.animated and not any(CODECS[f].animation for f in formats):
+        # No format the caller takes can move: the first frame is the image it can show.
+        source_frames = source_frames[:1]
+    oriented_w, oriented_h = decoded.source_size
+    polish_until = started + limits.timeout_s * POLISH_TIME_SHARE
+    web_safe = options.format == "auto" and not options.accept
+    input_formats = formats + (WEB_SAFE_EXTRA if web_safe else ())
+    outputs: list[OptimizedImage] = []
+    done: dict[Plan, OptimizedImage] = {}
+    for p in _plans(options, oriented_w, oriented_h):
+        if p in done:  # a variant the size of the main output is that output
+            outputs.append(done[p])
+            continue
+        frames = apply_plan(source_frames, p)
+        choice = choose(frames, formats, target, extras, polish_until)
+        out = OptimizedImage(
+            data=choice.data,
+            format=choice.format,
+            width=frames[0].width,
+            height=frames[0].height,
+            ssimulacra2=round(choice.score, 2),
+            frames=len(frames),
+            quality=choice.quality,
+        )
+        out = _settled(out, data, decoded, input_formats, kept)
+        done[p] = out
+        outputs.append(out)
+    result = OptimizeResult(
+        format_in=decoded.format,
+        bytes_in=len(data),
+        width_in=oriented_w,
+        height_in=oriented_h,
+        outputs=outputs,
+    )
+    if options.placeholder:
+        result.blurhash = blurhash_of(decoded.frames[0])
+        result.lqip = lqip_of(decoded.frames[0])
+    return result
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The metadata the policy lets through, for fresh encodes and for the input itself."""
+
+    exif: bytes | None
+    xmp: bytes | None
+
+
+def _settled(
     out: OptimizedImage,
     data: bytes,
     decoded: Decoded,
-    formats: tuple[str, ...],
-    exif: bytes | None,
-    size: tuple[int, int],
+    input_formats: tuple[str, ...],
+    kept: Kept,
 ) -> OptimizedImage:
-    """If the best encode is not smaller than the input, return the input stripped (`no_gain`)."""
-    if len(out.data) < len(data) or decoded.format not in formats:
+    """The one rule every output obeys: it decodes, and it is not bigger than the input, or it
+    is the input itself (`no_gain`), or it says why it is bigger (`larger_reason`)."""
+    _check_decodes(out)
+    if len(out.data) <= len(data):
         return out
-    if size != decoded.source_size:
-        return out
-    if decoded.orientation != 1:
-        if decoded.format not in ("jpeg", "png"):
-            return out
-        exif = with_orientation(exif, decoded.orientation)
-    stripped = strip_losslessly(data, decoded.format, exif)
-    if stripped is None or len(stripped) >= len(out.data):
-        return out
-    return OptimizedImage(
-        data=stripped,
-        format=decoded.format,
-        width=size[0],
-        height=size[1],
-        ssimulacra2=100.0,
-        no_gain=True,
-        frames=len(decoded.frames),
-    )
+    reason = _why_not_the_input(out, decoded, input_formats)
+    if reason is None:
+        exif = kept.exif
+        if decoded.orientation != 1:
+            exif = with_orientation(exif, decoded.orientation)
+        stripped = strip_losslessly(data, decoded.format, exif, kept.xmp)
+        if stripped is not None and len(stripped) < len(out.data):
+            return OptimizedImage(
+                data=stripped,
+                format=decoded.format,
+                width=out.width,
+                height=out.height,
+                ssimulacra2=100.0,
+                no_gain=True,
+                frames=len(decoded.frames),
+            )
+        reason = "format_not_accepted"
+    out.larger_reason = reason
+    log.info("output_larger_than_input", reason=reason, format_in=decoded.format)
+    return out
+
+
+def _why_not_the_input(
+    out: OptimizedImage, decoded: Decoded, input_formats: tuple[str, ...]
+) -> str | None:
+    """Why the input itself cannot stand in for this output; None when it can."""
+    if decoded.format not in input_formats:
+        return "format_not_accepted"
+    if (out.width, out.height) != decoded.source_size:
+        return "resized"
+    if decoded.orientation != 1 and decoded.format not in ("jpeg", "png"):
+        return "orientation"
+    return None
+
+
+def _check_decodes(out: OptimizedImage) -> None:
+    """An encoder's output is opened and its first frame decoded before anyone gets it; its
+    frame count is the file's (encoders merge identical neighbouring frames)."""
+    try:
+        with Image.open(io.BytesIO(out.data)) as im:
+            im.load()
+            frames = getattr(im, "n_frames", 1)
+            size = im.size
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise EngineError(
+            "internal_error", f"The {out.format.upper()} encoder wrote a file that does not decode."
+        ) from exc
+    if size != (out.width, out.height):
+        raise EngineError(
+            "internal_error",
+            f"The {out.format.upper()} encoder wrote {size[0]}x{size[1]} pixels "
+            f"instead of {out.width}x{out.height}.",
+        )
+    out.frames = frames

@@ -276,3 +276,50 @@ def test_a_job_past_its_polish_share_of_the_timeout_skips_the_last_avif_encode()
     rushed = optimize(data, options, Limits(timeout_s=0.0)).outputs[0]
     assert relaxed.format == rushed.format == "avif"
     assert len(relaxed.data) < len(rushed.data)
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "JXL"])
+def test_a_small_input_in_a_format_not_accepted_comes_back_larger_with_the_reason(
+    fmt: str,
+) -> None:
+    data = encode(photo(256, 192), fmt, quality=40)
+    main = optimize(data).main
+    assert main.format in ("jpeg", "png", "webp") and not main.no_gain
+    assert len(main.data) > len(data) and main.larger_reason == "format_not_accepted"
+    accepted = optimize(data, OptimizeOptions(accept=(fmt.lower(), "webp"))).main
+    assert accepted.format == fmt.lower()  # a re-encode or the input itself (`no_gain`)
+    assert len(accepted.data) <= len(data) and accepted.larger_reason is None
+
+
+def test_widths_above_the_source_give_one_full_size_variant() -> None:
+    result = optimize(encode(photo(200, 100), "PNG"), OptimizeOptions(widths=(100, 400, 800, 100)))
+    assert [(o.width, o.height) for o in result.outputs] == [(200, 100), (100, 50), (200, 100)]
+    assert result.outputs[2] is result.outputs[0]  # encoded once
+
+
+def test_an_unexpected_exception_leaves_the_engine_as_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("services.processor.engine.pipeline.choose", broken)
+    with pytest.raises(EngineError) as err:
+        optimize(encode(photo(), "PNG"))
+    assert err.value.code == "internal_error" and "KeyError" in err.value.message
+
+
+def test_an_output_that_does_not_decode_is_never_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.processor.engine import choose as choose_module
+
+    real = choose_module.choose
+
+    def truncating(*args: object, **kwargs: object) -> choose_module.Choice:
+        choice = real(*args, **kwargs)  # type: ignore[arg-type]
+        choice.data = choice.data[: len(choice.data) // 2]
+        return choice
+
+    monkeypatch.setattr("services.processor.engine.pipeline.choose", truncating)
+    with pytest.raises(EngineError) as err:
+        optimize(encode(photo(), "PNG"), OptimizeOptions(format="png"))
+    assert err.value.code == "internal_error"
