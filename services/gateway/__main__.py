@@ -20,7 +20,8 @@ from picopt.kernel.settings import Settings
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
         self.options = options
         super().__init__()
 
@@ -29,12 +30,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        # Built in each worker after fork: gRPC channels must not cross a fork.
+        # Built in each worker after fork (gRPC channels must not cross a fork), from the
+        # settings the master loaded once.
         from services.gateway.app import create_app
 
-        settings = Settings.load("gateway")
-        logs.configure("gateway", settings.log_level)
-        return create_app(settings)
+        logs.configure("gateway", self.settings.log_level)
+        return create_app(self.settings)
 
 
 def _prepare_multiprocess_dir() -> Path | None:
@@ -79,6 +80,7 @@ def main() -> None:
     port = env.int("GATEWAY_PORT", 8080)
     hooks = _metrics_hooks(settings, _prepare_multiprocess_dir())
     _Gunicorn(
+        settings,
         {
             "bind": f"{host}:{port}",
             "workers": env.int("GATEWAY_WORKERS", 2),
@@ -91,7 +93,7 @@ def main() -> None:
             "loglevel": "warning",
             "proc_name": "picopt-gateway",
             **hooks,
-        }
+        },
     ).run()
 
 

@@ -1,4 +1,10 @@
-"""The gateway's Flask application: the only public surface."""
+"""The gateway's Flask application (the only public surface) and its composition root.
+
+`create_app` is the one place that builds what the routes use, from `Settings` loaded once
+per process (`__main__`): the gRPC backends, the blob store, the limiter, the call log, the
+privacy facts, the health checks. Routes read them from `app.extensions` and
+`app.config`, never from the environment; tests pass fakes for the backends and the store.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from services.gateway import (
 from services.gateway.backends import Backends
 from services.gateway.call_log import CallLog
 from services.gateway.limits import address_key, install_limiter
+from services.gateway.privacy_facts import PrivacyFactsSource
 from services.gateway.problems import Problem, render
 from services.gateway.web import web
 
@@ -53,8 +60,13 @@ def _in_request() -> bool:
 
 
 def create_app(
-    settings: Settings, backends: Backends | None = None, blobs: BlobStore | None = None
+    settings: Settings,
+    backends: Backends | None = None,
+    blobs: BlobStore | None = None,
+    facts: PrivacyFactsSource | None = None,
 ) -> Flask:
+    """Build the app and every component it uses; pass `backends`/`blobs`/`facts` to swap
+    in fakes (then no channel is opened and no call log is kept)."""
     env = settings.env
     app = Flask(__name__)
     observability.install(app, settings)
@@ -62,9 +74,10 @@ def create_app(
         MAX_CONTENT_LENGTH=env.int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
         COOKIE_SECURE=env.bool("SESSION_COOKIE_SECURE", True),
         PUBLIC_URL=env.str("PUBLIC_URL").rstrip("/"),
-        IMAGE_TTL_S=min(env.int("RETENTION_IMAGE_TTL", 86_400), 86_400),
     )
+    app.extensions["settings"] = settings
     app.extensions["backends"] = backends or Backends.connect(settings, _request_id)
+    app.extensions["privacy_facts"] = facts or PrivacyFactsSource(app.extensions["backends"])
     app.config["SESSION_COOKIE"] = "__Host-session" if app.config["COOKIE_SECURE"] else "session"
     if env.int("TRUSTED_PROXIES", 0):
         hops = env.int("TRUSTED_PROXIES", 0)

@@ -15,14 +15,22 @@ from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.grpc_tls import TlsFiles
 from picopt.kernel.settings import Settings
 from picopt.processor.v1 import processor_pb2_grpc
+from picopt.retention.v1 import retention_pb2_grpc
+from picopt.vision.v1 import vision_pb2_grpc
 from services.gateway.problems import from_rpc_error
 
 
 @dataclass
 class Backends:
+    """One client per service the gateway asks; tests pass fakes with the same methods."""
+
     auth: Any
     billing: Any
     processor: Any
+    # retention's PrivacyService (the user's requests, sessions, policy, retention facts)
+    retention: Any
+    # vision's VisionService (which AI providers run, for the privacy facts)
+    vision: Any
     channels: list[grpc.Channel]
 
     @classmethod
@@ -39,12 +47,15 @@ class Backends:
                 server_name=tls.server_name if tls else "",
             )
 
-        auth, billing, processor = channel("auth"), channel("billing"), channel("processor")
+        names = ("auth", "billing", "processor", "retention", "vision")
+        channels = {name: channel(name) for name in names}
         return cls(
-            auth=auth_pb2_grpc.AuthServiceStub(auth),
-            billing=billing_pb2_grpc.BillingServiceStub(billing),
-            processor=processor_pb2_grpc.ProcessorServiceStub(processor),
-            channels=[auth, billing, processor],
+            auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
+            billing=billing_pb2_grpc.BillingServiceStub(channels["billing"]),
+            processor=processor_pb2_grpc.ProcessorServiceStub(channels["processor"]),
+            retention=retention_pb2_grpc.PrivacyServiceStub(channels["retention"]),
+            vision=vision_pb2_grpc.VisionServiceStub(channels["vision"]),
+            channels=list(channels.values()),
         )
 
     def close(self) -> None:

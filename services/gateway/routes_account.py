@@ -3,7 +3,6 @@ call log."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -84,7 +83,9 @@ def update_account(body: AccountPatchBody) -> Response:
     if body.email is not None:
         request.email = body.email
     if "vision_provider" in preferences:
-        request.vision_provider = vision_provider_choice(body.vision_provider or "", os.environ)
+        request.vision_provider = vision_provider_choice(
+            body.vision_provider or "", current_app.extensions["settings"].env.env
+        )
     if "language" in preferences:
         request.language = language_choice(body.language or "")
     with calling("auth"):

@@ -10,7 +10,8 @@ retention's orphan sweep clean up.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -112,7 +113,7 @@ def submit() -> tuple[Response, int, dict[str, str]]:
     upload = request.files.get("file")
     if upload is None:
         raise Problem(400, "missing-file", "send the image as multipart/form-data field 'file'")
-    options = parse_options(request.form, request.headers.get("Accept", ""))
+    options = parse_options(request.form, request.headers.get("Accept", ""), _vision_settings())
     options = _account_defaults(user_id, options)
     job = _submit_one(user_id, upload, options)
     return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
@@ -134,7 +135,7 @@ def submit_batch() -> tuple[Response, int]:
         raise Problem(400, "missing-file", "send the images as repeated multipart field 'file'")
     if len(uploads) > MAX_BATCH:
         raise Problem(400, "too-many-files", f"at most {MAX_BATCH} files per batch")
-    options = parse_options(request.form, request.headers.get("Accept", ""))
+    options = parse_options(request.form, request.headers.get("Accept", ""), _vision_settings())
     options = _account_defaults(user_id, options)
     checked = [(upload, *_read_image(upload, index)) for index, upload in enumerate(uploads)]
     jobs = [_create(user_id, upload, data, fmt, options) for upload, data, fmt in checked]
@@ -147,7 +148,14 @@ def _account_defaults(user_id: str, options: processor_pb2.JobOptions) -> proces
         return options
     with calling("auth"):
         user = _backends().auth.GetUser(auth_pb2.GetUserRequest(user_id=user_id)).user
-    return with_account_preferences(options, user.vision_provider, user.language)
+    return with_account_preferences(
+        options, user.vision_provider, user.language, _vision_settings()
+    )
+
+
+def _vision_settings() -> Mapping[str, str]:
+    """The gateway's settings, where VISION_PROVIDER and VISION_ALLOWED_PROVIDERS are read."""
+    return current_app.extensions["settings"].env.env  # type: ignore[no-any-return]
 
 
 def _read_image(upload: FileStorage, index: int | None = None) -> tuple[bytes, str]:
@@ -187,7 +195,7 @@ def _create(
 ) -> processor_pb2.Job:
     job_id = str(uuid.uuid4())
     input_key = f"uploads/{job_id}"
-    expires = datetime.now(UTC) + timedelta(seconds=current_app.config["IMAGE_TTL_S"])
+    expires = datetime.now(UTC) + current_app.extensions["privacy_facts"].image_ttl()
     expires = join_session(user_id, request.form.get("session_id", ""), options, expires)
     backends, blobs = _backends(), current_app.extensions["blobs"]
     with bound_context(job_id=job_id):

@@ -15,14 +15,12 @@ from pydantic import BaseModel
 
 from picopt.auth.v1 import auth_pb2
 from picopt.kernel.blobstore import BlobNotFound
-from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.logs import get_logger
-from picopt.kernel.settings import Settings
-from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
-from picopt.vision_providers import enabled_providers, sends_images_off_machine
+from picopt.retention.v1 import retention_pb2
 from services.gateway.backends import calling
 from services.gateway.identity import current_user_id
 from services.gateway.openapi import operation
+from services.gateway.privacy_facts import PrivacyFactsSource
 from services.gateway.problems import Problem
 
 log = get_logger(__name__)
@@ -49,6 +47,7 @@ class ExportPendingReply(BaseModel):
 
 class AiProvider(BaseModel):
     name: str
+    # True when the provider gets a copy of the image over the network.
     external: bool
 
 
@@ -73,8 +72,22 @@ class PolicySummary(BaseModel):
     in_effect: bool
 
 
+class RetentionReply(BaseModel):
+    """The durations retention enforces, in seconds."""
+
+    image_ttl_s: int
+    download_grace_s: int
+    log_age_s: int
+    erasure_deadline_s: int
+    export_ttl_s: int
+    session_ttl_s: int
+    # How long before a material change takes effect every user is told.
+    policy_notice_s: int
+
+
 class PolicyReply(BaseModel):
-    """The privacy policy in force, the changes announced and every version published."""
+    """The privacy policy in force, the changes announced, every version published, and the
+    facts the services enforcing it report (retention periods, AI providers)."""
 
     version: str
     effective_date: str
@@ -83,6 +96,8 @@ class PolicyReply(BaseModel):
     ai_providers: list[AiProvider]
     upcoming: list[PolicyVersionReply]
     versions: list[PolicySummary]
+    default_ai_provider: str
+    retention: RetentionReply
 
 
 def _summary(p: retention_pb2.Policy) -> PolicySummary:
@@ -100,14 +115,13 @@ def _version(p: retention_pb2.Policy) -> PolicyVersionReply:
 
 
 def _privacy() -> Any:
-    """The retention PrivacyService stub, made on first use from the gateway's settings."""
-    stub = current_app.extensions.get("privacy")
-    if stub is None:
-        settings = Settings.load("gateway")
-        channel = make_channel(settings.addresses["retention"], settings.grpc_deadline_s)
-        stub = current_app.extensions["privacy"] = retention_pb2_grpc.PrivacyServiceStub(channel)
-        current_app.extensions["privacy_providers"] = enabled_providers(settings.env.env)
-    return stub
+    """Retention's PrivacyService client."""
+    return current_app.extensions["backends"].retention
+
+
+def _facts() -> PrivacyFactsSource:
+    source: PrivacyFactsSource = current_app.extensions["privacy_facts"]
+    return source
 
 
 def _request_reply(r: retention_pb2.PrivacyRequest) -> dict[str, Any]:
@@ -188,8 +202,9 @@ def download_export(export_id: str) -> Response | tuple[Response, int]:
 
 @bp.get("/v1/privacy")
 @operation(
-    "The privacy policy in force (its version, date and text), the enabled AI providers, the "
-    "changes announced and every version published",
+    "The privacy policy in force (its version, date and text), the changes announced, every "
+    "version published, and the retention periods and AI providers as the services that "
+    "enforce them report",
     tags=["privacy"],
     responses={200: PolicyReply},
     problems=[404],
@@ -199,15 +214,25 @@ def privacy_policy() -> Response:
     with calling("retention"):
         found = _privacy().GetPolicy(retention_pb2.GetPolicyRequest())
     policy = found.policy
-    providers = current_app.extensions.get("privacy_providers", ("local",))
+    retention, providers = _facts().retention(), _facts().providers()
     reply = PolicyReply(
         version=policy.version,
         effective_date=policy.effective_date,
         published_at=policy.published_at.ToDatetime().isoformat() + "Z",
         text=policy.text,
-        ai_providers=[AiProvider(name=p, external=sends_images_off_machine(p)) for p in providers],
+        ai_providers=[AiProvider(name=n, external=e) for n, e in providers.providers],
         upcoming=[_version(p) for p in found.upcoming],
         versions=[_summary(p) for p in found.versions],
+        default_ai_provider=providers.default,
+        retention=RetentionReply(
+            image_ttl_s=int(retention.image_ttl.total_seconds()),
+            download_grace_s=int(retention.download_grace.total_seconds()),
+            log_age_s=int(retention.log_age.total_seconds()),
+            erasure_deadline_s=int(retention.erasure_deadline.total_seconds()),
+            export_ttl_s=int(retention.export_ttl.total_seconds()),
+            session_ttl_s=int(retention.session_ttl.total_seconds()),
+            policy_notice_s=int(retention.policy_notice.total_seconds()),
+        ),
     )
     return jsonify(reply.model_dump(mode="json"))
 

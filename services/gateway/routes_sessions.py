@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel, Field
 
 from picopt.kernel.protos import from_timestamp
@@ -21,9 +21,14 @@ from services.gateway.backends import calling
 from services.gateway.identity import current_user_id
 from services.gateway.openapi import operation
 from services.gateway.problems import Problem
-from services.gateway.routes_privacy import _privacy as privacy_service
 
 bp = Blueprint("sessions", __name__)
+
+
+def privacy_service() -> Any:
+    """Retention's PrivacyService client (retention owns sessions)."""
+    return current_app.extensions["backends"].retention
+
 
 MAX_TTL_S = 86_400
 

@@ -80,7 +80,7 @@ def main() -> None:
     )
     server.add(
         retention_pb2_grpc.add_PrivacyServiceServicer_to_server,
-        PrivacyServicer(retention, sessions),
+        PrivacyServicer(retention, sessions, policy),
         [service_name(retention_pb2.DESCRIPTOR, "PrivacyService")],
     )
     app.consume(

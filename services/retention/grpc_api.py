@@ -14,6 +14,7 @@ from services.retention.keys import rotate_keys
 from services.retention.logpurge import LogPurges
 from services.retention.models import PolicyVersion
 from services.retention.policies import Policies, validated
+from services.retention.policy import RetentionPolicy
 from services.retention.requests import Requests, RequestView
 from services.retention.sessions import Sessions, SessionView
 from services.retention.staff import require_staff
@@ -199,9 +200,10 @@ class RetentionServicer(retention_pb2_grpc.RetentionServiceServicer):
 class PrivacyServicer(retention_pb2_grpc.PrivacyServiceServicer):
     """What the gateway asks on behalf of the signed-in user."""
 
-    def __init__(self, retention: Retention, sessions: Sessions) -> None:
+    def __init__(self, retention: Retention, sessions: Sessions, policy: RetentionPolicy) -> None:
         self.r = retention
         self.sessions = sessions
+        self.policy = policy
 
     def RequestErasure(
         self, request: retention_pb2.RequestErasureRequest, context: Any
@@ -241,6 +243,20 @@ class PrivacyServicer(retention_pb2_grpc.PrivacyServiceServicer):
                 for p in policies.all()
             ],
         )
+
+    def GetRetentionFacts(
+        self, request: retention_pb2.GetRetentionFactsRequest, context: Any
+    ) -> retention_pb2.GetRetentionFactsResponse:
+        reply = retention_pb2.GetRetentionFactsResponse()
+        p = self.policy
+        reply.image_ttl.FromTimedelta(p.image_ttl)
+        reply.download_grace.FromTimedelta(p.download_grace)
+        reply.log_age.FromTimedelta(p.log_age)
+        reply.erasure_deadline.FromTimedelta(p.erasure_deadline)
+        reply.export_ttl.FromTimedelta(p.export_ttl)
+        reply.session_ttl.FromTimedelta(p.session_ttl)
+        reply.policy_notice.FromTimedelta(p.policy_notice)
+        return reply
 
     def OpenSession(
         self, request: retention_pb2.OpenSessionRequest, context: Any

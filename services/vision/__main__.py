@@ -21,7 +21,7 @@ def main() -> None:
     )
     app.grpc_server().add(
         vision_pb2_grpc.add_VisionServiceServicer_to_server,
-        VisionServicer(analyzer),
+        VisionServicer(analyzer, providers),
         [service_name(vision_pb2.DESCRIPTOR, "VisionService")],
     )
     # Messages a pod holds (one in hand, the rest waiting in its buffer). Images are analysed

@@ -42,11 +42,6 @@ SELF_CONTAINED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # Providers compose alt text and captions with vision's composer (no I/O, no models).
     ("services.vision.providers", "services.vision", ("services.vision.compose",)),
 )
-# Crossings that exist today and are being removed; each names the change that removes it.
-PENDING: tuple[tuple[str, str], ...] = (
-    # The privacy facts come from retention over gRPC in the next change (issue 18, item 3).
-    ("services.gateway.web.privacy_facts", "services.retention.policy"),
-)
 _ENTRY_POINT = re.compile(r"^((?:picopt|picopt_cli|services)(?:\.\w+)+):\w+$")
 
 
@@ -122,7 +117,7 @@ def allowed(importer: str, imported: str) -> bool:
             and not any(_under(imported, ok) for ok in (part, *extra))
             for part, rest, extra in SELF_CONTAINED
         )
-    return any(_under(importer, a) and _under(imported, b) for a, b in (*ALLOWED, *PENDING))
+    return any(_under(importer, a) and _under(imported, b) for a, b in ALLOWED)
 
 
 def crossings(root: Path = ROOT) -> list[Edge]:

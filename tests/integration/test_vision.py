@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data as skdata
 
@@ -279,3 +280,17 @@ def test_blur_policy_serves_a_blurred_download(blurring: Stack) -> None:
     with Image.open(io.BytesIO(blurred)) as served:
         assert (served.format, served.size) == ("WEBP", (512, 512))
     assert sharpness(blurred) < sharpness(sharp) / 20
+
+
+def test_the_privacy_facts_are_what_vision_and_retention_report(stack: Stack) -> None:
+    """The gateway asks the services that enforce them (GetProviders, GetRetentionFacts)."""
+    body = requests.get(stack.gateway_url() + "/v1/privacy", timeout=10).json()
+    assert body["ai_providers"] == [
+        {"name": "local", "external": False},
+        {"name": "openai", "external": True},
+    ]
+    assert body["default_ai_provider"] == "local"
+    assert body["retention"]["image_ttl_s"] == 86_400
+    page = requests.get(stack.gateway_url() + "/app/privacy", timeout=10)
+    assert page.status_code == 200
+    assert "at most 24 hours" in page.text and "<strong>openai</strong>" in page.text

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -294,6 +295,28 @@ class GetPolicyResponse(_message.Message):
     upcoming: _containers.RepeatedCompositeFieldContainer[Policy]
     versions: _containers.RepeatedCompositeFieldContainer[Policy]
     def __init__(self, policy: _Optional[_Union[Policy, _Mapping]] = ..., upcoming: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ...) -> None: ...
+
+class GetRetentionFactsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRetentionFactsResponse(_message.Message):
+    __slots__ = ("image_ttl", "download_grace", "log_age", "erasure_deadline", "export_ttl", "session_ttl", "policy_notice")
+    IMAGE_TTL_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOAD_GRACE_FIELD_NUMBER: _ClassVar[int]
+    LOG_AGE_FIELD_NUMBER: _ClassVar[int]
+    ERASURE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_TTL_FIELD_NUMBER: _ClassVar[int]
+    SESSION_TTL_FIELD_NUMBER: _ClassVar[int]
+    POLICY_NOTICE_FIELD_NUMBER: _ClassVar[int]
+    image_ttl: _duration_pb2.Duration
+    download_grace: _duration_pb2.Duration
+    log_age: _duration_pb2.Duration
+    erasure_deadline: _duration_pb2.Duration
+    export_ttl: _duration_pb2.Duration
+    session_ttl: _duration_pb2.Duration
+    policy_notice: _duration_pb2.Duration
+    def __init__(self, image_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., download_grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., log_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., erasure_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., export_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., session_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., policy_notice: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ProcessingSession(_message.Message):
     __slots__ = ("id", "status", "created_at", "expires_at", "ended_at", "images_deleted")

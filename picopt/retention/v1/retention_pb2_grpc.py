@@ -526,6 +526,11 @@ class PrivacyServiceStub:
                 request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.SerializeToString,
                 response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.FromString,
                 _registered_method=True)
+        self.GetRetentionFacts = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/GetRetentionFacts',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRetentionFactsRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRetentionFactsResponse.FromString,
+                _registered_method=True)
         self.OpenSession = channel.unary_unary(
                 '/picopt.retention.v1.PrivacyService/OpenSession',
                 request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.OpenSessionRequest.SerializeToString,
@@ -567,6 +572,14 @@ class PrivacyServiceServicer:
 
     def GetPolicy(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRetentionFacts(self, request, context):
+        """The durations retention enforces, as it runs: the privacy pages state them and the
+        gateway dates uploads with the image lifetime. Public facts, no user.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -613,6 +626,11 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
                     servicer.GetPolicy,
                     request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.FromString,
                     response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.SerializeToString,
+            ),
+            'GetRetentionFacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRetentionFacts,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRetentionFactsRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetRetentionFactsResponse.SerializeToString,
             ),
             'OpenSession': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenSession,
@@ -739,6 +757,33 @@ class PrivacyService:
             '/picopt.retention.v1.PrivacyService/GetPolicy',
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyRequest.SerializeToString,
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRetentionFacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/GetRetentionFacts',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetRetentionFactsRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetRetentionFactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,35 +24,41 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpicopt/vision/v1/vision.proto\x12\x10picopt.vision.v1\"F\n\x0e\x41nalyzeRequest\x12\x10\n\x08\x62lob_key\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\"D\n\x0f\x41nalyzeResponse\x12\x31\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.picopt.vision.v1.ImageMetadata\"(\n\x03Tag\x12\r\n\x05label\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"T\n\x0c\x44\x65tectedText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\"\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x15.picopt.vision.v1.Box\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"<\n\x05\x46\x61\x63\x65s\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12$\n\x05\x62oxes\x18\x02 \x03(\x0b\x32\x15.picopt.vision.v1.Box\"#\n\x05\x43olor\x12\x0b\n\x03hex\x18\x01 \x01(\t\x12\r\n\x05share\x18\x02 \x01(\x02\"\x7f\n\x0cQualityFlags\x12\x0e\n\x06\x62lurry\x18\x01 \x01(\x08\x12\x14\n\x0cunderexposed\x18\x02 \x01(\x08\x12\x13\n\x0boverexposed\x18\x03 \x01(\x08\x12\r\n\x05noisy\x18\x04 \x01(\x08\x12\x11\n\tsharpness\x18\x05 \x01(\x02\x12\x12\n\nbrightness\x18\x06 \x01(\x02\"6\n\x06Safety\x12\r\n\x05\x61\x64ult\x18\x01 \x01(\x02\x12\x0c\n\x04racy\x18\x02 \x01(\x02\x12\x0f\n\x07verdict\x18\x03 \x01(\t\"F\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\"\xea\x03\n\rImageMetadata\x12\x10\n\x08\x61lt_text\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x02 \x01(\t\x12#\n\x04tags\x18\x03 \x03(\x0b\x32\x15.picopt.vision.v1.Tag\x12\x35\n\rdetected_text\x18\x04 \x03(\x0b\x32\x1e.picopt.vision.v1.DetectedText\x12&\n\x05\x66\x61\x63\x65s\x18\x05 \x01(\x0b\x32\x17.picopt.vision.v1.Faces\x12\'\n\x06\x63olors\x18\x06 \x03(\x0b\x32\x17.picopt.vision.v1.Color\x12\x0c\n\x04kind\x18\x07 \x01(\t\x12/\n\x07quality\x18\x08 \x01(\x0b\x32\x1e.picopt.vision.v1.QualityFlags\x12(\n\x06safety\x18\t \x01(\x0b\x32\x18.picopt.vision.v1.Safety\x12\x1a\n\x12suggested_filename\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x10\n\x08provider\x18\x0c \x01(\t\x12\r\n\x05model\x18\r \x01(\t\x12\n\n\x02ms\x18\x0e \x01(\x05\x12\r\n\x05width\x18\x0f \x01(\x05\x12\x0e\n\x06height\x18\x10 \x01(\x05\x12&\n\x05usage\x18\x11 \x01(\x0b\x32\x17.picopt.vision.v1.Usage2_\n\rVisionService\x12N\n\x07\x41nalyze\x12 .picopt.vision.v1.AnalyzeRequest\x1a!.picopt.vision.v1.AnalyzeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpicopt/vision/v1/vision.proto\x12\x10picopt.vision.v1\"\x15\n\x13GetProvidersRequest\"<\n\nAiProvider\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x18sends_images_off_machine\x18\x02 \x01(\x08\"a\n\x14GetProvidersResponse\x12\x18\n\x10\x64\x65\x66\x61ult_provider\x18\x01 \x01(\t\x12/\n\tproviders\x18\x02 \x03(\x0b\x32\x1c.picopt.vision.v1.AiProvider\"F\n\x0e\x41nalyzeRequest\x12\x10\n\x08\x62lob_key\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\"D\n\x0f\x41nalyzeResponse\x12\x31\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.picopt.vision.v1.ImageMetadata\"(\n\x03Tag\x12\r\n\x05label\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"T\n\x0c\x44\x65tectedText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\"\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x15.picopt.vision.v1.Box\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"<\n\x05\x46\x61\x63\x65s\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12$\n\x05\x62oxes\x18\x02 \x03(\x0b\x32\x15.picopt.vision.v1.Box\"#\n\x05\x43olor\x12\x0b\n\x03hex\x18\x01 \x01(\t\x12\r\n\x05share\x18\x02 \x01(\x02\"\x7f\n\x0cQualityFlags\x12\x0e\n\x06\x62lurry\x18\x01 \x01(\x08\x12\x14\n\x0cunderexposed\x18\x02 \x01(\x08\x12\x13\n\x0boverexposed\x18\x03 \x01(\x08\x12\r\n\x05noisy\x18\x04 \x01(\x08\x12\x11\n\tsharpness\x18\x05 \x01(\x02\x12\x12\n\nbrightness\x18\x06 \x01(\x02\"6\n\x06Safety\x12\r\n\x05\x61\x64ult\x18\x01 \x01(\x02\x12\x0c\n\x04racy\x18\x02 \x01(\x02\x12\x0f\n\x07verdict\x18\x03 \x01(\t\"F\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\"\xea\x03\n\rImageMetadata\x12\x10\n\x08\x61lt_text\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x02 \x01(\t\x12#\n\x04tags\x18\x03 \x03(\x0b\x32\x15.picopt.vision.v1.Tag\x12\x35\n\rdetected_text\x18\x04 \x03(\x0b\x32\x1e.picopt.vision.v1.DetectedText\x12&\n\x05\x66\x61\x63\x65s\x18\x05 \x01(\x0b\x32\x17.picopt.vision.v1.Faces\x12\'\n\x06\x63olors\x18\x06 \x03(\x0b\x32\x17.picopt.vision.v1.Color\x12\x0c\n\x04kind\x18\x07 \x01(\t\x12/\n\x07quality\x18\x08 \x01(\x0b\x32\x1e.picopt.vision.v1.QualityFlags\x12(\n\x06safety\x18\t \x01(\x0b\x32\x18.picopt.vision.v1.Safety\x12\x1a\n\x12suggested_filename\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x10\n\x08provider\x18\x0c \x01(\t\x12\r\n\x05model\x18\r \x01(\t\x12\n\n\x02ms\x18\x0e \x01(\x05\x12\r\n\x05width\x18\x0f \x01(\x05\x12\x0e\n\x06height\x18\x10 \x01(\x05\x12&\n\x05usage\x18\x11 \x01(\x0b\x32\x17.picopt.vision.v1.Usage2\xbe\x01\n\rVisionService\x12N\n\x07\x41nalyze\x12 .picopt.vision.v1.AnalyzeRequest\x1a!.picopt.vision.v1.AnalyzeResponse\x12]\n\x0cGetProviders\x12%.picopt.vision.v1.GetProvidersRequest\x1a&.picopt.vision.v1.GetProvidersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'picopt.vision.v1.vision_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANALYZEREQUEST']._serialized_start=51
-  _globals['_ANALYZEREQUEST']._serialized_end=121
-  _globals['_ANALYZERESPONSE']._serialized_start=123
-  _globals['_ANALYZERESPONSE']._serialized_end=191
-  _globals['_TAG']._serialized_start=193
-  _globals['_TAG']._serialized_end=233
-  _globals['_BOX']._serialized_start=235
-  _globals['_BOX']._serialized_end=293
-  _globals['_DETECTEDTEXT']._serialized_start=295
-  _globals['_DETECTEDTEXT']._serialized_end=379
-  _globals['_FACES']._serialized_start=381
-  _globals['_FACES']._serialized_end=441
-  _globals['_COLOR']._serialized_start=443
-  _globals['_COLOR']._serialized_end=478
-  _globals['_QUALITYFLAGS']._serialized_start=480
-  _globals['_QUALITYFLAGS']._serialized_end=607
-  _globals['_SAFETY']._serialized_start=609
-  _globals['_SAFETY']._serialized_end=663
-  _globals['_USAGE']._serialized_start=665
-  _globals['_USAGE']._serialized_end=735
-  _globals['_IMAGEMETADATA']._serialized_start=738
-  _globals['_IMAGEMETADATA']._serialized_end=1228
-  _globals['_VISIONSERVICE']._serialized_start=1230
-  _globals['_VISIONSERVICE']._serialized_end=1325
+  _globals['_GETPROVIDERSREQUEST']._serialized_start=51
+  _globals['_GETPROVIDERSREQUEST']._serialized_end=72
+  _globals['_AIPROVIDER']._serialized_start=74
+  _globals['_AIPROVIDER']._serialized_end=134
+  _globals['_GETPROVIDERSRESPONSE']._serialized_start=136
+  _globals['_GETPROVIDERSRESPONSE']._serialized_end=233
+  _globals['_ANALYZEREQUEST']._serialized_start=235
+  _globals['_ANALYZEREQUEST']._serialized_end=305
+  _globals['_ANALYZERESPONSE']._serialized_start=307
+  _globals['_ANALYZERESPONSE']._serialized_end=375
+  _globals['_TAG']._serialized_start=377
+  _globals['_TAG']._serialized_end=417
+  _globals['_BOX']._serialized_start=419
+  _globals['_BOX']._serialized_end=477
+  _globals['_DETECTEDTEXT']._serialized_start=479
+  _globals['_DETECTEDTEXT']._serialized_end=563
+  _globals['_FACES']._serialized_start=565
+  _globals['_FACES']._serialized_end=625
+  _globals['_COLOR']._serialized_start=627
+  _globals['_COLOR']._serialized_end=662
+  _globals['_QUALITYFLAGS']._serialized_start=664
+  _globals['_QUALITYFLAGS']._serialized_end=791
+  _globals['_SAFETY']._serialized_start=793
+  _globals['_SAFETY']._serialized_end=847
+  _globals['_USAGE']._serialized_start=849
+  _globals['_USAGE']._serialized_end=919
+  _globals['_IMAGEMETADATA']._serialized_start=922
+  _globals['_IMAGEMETADATA']._serialized_end=1412
+  _globals['_VISIONSERVICE']._serialized_start=1415
+  _globals['_VISIONSERVICE']._serialized_end=1605
 # @@protoc_insertion_point(module_scope)

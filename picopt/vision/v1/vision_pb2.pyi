@@ -6,6 +6,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetProvidersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AiProvider(_message.Message):
+    __slots__ = ("name", "sends_images_off_machine")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SENDS_IMAGES_OFF_MACHINE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sends_images_off_machine: bool
+    def __init__(self, name: _Optional[str] = ..., sends_images_off_machine: _Optional[bool] = ...) -> None: ...
+
+class GetProvidersResponse(_message.Message):
+    __slots__ = ("default_provider", "providers")
+    DEFAULT_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    default_provider: str
+    providers: _containers.RepeatedCompositeFieldContainer[AiProvider]
+    def __init__(self, default_provider: _Optional[str] = ..., providers: _Optional[_Iterable[_Union[AiProvider, _Mapping]]] = ...) -> None: ...
+
 class AnalyzeRequest(_message.Message):
     __slots__ = ("blob_key", "provider", "language")
     BLOB_KEY_FIELD_NUMBER: _ClassVar[int]

@@ -40,6 +40,11 @@ class VisionServiceStub:
                 request_serializer=picopt_dot_vision_dot_v1_dot_vision__pb2.AnalyzeRequest.SerializeToString,
                 response_deserializer=picopt_dot_vision_dot_v1_dot_vision__pb2.AnalyzeResponse.FromString,
                 _registered_method=True)
+        self.GetProviders = channel.unary_unary(
+                '/picopt.vision.v1.VisionService/GetProviders',
+                request_serializer=picopt_dot_vision_dot_v1_dot_vision__pb2.GetProvidersRequest.SerializeToString,
+                response_deserializer=picopt_dot_vision_dot_v1_dot_vision__pb2.GetProvidersResponse.FromString,
+                _registered_method=True)
 
 
 class VisionServiceServicer:
@@ -52,6 +57,14 @@ class VisionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProviders(self, request, context):
+        """Which AI providers this deployment runs and which of them send images off the machine:
+        what the privacy pages state. Public facts, no user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VisionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +72,11 @@ def add_VisionServiceServicer_to_server(servicer, server):
                     servicer.Analyze,
                     request_deserializer=picopt_dot_vision_dot_v1_dot_vision__pb2.AnalyzeRequest.FromString,
                     response_serializer=picopt_dot_vision_dot_v1_dot_vision__pb2.AnalyzeResponse.SerializeToString,
+            ),
+            'GetProviders': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProviders,
+                    request_deserializer=picopt_dot_vision_dot_v1_dot_vision__pb2.GetProvidersRequest.FromString,
+                    response_serializer=picopt_dot_vision_dot_v1_dot_vision__pb2.GetProvidersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +107,33 @@ class VisionService:
             '/picopt.vision.v1.VisionService/Analyze',
             picopt_dot_vision_dot_v1_dot_vision__pb2.AnalyzeRequest.SerializeToString,
             picopt_dot_vision_dot_v1_dot_vision__pb2.AnalyzeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProviders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.vision.v1.VisionService/GetProviders',
+            picopt_dot_vision_dot_v1_dot_vision__pb2.GetProvidersRequest.SerializeToString,
+            picopt_dot_vision_dot_v1_dot_vision__pb2.GetProvidersResponse.FromString,
             options,
             channel_credentials,
             insecure,

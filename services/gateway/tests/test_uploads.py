@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import tracemalloc
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,17 +11,10 @@ from flask import Flask
 from PIL import Image
 
 from picopt import formats
-from picopt.auth.v1 import auth_pb2
-from picopt.kernel.settings import Settings
-from services.gateway.app import create_app
+from services.gateway.tests.fakes import FakeBackends
 
 BOUNDARY = "picopt-test-boundary"
 MB = 1024 * 1024
-
-
-class _Auth:
-    def AuthenticateApiKey(self, request: Any) -> auth_pb2.AuthenticateApiKeyResponse:
-        return auth_pb2.AuthenticateApiKeyResponse(user_id="user-1", key_id="key-1")
 
 
 class _HostileBody(io.RawIOBase):
@@ -79,28 +70,32 @@ class _HostileBody(io.RawIOBase):
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    env = {"VAR_DIR": str(tmp_path), "MAX_UPLOAD_BYTES": str(50 * MB)}
-    settings = Settings.load("gateway", env)
-    backends = SimpleNamespace(auth=_Auth())
-    return create_app(settings, backends=backends, blobs=object())  # type: ignore[arg-type]
+def key(backends: FakeBackends) -> str:
+    return backends.auth.key_for(backends.auth.add_user("ada@example.test"))
 
 
-def _post(app: Flask, body: _HostileBody) -> Any:
+@pytest.fixture
+def gateway_env(gateway_env: dict[str, str]) -> dict[str, str]:
+    return {**gateway_env, "MAX_UPLOAD_BYTES": str(50 * MB)}
+
+
+def _post(app: Flask, body: _HostileBody, key: str) -> Any:
     return app.test_client().post(
         "/v1/jobs",
         input_stream=body,
         content_type=f"multipart/form-data; boundary={BOUNDARY}",
         content_length=body.length,
-        headers={"Authorization": "Bearer po_live_test"},
+        headers={"Authorization": f"Bearer {key}"},
     )
 
 
-def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(app: Flask) -> None:
+def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(
+    app: Flask, key: str, backends: FakeBackends
+) -> None:
     body = _HostileBody(50 * MB - 1024)
     tracemalloc.start()
     try:
-        reply = _post(app, body)
+        reply = _post(app, body, key)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -109,13 +104,16 @@ def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(app: Flask) 
     assert reply.json["code"] == "corrupt_image"
     # The body went to a spooled temporary file; only its first few KiB were ever read.
     assert peak < 4 * MB, f"refusing the upload allocated {peak / MB:.1f} MB"
+    assert "Reserve" not in backends.billing.calls  # refused before any credit is held
 
 
-def test_a_body_over_the_upload_limit_is_refused_with_413_before_it_is_read(app: Flask) -> None:
+def test_a_body_over_the_upload_limit_is_refused_with_413_before_it_is_read(
+    app: Flask, key: str
+) -> None:
     body = _HostileBody(50 * MB + 1)
     tracemalloc.start()
     try:
-        reply = _post(app, body)
+        reply = _post(app, body, key)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

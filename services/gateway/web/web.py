@@ -8,6 +8,7 @@ every action it offers is also available to API clients.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
@@ -20,8 +21,14 @@ from picopt.vision_providers import (
     enabled_providers,
     sends_images_off_machine,
 )
+from services.gateway.privacy_facts import (
+    PrivacyFactsSource,
+    ProviderFacts,
+    RetentionFacts,
+    duration,
+)
+from services.gateway.problems import Problem
 from services.gateway.schemas import NEXT_PATH
-from services.gateway.web.privacy_facts import PrivacyFacts, privacy_facts
 
 bp = Blueprint(
     "web",
@@ -72,11 +79,33 @@ def web_headers(response: Response) -> Response:
     return response
 
 
+@dataclass(frozen=True)
+class Cookie:
+    name: str
+    purpose: str
+    lifetime: str
+
+
 def _settings() -> Settings:
-    settings = current_app.extensions.get("web_settings")
-    if settings is None:
-        settings = current_app.extensions["web_settings"] = Settings.load("gateway")
+    settings: Settings = current_app.extensions["settings"]
     return settings
+
+
+def cookies() -> tuple[Cookie, ...]:
+    """Every cookie the app sets: essential ones only, so there is nothing to consent to."""
+    return (
+        Cookie(
+            current_app.config["SESSION_COOKIE"],
+            "keeps you signed in (HttpOnly, SameSite=Lax)",
+            "until you sign out or the session expires",
+        ),
+        Cookie(
+            "csrf_token",
+            "proves that a change comes from this site's pages (double-submit check)",
+            "same as the session",
+        ),
+        Cookie("oauth_state", "ties a provider sign-in to this browser", "10 minutes"),
+    )
 
 
 def oauth_providers() -> list[str]:
@@ -165,6 +194,27 @@ def account() -> str:
 
 
 @bp.get("/app/privacy")
-def privacy() -> str:
-    facts: PrivacyFacts = privacy_facts(_settings().env)
-    return _render("privacy", facts=facts)
+def privacy() -> tuple[str, int]:
+    """The durations retention enforces and the providers vision runs, as they answer now;
+    a fact whose service cannot be asked is shown as unavailable (and the page is a 503)."""
+    source: PrivacyFactsSource = current_app.extensions["privacy_facts"]
+    unavailable: list[str] = []
+    retention: RetentionFacts | None = None
+    providers: ProviderFacts | None = None
+    try:
+        retention = source.retention()
+    except Problem:
+        unavailable.append("retention")
+    try:
+        providers = source.providers()
+    except Problem:
+        unavailable.append("vision")
+    page = _render(
+        "privacy",
+        retention=retention,
+        providers=providers,
+        cookies=cookies(),
+        duration=duration,
+        unavailable=unavailable,
+    )
+    return page, 503 if unavailable else 200

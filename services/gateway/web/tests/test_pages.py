@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 
 from picopt import formats
-from picopt.kernel.settings import Env, Settings
+from picopt.kernel.settings import Settings
 from services.gateway.app import create_app
-from services.gateway.web.privacy_facts import duration, privacy_facts
+from services.gateway.tests.fakes import FakeBackends
 from services.gateway.web.web import PAGES
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -27,9 +27,7 @@ def app(tmp_path: Path) -> Flask:
         "RETENTION_LOG_DAYS": "30",
     }
     settings = Settings.load("gateway", env)
-    flask_app = create_app(settings, backends=object(), blobs=object())  # type: ignore[arg-type]
-    flask_app.extensions["web_settings"] = settings
-    return flask_app
+    return create_app(settings, backends=FakeBackends(), blobs=object())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
@@ -65,31 +63,23 @@ def test_provider_buttons_carry_only_a_next_page_of_the_app(app: Flask) -> None:
         assert 'href="/v1/auth/oauth/github/start"' in html
 
 
-def test_privacy_page_shows_the_configured_durations(app: Flask) -> None:
-    html = app.test_client().get("/app/privacy").get_data(as_text=True)
-    assert "30 days" in html and "90 days" not in html
-    assert "24 hours" in html
-    assert "<strong>local</strong>" in html
-
-
-def test_durations_read_naturally() -> None:
-    assert duration(timedelta(days=1)) == "24 hours"
-    assert duration(timedelta(days=90)) == "90 days"
-    assert duration(timedelta(seconds=300)) == "5 minutes"
-    assert duration(timedelta(seconds=1)) == "1 second"
-    assert duration(timedelta(seconds=90)) == "90 seconds"
-
-
-def test_external_ai_providers_are_marked() -> None:
-    facts = privacy_facts(Env({"VISION_PROVIDER": "claude", "VISION_ALLOWED_PROVIDERS": "local"}))
-    assert facts.ai_providers == (("anthropic", True), ("local", False))
+def test_privacy_page_states_what_retention_and_vision_report(tmp_path: Path) -> None:
+    """Not the gateway's own settings: RETENTION_LOG_DAYS here changes nothing on the page."""
+    backends = FakeBackends()
+    backends.retention.image_ttl = timedelta(hours=12)
+    backends.vision.providers = (("anthropic", True), ("local", False))
+    env = {"VAR_DIR": str(tmp_path), "RETENTION_LOG_DAYS": "30", "RETENTION_IMAGE_TTL": "60"}
+    flask_app = create_app(Settings.load("gateway", env), backends=backends, blobs=object())  # type: ignore[arg-type]
+    html = flask_app.test_client().get("/app/privacy").get_data(as_text=True)
+    assert "at most 12 hours" in html and "90 days" in html and "30 days" in html
+    assert "<strong>anthropic</strong> (the default): an external provider" in html
+    assert "<strong>local</strong>: runs inside this installation" in html
 
 
 def test_account_page_offers_only_the_enabled_vision_providers(tmp_path: Path) -> None:
     env = {"VAR_DIR": str(tmp_path), "VISION_ALLOWED_PROVIDERS": "local,claude"}
     settings = Settings.load("gateway", env)
-    flask_app = create_app(settings, backends=object(), blobs=object())  # type: ignore[arg-type]
-    flask_app.extensions["web_settings"] = settings
+    flask_app = create_app(settings, backends=FakeBackends(), blobs=object())  # type: ignore[arg-type]
     html = flask_app.test_client().get("/app/account").get_data(as_text=True)
     assert '<option value="">This installation\'s default (local)</option>' in html
     assert '<option value="anthropic">anthropic (external)</option>' in html
