@@ -116,7 +116,12 @@ def _advisory_key(schema: str) -> int:
 
 
 class Database:
-    """One service's database: SQLite file for one-machine runs, a PostgreSQL schema otherwise."""
+    """One service's database: SQLite file for one-machine runs, a PostgreSQL schema otherwise.
+
+    Engines hide statement parameters: a database error's text (which ends up in
+    `grpc_unhandled_error` and consumer logs) never carries the emails, names or password
+    hashes a statement was sent with.
+    """
 
     def __init__(self, url: str, schema: str) -> None:
         if not _SCHEMA_RE.match(schema):
@@ -140,6 +145,7 @@ class Database:
     def _postgres_engine(self) -> sa.Engine:
         engine = sa.create_engine(
             self.url,
+            hide_parameters=True,
             pool_pre_ping=True,
             # A server that does not answer fails a connection in seconds, not minutes
             # (readiness checks and requests must not hang on it).
@@ -171,6 +177,7 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             self.url,
+            hide_parameters=True,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
 

@@ -2,13 +2,15 @@
 
 Request and job ids are bound with `bind_context` and appear on every line;
 the trace and span ids come from the current OpenTelemetry span. Fields that
-could carry personal data or secrets are dropped before rendering, as a
-safety net behind the rule of not logging them at all.
+could carry personal data or secrets are dropped before rendering, and so are
+the values database errors quote, as a safety net behind the rule of not
+logging them at all.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -47,6 +49,27 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+# PostgreSQL's error text carries the row's values ("DETAIL:  Key (email)=(ada@...) already
+# exists", "Failing row contains (...)"); SQLAlchemy's engines already hide the statement's
+# parameters (picopt.kernel.db), these lines go too.
+_SERVER_DETAIL = re.compile(r"^(DETAIL|CONTEXT|HINT|LINE \d+): .*$", re.MULTILINE)
+
+
+class _ExceptionsWithoutValues(structlog.tracebacks.ExceptionDictTransformer):
+    """Tracebacks as data, without frame locals and without database error details."""
+
+    def __init__(self) -> None:
+        super().__init__(show_locals=False)
+
+    def __call__(self, exc_info: Any) -> list[dict[str, Any]]:
+        stacks = super().__call__(exc_info)
+        for stack in stacks:
+            value = stack.get("exc_value")
+            if isinstance(value, str):
+                stack["exc_value"] = _SERVER_DETAIL.sub(r"\1: [redacted]", value)
+        return stacks
+
+
 def _add_trace(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The current span's trace id wins over a bound one: every line inside a span has it."""
     context = trace.get_current_span().get_span_context()
@@ -72,10 +95,9 @@ def configure(service: str, level: str = "info", stream: TextIO | None = None) -
     structlog.configure(
         processors=[
             *shared,
-            # Tracebacks as data, but never frame locals: they hold passwords and emails.
-            structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            ),
+            # Tracebacks as data, but never frame locals (they hold passwords and emails)
+            # nor the values a database error quotes.
+            structlog.processors.ExceptionRenderer(_ExceptionsWithoutValues()),
             structlog.processors.EventRenamer("event"),
             _add_service(service),
             structlog.processors.JSONRenderer(),

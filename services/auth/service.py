@@ -636,6 +636,21 @@ class AuthService:
     ) -> tuple[SignedIn, bool]:
         """Sign in through a provider identity; links to an account by verified email only.
 
+        Two first sign-ins for one address (or one identity) at once both find nothing and
+        both insert; the loser's unique violation means the winner's rows now exist, so it
+        tries once more and signs in to the same account.
+        """
+        try:
+            return self._sign_in_external(provider, subject, email, email_verified, name)
+        except IntegrityError:
+            log.info("external_sign_in_raced", provider=provider)
+            return self._sign_in_external(provider, subject, email, email_verified, name)
+
+    def _sign_in_external(
+        self, provider: str, subject: str, email: str, email_verified: bool, name: str
+    ) -> tuple[SignedIn, bool]:
+        """One attempt of `sign_in_external`.
+
         Linking to an existing account that never confirmed its address claims it
         (`_claim`): whoever created it did not prove the mailbox, the provider did, so
         every credential set before (password, sessions, API keys, email tokens, a

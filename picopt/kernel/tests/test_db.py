@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
+from picopt.kernel import logs
 from picopt.kernel.db import Database, database_url, mask_url
 from picopt.kernel.tests.demo_models import Widget
 
@@ -178,3 +181,34 @@ def test_postgres_readonly_session_refuses_writes(pg_schema: str) -> None:
             session.flush()
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_database_errors_and_their_log_lines_carry_no_values(
+    backend: str, sqlite_url: str, pg_schema: str
+) -> None:
+    """An IntegrityError (say, two sign-ins racing) logged as grpc_unhandled_error names no
+    email, name or hash: neither the statement's parameters nor the row PostgreSQL quotes
+    (issue 13 item 6)."""
+    db = Database(sqlite_url if backend == "sqlite" else PG_URL, pg_schema)
+    db.migrate(MIGRATIONS)
+    stream = io.StringIO()
+    logs.configure("test", "debug", stream=stream)
+    row = {"e": "ada.lovelace@example.test", "h": "argon2xyz"}
+    try:
+        with db.session() as s:
+            s.execute(sa.text("CREATE TABLE people (email VARCHAR(100) UNIQUE, hash VARCHAR(9))"))
+            s.execute(sa.text("INSERT INTO people VALUES (:e, :h)"), row)
+        with pytest.raises(sa.exc.IntegrityError) as raised, db.session() as s:
+            s.execute(sa.text("INSERT INTO people VALUES (:e, :h)"), row)
+        try:
+            raise raised.value
+        except sa.exc.IntegrityError:
+            logs.get_logger("x").exception("grpc_unhandled_error")
+    finally:
+        structlog.reset_defaults()
+        db.dispose()
+    assert "argon2xyz" not in str(raised.value)  # the parameters are hidden at the source
+    logged = stream.getvalue()
+    assert "grpc_unhandled_error" in logged and "IntegrityError" in logged
+    assert "ada.lovelace" not in logged and "argon2xyz" not in logged

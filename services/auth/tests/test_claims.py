@@ -10,7 +10,6 @@ before this rule existed, straight into the tables, to show they die at the clai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,18 +24,11 @@ from services.auth import credentials
 from services.auth.__main__ import MIGRATIONS
 from services.auth.models import ApiKey, EmailToken, User
 from services.auth.service import CHANGE_EMAIL
-from services.auth.tests.test_service import PASSWORD, Env
+from services.auth.tests.support import PASSWORD, Env
 
 VICTIM = "victim@example.test"
 ATTACKER_PASSWORD = "the attacker's passphrase"
 ATTACKER_MAIL = "mallory@example.test"
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    yield e
-    e.db.dispose()
 
 
 @dataclass(frozen=True)

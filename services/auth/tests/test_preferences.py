@@ -3,9 +3,6 @@ exported, and erased with the user."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import text
 
@@ -14,14 +11,7 @@ from picopt.kernel.errors import InvalidArgument
 from services.auth.grpc_api import AuthServicer
 from services.auth.oauth import OAuthSignIn
 from services.auth.privacy import AuthPrivacy
-from services.auth.tests.test_service import Env
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    yield e
-    e.db.dispose()
+from services.auth.tests.support import Env
 
 
 def test_a_new_account_has_no_preference(env: Env) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -15,7 +12,7 @@ from sqlalchemy import select, text
 
 from picopt.demo import mail_text
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database, utcnow
+from picopt.kernel.db import utcnow
 from picopt.kernel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -23,67 +20,12 @@ from picopt.kernel.errors import (
     NotFound,
     Unauthenticated,
 )
-from picopt.kernel.mailer import Mailer
-from picopt.kernel.messaging import Outbox
 from services.auth import credentials
-from services.auth.__main__ import MIGRATIONS
 from services.auth.grpc_api import mask_subject
 from services.auth.models import OAuthState, User
-from services.auth.notify import Notifier
 from services.auth.oauth import OAuthSignIn, Provider
-from services.auth.service import ApiCall, AuthConfig, AuthService, LoginThrottled
-from services.auth.throttle import ThrottleConfig
-
-PASSWORD = "a long enough passphrase"
-SECRET = b"s" * 32
-
-
-class Env:
-    def __init__(self, tmp: Path, url: str = "", schema: str = "auth") -> None:
-        self.mail_dir = tmp / "mail"
-        self.db = Database(url or f"sqlite:///{tmp / 'auth.db'}", schema)
-        self.db.migrate(MIGRATIONS)
-        self.config = AuthConfig(
-            secret=SECRET,
-            session_ttl=timedelta(hours=2),
-            session_idle_ttl=timedelta(minutes=30),
-            throttle=ThrottleConfig(
-                account_free_failures=3, address_free_failures=6, base_delay_s=60, max_delay_s=600
-            ),
-        )
-        notifier = Notifier(Mailer("t@localhost", mail_dir=self.mail_dir), "http://x", False)
-        self.service = AuthService(self.db, Outbox("auth"), self.config, notifier)
-
-    def mails(self, to: str) -> list[str]:
-        found = []
-        for path in sorted(self.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
-            msg = message_from_bytes(path.read_bytes())
-            if msg["To"] == to:
-                found.append(mail_text(msg))
-        return found
-
-    def token(self, to: str) -> str:
-        match = re.search(r"^Token: (\S+)$", self.mails(to)[-1], re.M)
-        assert match
-        return match.group(1)
-
-    def events(self, event_type: str) -> list[bytes]:
-        with self.db.session() as s:
-            rows = s.execute(
-                text("SELECT envelope FROM outbox WHERE event_type = :t"), {"t": event_type}
-            )
-            return [bytes(r[0]) for r in rows]
-
-    def signed_up(self, email: str = "ada@example.test") -> User:
-        self.service.sign_up("Ada", email, PASSWORD)
-        return self.service.confirm_email(self.token(email))
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    yield e
-    e.db.dispose()
+from services.auth.service import ApiCall, LoginThrottled
+from services.auth.tests.support import PASSWORD, Env
 
 
 def test_signup_sends_a_confirmation_and_confirming_announces_the_email_digest(env: Env) -> None:
