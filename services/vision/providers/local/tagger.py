@@ -1,0 +1,80 @@
+"""ImageNet classifier (EfficientNet-Lite0, int8) that names what a photo shows.
+
+The ONNX file is produced by tools/vision-model/convert.py and committed with its licence;
+its SHA-256 is checked when the model is first loaded, so a truncated or swapped file fails
+loudly instead of tagging nonsense. One session per process and thread setting, built on
+first use; inference is thread-safe in onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+MODEL_FILE = Path(__file__).with_name("models") / "efficientnet-lite0-int8.onnx"
+MODEL_SHA256 = "8e42597920aabe5353df2f3372169090df588dedcfd822429d140949008bcb8d"
+MODEL_NAME = "efficientnet-lite0-int8"
+INPUT_SIDE = 224
+# The centre crop the model was evaluated with (87.5 % of the shorter side).
+_CROP = 0.875
+
+_sessions: dict[tuple[str, int], Any] = {}
+_sessions_lock = threading.Lock()
+
+
+class ModelChecksumError(RuntimeError):
+    """The model file on disk is not the one this code was tuned for."""
+
+
+def _session(path: Path, sha256: str, threads: int) -> Any:
+    key = (str(path), threads)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            import onnxruntime as ort
+
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != sha256:
+                raise ModelChecksumError(f"{path.name}: sha256 {digest}, expected {sha256}")
+            options = ort.SessionOptions()
+            if threads > 0:
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            _sessions[key] = session
+        return session
+
+
+def model_input(rgb: np.ndarray) -> np.ndarray:
+    """Centre crop, resize to 224 px and scale to (x - 127) / 128, NCHW float32."""
+    h, w = rgb.shape[:2]
+    side = max(1, round(min(h, w) * _CROP))
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = rgb[top : top + side, left : left + side]
+    interpolation = cv2.INTER_AREA if side > INPUT_SIDE else cv2.INTER_LINEAR
+    small = cv2.resize(crop, (INPUT_SIDE, INPUT_SIDE), interpolation=interpolation)
+    x = (small.astype(np.float32) - 127.0) / 128.0
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+class Tagger:
+    """Class probabilities for an RGB image; the model loads on the first call."""
+
+    def __init__(
+        self, threads: int = 1, model: Path = MODEL_FILE, sha256: str = MODEL_SHA256
+    ) -> None:
+        self._threads = threads
+        self._model = model
+        self._sha256 = sha256
+
+    def probabilities(self, rgb: np.ndarray) -> np.ndarray:
+        session = _session(self._model, self._sha256, self._threads)
+        logits = session.run(None, {"image": model_input(rgb)})[0][0].astype(np.float64)
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
