@@ -1,9 +1,10 @@
 """Plain-language alt text, caption, tags and filename slug from measured signals.
 
-The local provider has no captioning model, so the text says only what the signals support:
-kind, people (face count and size), visible text, tones and palette, exposure. It never
-guesses objects it cannot detect, and follows alt-text practice: no "image of", at most 125
-characters, the most useful fact first.
+The local provider has no captioning model, so one short sentence is built from the parts it
+measured, most useful first: the subject (people from the face detector, else the tagger's
+confident concept), where it is (a landscape, place or room), notable text (OCR), and only
+when nothing else is known the tones and palette. It follows alt-text practice: no
+"image of", at most 125 characters. Every word comes from the language's phrases file.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from services.vision.phrases import Phrases, phrases_for
+
 ALT_TEXT_MAX = 125
 SLUG_MAX = 60
-_NUMBERS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class Scene:
     text_lines: int = 0
     terminal: bool = False
     extra_tags: Sequence[tuple[str, float]] = field(default_factory=tuple)
+    subject: str | None = None  # a confident concept key ("dog"), None when unsure
+    setting: str | None = None  # where the subject is ("beach", "kitchen")
+    # (label, confidence) of the tagger's confident concepts and their groups
+    concept_tags: Sequence[tuple[str, float]] = ()
 
 
 @dataclass(frozen=True)
@@ -50,113 +56,126 @@ class Description:
     suggested_filename: str
 
 
-def describe(scene: Scene) -> Description:
-    subject = _subject(scene)
+def describe(scene: Scene, language: str = "en") -> Description:
+    words = phrases_for(language)
+    subject = _subject(scene, words)
     headline = _headline_text(scene)
-    alt = _fit_alt(subject, headline)
+    alt = _fit_alt(subject, headline, words)
     return Description(
         alt_text=alt,
-        caption=_caption(scene, subject, headline),
-        tags=_tags(scene),
+        caption=_caption(scene, subject, headline, words),
+        tags=_tags(scene, words),
         suggested_filename=_slug(scene, headline),
     )
 
 
-def _faces_phrase(scene: Scene) -> str | None:
-    n = len(scene.face_boxes)
-    if n == 0:
-        return None
+def _largest_face_share(scene: Scene) -> float:
     area = float(scene.width * scene.height) or 1.0
-    largest = max(w * h for _, _, w, h in scene.face_boxes) / area
-    if n == 1:
-        if largest >= 0.08:
-            return "Close-up portrait of a person"
-        if largest >= 0.02:
-            return "Portrait of a person"
-        return "A person in a wider scene"
-    if n <= 5:
-        return f"{_NUMBERS[n]} people"
-    return f"Group of {n} people"
+    return max((w * h for _, _, w, h in scene.face_boxes), default=0) / area
+
+
+def _faces_phrase(scene: Scene, words: Phrases) -> str | None:
+    n = len(scene.face_boxes)
+    return words.faces(n, _largest_face_share(scene)) if n else None
 
 
 def _tone(scene: Scene) -> str:
     if scene.saturation < 0.06:
-        return "Black-and-white"
+        return "bw"
     if scene.underexposed or scene.brightness < 0.22:
-        return "Dark, low-light"
+        return "dark"
     if scene.overexposed or scene.brightness > 0.8:
-        return "Bright, high-key"
+        return "bright"
     if scene.saturation > 0.45:
-        return "Colourful"
-    return "Muted"
+        return "colourful"
+    return "muted"
 
 
-def _palette_words(scene: Scene, limit: int = 2) -> str:
+def _palette_words(scene: Scene, words: Phrases, limit: int = 2) -> str:
     names: list[str] = []
     for name, share in scene.colors:
         if share >= 0.1 and name not in names:
             names.append(name)
-    names = names[:limit]
-    if not names:
-        return ""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    names = [words.colours.get(n, n) for n in names[:limit]]
+    return words.join(names) if names else ""
 
 
-def _subject(scene: Scene) -> str:
-    palette = _palette_words(scene)
-    people = _faces_phrase(scene)
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _noun(key: str, words: Phrases) -> str:
+    return words.nouns.get(key, key)
+
+
+def _subject(scene: Scene, words: Phrases) -> str:
+    palette = _palette_words(scene, words)
     if scene.kind == "document":
-        return f"Document page with {scene.text_lines} lines of text"
+        return words.document.format(lines=scene.text_lines)
     if scene.kind == "screenshot":
-        if scene.terminal:
-            return "Screenshot of a terminal window"
-        return "Screenshot of an application window"
+        return words.terminal if scene.terminal else words.app_window
+    setting = words.settings.get(scene.setting or "")
     if scene.kind == "graphic":
-        base = "Animated graphic" if scene.animated else "Graphic"
-        return f"{base} in {palette}" if palette else base
+        if scene.subject:
+            return words.graphic_of.format(subject=_noun(scene.subject, words))
+        return words.graphic(scene.animated, palette)
+    people = _faces_phrase(scene, words)
+    if people and scene.subject and _largest_face_share(scene) < 0.02:
+        people = None  # a far-away face (or a false one) says less than a confident subject
     if people:
+        if setting:
+            return words.people_in_setting.format(people=people, setting=setting)
         if scene.background:
-            return f"{people} against a {scene.background} background"
+            background = words.colours.get(scene.background, scene.background)
+            return words.against_background.format(people=people, background=background)
         return people
-    tone = _tone(scene)
-    scene_word = "animated scene" if scene.animated else "scene"
-    return f"{tone} {scene_word} in {palette} tones" if palette else f"{tone} {scene_word}"
+    if scene.subject:
+        noun = _capital(_noun(scene.subject, words))
+        if setting and scene.setting != scene.subject:
+            return words.subject_in_setting.format(subject=noun, setting=setting)
+        return noun
+    tone = words.tones[_tone(scene)]
+    return words.tone_scene(tone, scene.animated, palette)
 
 
 def _headline_text(scene: Scene) -> str | None:
     """The first of the tallest confident lines: signs and titles are what readers see first."""
-    usable = [(h, text) for text, conf, h in scene.texts if conf >= 0.8 and len(text) >= 2]
+    usable = [
+        (h, text)
+        for text, conf, h in scene.texts
+        if conf >= 0.8 and len(text) >= 2 and any(ch.isalnum() for ch in text)
+    ]
     if not usable:
         return None
     tallest = max(h for h, _ in usable)
     return next(text for h, text in usable if h >= 0.85 * tallest)
 
 
-def _fit_alt(subject: str, headline: str | None) -> str:
+def _fit_alt(subject: str, headline: str | None, words: Phrases) -> str:
     alt = subject
     if headline:
-        room = ALT_TEXT_MAX - len(subject) - len("; text reads ''")
+        room = ALT_TEXT_MAX - len(words.with_text.format(sentence=subject, text=""))
         if room >= 8:
             quote = headline if len(headline) <= room else headline[: room - 1].rstrip() + "…"
-            alt = f"{subject}; text reads '{quote}'"
+            alt = words.with_text.format(sentence=subject, text=quote)
     if len(alt) > ALT_TEXT_MAX:
         alt = alt[: ALT_TEXT_MAX - 1].rstrip() + "…"
     return alt
 
 
-def _caption(scene: Scene, subject: str, headline: str | None) -> str:
+def _caption(scene: Scene, subject: str, headline: str | None, words: Phrases) -> str:
     first = subject + "."
     details: list[str] = []
     others = [t for t, conf, _ in scene.texts if conf >= 0.8 and t != headline][:2]
     if headline:
         quoted = ", ".join(f"'{t}'" for t in [headline, *others])
-        details.append(f"visible text reads {quoted}")
-    palette = _palette_words(scene, limit=3)
+        details.append(words.caption_text.format(quoted=quoted))
+    palette = _palette_words(scene, words, limit=3)
     if palette:
-        verb = "colours are" if " and " in palette else "colour is"
-        details.append(f"dominant {verb} {palette}")
+        several = len([1 for _, share in scene.colors if share >= 0.1]) > 1
+        details.append(words.caption_colours(palette, several))
     issues = [
-        word
+        words.issues.get(word, word)
         for flag, word in (
             (scene.blurry, "blurry"),
             (scene.underexposed, "underexposed"),
@@ -166,27 +185,31 @@ def _caption(scene: Scene, subject: str, headline: str | None) -> str:
         if flag
     ]
     if issues:
-        details.append("it looks " + " and ".join(issues))
+        details.append(words.caption_issues(issues))
     if not details:
         return first
     second = "; ".join(details)
     return f"{first} {second[0].upper()}{second[1:]}."
 
 
-def _tags(scene: Scene) -> list[tuple[str, float]]:
-    """Labels with confidences; colour confidence is its area share doubled, capped at 1."""
+def _tags(scene: Scene, words: Phrases) -> list[tuple[str, float]]:
+    """Labels with confidences; colour confidence is its area share doubled, capped at 1.
+
+    The tagger's concepts and groups come with their summed class probabilities, so a
+    reader of the job's metadata sees how sure each one is.
+    """
     tags: dict[str, float] = {scene.kind: 0.8}
     n = len(scene.face_boxes)
     if n:
         tags["person" if n == 1 else "people"] = 0.75
         tags["face"] = 0.75
-        if n == 1 and _faces_phrase(scene) == "Close-up portrait of a person":
+        if n == 1 and _largest_face_share(scene) >= 0.08:
             tags["portrait"] = 0.7
         if n >= 3:
             tags["group"] = 0.7
-    words = [conf for text, conf, _ in scene.texts if len(text) >= 2]
-    if words:
-        tags["text"] = round(max(words), 2)
+    text_conf = [conf for text, conf, _ in scene.texts if len(text) >= 2]
+    if text_conf:
+        tags["text"] = round(max(text_conf), 2)
     if scene.kind == "screenshot":
         tags["terminal" if scene.terminal else "user interface"] = 0.7
     if scene.kind == "photo" and scene.saturation < 0.06:
@@ -204,8 +227,8 @@ def _tags(scene: Scene) -> list[tuple[str, float]]:
     for name, share in scene.colors:
         if share >= 0.2 and name not in tags:
             tags[name] = round(min(1.0, share * 2), 2)
-    for label, conf in scene.extra_tags:
-        tags.setdefault(label, conf)
+    for label, conf in [*scene.concept_tags, *scene.extra_tags]:
+        tags.setdefault(words.labels.get(label, label), conf)
     return sorted(tags.items(), key=lambda item: -item[1])
 
 
@@ -230,8 +253,12 @@ def _slug(scene: Scene, headline: str | None) -> str:
         parts.append("portrait")
     elif n > 1:
         parts.append(f"{n} people")
+    if scene.subject and not n:
+        parts.append(scene.subject)
+    if scene.setting and scene.setting != scene.subject:
+        parts.append(scene.setting)
     palette = [name for name, share in scene.colors if share >= 0.2][:2]
-    if not headline and not n and scene.kind in ("photo", "graphic"):
+    if not headline and not n and not scene.subject and scene.kind in ("photo", "graphic"):
         parts.append(" ".join(palette))
     parts.append(scene.kind)
     return slugify(" ".join(parts)) or scene.kind

