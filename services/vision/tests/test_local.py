@@ -104,3 +104,27 @@ def test_degenerate_sizes_still_get_complete_metadata(
     meta = local.analyze(prepare_image(encode(Image.new("RGB", size, "white"))))
     assert meta.kind == "graphic" and meta.alt_text and meta.suggested_filename
     assert max(meta.width, meta.height) <= 1024 and meta.safety.verdict == "ok"
+
+
+def test_every_sentence_of_a_plain_screenshot_is_read(local: LocalProvider) -> None:
+    """Issue 17: body text at 22 px was cut after two lines by the recognition budget."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    sentences = [
+        "Your order has shipped and will arrive on Tuesday.",
+        "Click the blue button to save your changes.",
+        "The meeting moved to room 204 at half past three.",
+        "Invoices older than ninety days are archived automatically.",
+        "Please restart the application to finish the update.",
+    ]
+    window = Image.new("RGB", (1280, 800), "white")
+    draw = ImageDraw.Draw(window)
+    draw.rectangle((0, 0, 1280, 36), fill="#dadce0")
+    font = ImageFont.load_default(size=22)
+    for i, line in enumerate(sentences):
+        draw.text((48, 80 + i * 48), line, font=font, fill="#202124")
+    meta = local.analyze(prepare_image(encode(window)))
+    read = " ".join(t.text for t in meta.detected_text).lower()
+    words = " ".join(sentences).lower().split()
+    found = [w for w in words if w.strip(".") in read]
+    assert len(found) >= 0.95 * len(words)

@@ -3,7 +3,10 @@
 Recognition cost grows with line length (a line is read as a 48-px-high strip), so a dense
 page would blow the latency budget: only the most prominent (tallest) lines are recognised,
 up to `max_lines` lines and `max_strip` total width/height ratio, while every detected line
-still counts for the layout statistics the kind classifier reads.
+still counts for the layout statistics the kind classifier reads. The strip budget is sized
+for body text: one full-width sentence of a screenshot is a 25-35:1 strip, and an earlier
+budget of 60 read only the first two of a window's sentences (bench: 58 % word recall on
+14-32 px text, 99.8 % with this budget).
 """
 
 from __future__ import annotations
@@ -57,8 +60,8 @@ def _capped_engine_class() -> type:
     class CappedRapidOCR(RapidOCR):  # type: ignore[misc]
         """Keeps only the tallest detected lines for recognition and records all boxes."""
 
-        max_lines = 12
-        max_strip = 60.0
+        max_lines = 16
+        max_strip = 320.0
         detected: list[NormBox]
 
         def detect_and_crop(self, img: np.ndarray, op_record: dict[str, Any]) -> Any:
@@ -93,8 +96,8 @@ class TextReader:
     def __init__(
         self,
         min_confidence: float = 0.6,
-        max_lines: int = 12,
-        max_strip: float = 60.0,
+        max_lines: int = 16,
+        max_strip: float = 320.0,
         threads: int = 0,
     ) -> None:
         models = bundled_model_dir()
