@@ -54,7 +54,7 @@ def _high_bit_depth_to_8bit(img: Image.Image) -> Image.Image:
     """Scale 16/32-bit grey modes to 8 bits instead of letting Pillow clip them."""
     arr = np.asarray(img)
     peak = float(arr.max()) if arr.size else 0.0
-    scale = 255.0 / (65535.0 if peak > 255 else max(peak, 1.0))
+    scale = np.float32(255.0 / (65535.0 if peak > 255 else max(peak, 1.0)))
     return Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
 
 
@@ -79,17 +79,23 @@ def _flatten_alpha(img: Image.Image) -> tuple[Image.Image, bool]:
 
 
 def prepare_image(data: bytes, max_side: int = 1024) -> Image.Image:
-    """Decode any Pillow-readable bytes: first frame, EXIF-upright, sRGB RGB, downscaled."""
+    """Decode any Pillow-readable bytes once: first frame, downscaled, EXIF-upright, sRGB RGB.
+
+    The one decode every analyser shares: JPEG is decoded at a reduced DCT scale, other
+    formats are reduced right after decoding, and orientation, colour conversion and alpha
+    flattening then run on the small frame only, so the full-size pixels are dropped early.
+    """
     img: Image.Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data))
             img = opened
-            frames = int(getattr(img, "n_frames", 1) or 1)
+            # An MPO's second image is a gain map or a stereo view, not an animation frame.
+            frames = 1 if opened.format == "MPO" else int(getattr(img, "n_frames", 1) or 1)
             source_size = img.size
-            if opened.format == "JPEG":
-                opened.draft("RGB", (max_side, max_side))
+            if opened.format in ("JPEG", "MPO"):
+                opened.draft(opened.mode, (max_side, max_side))
             img.load()
     except (
         UnidentifiedImageError,
@@ -102,23 +108,36 @@ def prepare_image(data: bytes, max_side: int = 1024) -> Image.Image:
         raise UnreadableImageError(f"cannot decode image: {type(exc).__name__}") from exc
 
     icc = img.info.get("icc_profile")
-    img = ImageOps.exif_transpose(img)
+    exif = img.getexif()
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         img = _high_bit_depth_to_8bit(img)
     elif img.mode == "CMYK":
         img = img.convert("RGB")
-    elif img.mode not in ("RGB", "RGBA", "L", "LA", "P", "PA"):
+    elif img.mode in ("P", "PA"):
+        img = img.convert("RGBA")
+    elif img.mode not in ("RGB", "RGBA", "L", "LA"):
         img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+    if max(img.size) > max_side:
+        img = _reduced(img, max_side)
+    orientation = exif.get(0x0112)
+    if orientation:
+        img.getexif()[0x0112] = orientation
+        img = ImageOps.exif_transpose(img)
     if icc and img.mode in ("RGB", "RGBA"):
         img.info["icc_profile"] = icc
         img = _to_srgb(img)
     img, has_alpha = _flatten_alpha(img)
     img = img.convert("RGB")
-    if max(img.size) > max_side:
-        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     img.info = {
         INFO_HAS_ALPHA: has_alpha,
         INFO_FRAMES: frames,
         INFO_SOURCE_SIZE: source_size,
     }
     return img
+
+
+def _reduced(img: Image.Image, max_side: int) -> Image.Image:
+    """A new, smaller frame (the caller drops the full-size one)."""
+    scale = max_side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
