@@ -125,8 +125,8 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("tram", "vehicle", "829"),
     ("bicycle", "vehicle", "444,671,870"),
     ("motorcycle", "vehicle", "665,670"),
-    ("boat", "vehicle", "472,484,554,576,625,694,780,814,871,914"),
-    ("ship", "vehicle", "403,510,628,833"),
+    # "boat" is the word people use for ships too; the model splits one vessel over both
+    ("boat", "vehicle", "403,472,484,510,554,576,625,628,694,780,814,833,871,914"),
     ("aeroplane", "vehicle", "404,895,908"),
     ("airship", "vehicle", "405"),
     ("rocket", "vehicle", "657,744,812"),
