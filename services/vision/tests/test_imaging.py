@@ -74,3 +74,24 @@ def test_every_optimizer_output_format_decodes(fmt: str) -> None:
     assert out.size == (64, 48) and out.mode == "RGB"
     r, g, _ = np.asarray(out)[10, 10].tolist()
     assert r > 150 and g < 80
+
+
+def test_large_png_with_orientation_is_reduced_then_turned_upright() -> None:
+    img = Image.new("RGB", (3000, 1000), "white")
+    img.paste((255, 0, 0), (0, 0, 300, 1000))  # red band on the left edge
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed rotated 90 degrees clockwise: the red band ends on top
+    out = prepare_image(encode(img, "PNG", exif=exif), max_side=1024)
+    assert out.size == (341, 1024)
+    assert out.getpixel((170, 20)) == pytest.approx((255, 0, 0), abs=8)
+    assert out.getpixel((170, 1000)) == pytest.approx((255, 255, 255), abs=8)
+
+
+def test_an_mpo_gain_map_is_not_an_animation_frame() -> None:
+    import io
+
+    first, second = Image.new("RGB", (64, 48), "green"), Image.new("RGB", (64, 48), "grey")
+    buf = io.BytesIO()
+    first.save(buf, "MPO", save_all=True, append_images=[second])
+    out = prepare_image(buf.getvalue())
+    assert out.info[INFO_FRAMES] == 1 and out.size == (64, 48)
