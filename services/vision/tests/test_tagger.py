@@ -97,6 +97,10 @@ def test_cut_offs_decide_subject_setting_and_group_fallback() -> None:
     probs[[979, 972]] = 0.3, 0.25  # valley, cliff: no single concept is sure
     probs[0] = 0.45
     lenient = read(probs, Cutoffs(subject=0.5, setting=0.2, group=0.5))
-    assert lenient.subject == "landscape" and lenient.setting == "valley"
+    assert lenient.subject == "landscape" and lenient.setting is None  # not "on a valley"
     strict = read(probs, Cutoffs(subject=0.5, setting=0.4, group=0.6))
     assert strict.subject is None and strict.setting is None
+    beach_dog = np.zeros(1000)
+    beach_dog[[207, 978]] = 0.55, 0.45  # golden retriever, seashore
+    reading = read(beach_dog, Cutoffs(subject=0.5, setting=0.4, group=0.4))
+    assert (reading.subject, reading.setting) == ("dog", "beach")

@@ -23,9 +23,9 @@ GROUP_NOUNS = ("landscape", "animal", "food", "vehicle", "building")
 class Cutoffs:
     """Minimum summed probability to name a subject, a setting, or a group as the subject."""
 
-    subject: float = 0.4
-    setting: float = 0.3
-    group: float = 0.5
+    subject: float = 0.5
+    setting: float = 0.4
+    group: float = 0.4
 
 
 DEFAULT_CUTOFFS = Cutoffs()
@@ -67,7 +67,12 @@ def read(probs: np.ndarray, cutoffs: Cutoffs = DEFAULT_CUTOFFS) -> Reading:
         best = max(GROUP_NOUNS, key=lambda g: groups.get(g, 0.0))
         if groups.get(best, 0.0) >= cutoffs.group:
             subject, score, group = best, groups[best], best
-    places = [c for c in [*concepts, *scenes] if c.concept.setting and c.concept.key != subject]
+    # A group named as the subject ("a landscape") is not set in one of its own members.
+    places = [
+        c
+        for c in [*concepts, *scenes]
+        if c.concept.setting and c.concept.key != subject and c.concept.group != subject
+    ]
     places.sort(key=lambda c: -c.score)
     setting = places[0].concept.key if places and places[0].score >= cutoffs.setting else None
     tags: dict[str, float] = {}
