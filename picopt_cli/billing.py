@@ -6,13 +6,15 @@
   picopt billing reconcile [--since 2026-01-01] [--json]  exit code 1 when mismatches exist
 
 Run it where the billing service is reachable (e.g. `kubectl exec` into a billing pod);
-the gRPC API is internal and never exposed by the gateway.
+the gRPC API is internal and never exposed by the gateway. `adjust` and `reconcile` send
+the staff token (BILLING_STAFF_TOKEN, else var/billing-staff.token on a one-machine run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -22,9 +24,10 @@ import grpc
 
 from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.kernel.errors import error_code
-from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.protos import from_timestamp, to_timestamp
 from picopt.kernel.settings import Settings
+from picopt.kernel.staff import staff_metadata, staff_token
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,9 +65,20 @@ def _date(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    env = dict(os.environ)
+    if args.billing_addr:
+        env["BILLING_ADDR"] = args.billing_addr
+    return Settings.load("billing", env)
+
+
 def _stub(args: argparse.Namespace) -> Any:
-    address = args.billing_addr or Settings.load("cli").addresses["billing"]
-    return billing_pb2_grpc.BillingServiceStub(make_channel(address, 30.0))
+    channel = service_channel(_settings(args), "billing", deadline_s=30.0)
+    return billing_pb2_grpc.BillingServiceStub(channel)
+
+
+def _staff(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    return staff_metadata(staff_token(_settings(args), "billing"))
 
 
 def _run(args: argparse.Namespace, call: Any) -> int:
@@ -84,7 +98,8 @@ def _adjust(args: argparse.Namespace) -> int:
                 credits=args.credits,
                 reason=args.reason,
                 idempotency_key=args.key or str(uuid.uuid4()),
-            )
+            ),
+            metadata=_staff(args),
         )
         print(f"available={reply.available} granted={reply.granted} purchased={reply.purchased}")
         return 0
@@ -141,7 +156,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         request = billing_pb2.ReconcileRequest()
         if args.since:
             request.since.CopyFrom(to_timestamp(args.since))
-        reply = stub.Reconcile(request, timeout=300)
+        reply = stub.Reconcile(request, timeout=300, metadata=_staff(args))
         found = [
             {
                 "purchase_id": m.purchase_id,

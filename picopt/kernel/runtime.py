@@ -30,7 +30,7 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from picopt.kernel import logs, metrics, production, tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.db import Database, database_url
-from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.grpc_tls import TlsFiles
 from picopt.kernel.health import Readiness
@@ -109,13 +109,7 @@ class ServiceApp:
 
     def channel(self, service: str) -> Any:
         """A gRPC channel to another service, with the default deadline (mTLS if configured)."""
-        return make_channel(
-            self.settings.addresses[service],
-            self.settings.grpc_deadline_s,
-            credentials=self.tls.channel_credentials() if self.tls else None,
-            server_name=self.tls.server_name if self.tls else "",
-            keepalive_s=self.settings.grpc_keepalive_s,
-        )
+        return service_channel(self.settings, service)
 
     def publisher(self) -> Publisher:
         publisher = Publisher(self.settings.amqp_url)

@@ -11,6 +11,7 @@ from picopt.kernel.mailer import Mailer
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
+from picopt.kernel.staff import staff_token
 from services.billing.events import subscriptions
 from services.billing.grpc_api import BillingServicer
 from services.billing.ledger import Ledger
@@ -37,7 +38,7 @@ def main() -> None:
     server = app.grpc_server()
     server.add(
         billing_pb2_grpc.add_BillingServiceServicer_to_server,
-        BillingServicer(ledger, purchases, webhooks),
+        BillingServicer(ledger, purchases, webhooks, staff_token(app.settings, "billing")),
         [service_name(billing_pb2.DESCRIPTOR, "BillingService")],
     )
     app.consume(subscriptions(ledger, env.int("BILLING_TRIAL_CREDITS", 20)), db=db)

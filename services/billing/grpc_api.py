@@ -1,4 +1,9 @@
-"""gRPC entry point of billing: translates messages, the use cases do the work."""
+"""gRPC entry point of billing: translates messages, the use cases do the work.
+
+`AdjustCredits` and `Reconcile` are staff operations: they need the billing staff token
+(picopt.kernel.staff), so a caller that merely reaches billing's port cannot mint credits
+or read every purchase.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.kernel.errors import InvalidArgument
 from picopt.kernel.protos import from_timestamp, to_timestamp
+from picopt.kernel.staff import require_staff
 from services.billing.ledger import Ledger
 from services.billing.models import Purchase
 from services.billing.purchases import Purchases
@@ -36,8 +42,11 @@ def purchase_message(p: Purchase) -> billing_pb2.Purchase:
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
-    def __init__(self, ledger: Ledger, purchases: Purchases, webhooks: StripeWebhooks) -> None:
+    def __init__(
+        self, ledger: Ledger, purchases: Purchases, webhooks: StripeWebhooks, staff_token: str
+    ) -> None:
         self.ledger = ledger
+        self.staff_token = staff_token
         self.purchases = purchases
         self.webhooks = webhooks
         self.usage = Usage(ledger.db)
@@ -164,6 +173,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     def AdjustCredits(
         self, request: billing_pb2.AdjustCreditsRequest, context: Any
     ) -> billing_pb2.AdjustCreditsResponse:
+        require_staff(context, self.staff_token)
         if not request.user_id:
             raise InvalidArgument("user_id is required")
         b = self.ledger.adjust(
@@ -179,6 +189,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     def Reconcile(
         self, request: billing_pb2.ReconcileRequest, context: Any
     ) -> billing_pb2.ReconcileResponse:
+        require_staff(context, self.staff_token)
         since = from_timestamp(request.since) if request.HasField("since") else None
         checked, mismatches = reconcile(self.ledger.db, self.purchases.stripe, since)
         return billing_pb2.ReconcileResponse(

@@ -11,8 +11,7 @@ import grpc
 
 from picopt.auth.v1 import auth_pb2_grpc
 from picopt.billing.v1 import billing_pb2_grpc
-from picopt.kernel.grpc_client import make_channel
-from picopt.kernel.grpc_tls import TlsFiles
+from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.settings import Settings
 from picopt.processor.v1 import processor_pb2_grpc
 from picopt.retention.v1 import retention_pb2_grpc
@@ -35,20 +34,9 @@ class Backends:
 
     @classmethod
     def connect(cls, settings: Settings, request_id: Callable[[], str]) -> Backends:
-        """Channels to the services, over mTLS when GRPC_TLS_* are set."""
-        tls = TlsFiles.from_env(settings.env)
-
-        def channel(name: str) -> grpc.Channel:
-            return make_channel(
-                settings.addresses[name],
-                settings.grpc_deadline_s,
-                request_id,
-                credentials=tls.channel_credentials() if tls else None,
-                server_name=tls.server_name if tls else "",
-            )
-
+        """Channels to the services (the kernel's, so over mTLS when GRPC_TLS_* are set)."""
         names = ("auth", "billing", "processor", "retention", "vision")
-        channels = {name: channel(name) for name in names}
+        channels = {name: service_channel(settings, name, request_id=request_id) for name in names}
         return cls(
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             billing=billing_pb2_grpc.BillingServiceStub(channels["billing"]),

@@ -17,8 +17,7 @@ import grpc
 from flask import Blueprint, Response, current_app, jsonify
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from picopt.kernel.grpc_client import make_channel
-from picopt.kernel.grpc_tls import TlsFiles
+from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.settings import Settings
 
 # Every gRPC service the gateway calls (deploy/callgraph.yaml lists the same).
@@ -34,16 +33,9 @@ class BackendHealth:
     """Asks each backend's health service and Redis; remembers the answer for CACHE_S."""
 
     def __init__(self, settings: Settings, backends: tuple[str, ...] = BACKENDS) -> None:
-        tls = TlsFiles.from_env(settings.env)
         self._stubs = {
             name: health_pb2_grpc.HealthStub(
-                make_channel(
-                    settings.addresses[name],
-                    CHECK_TIMEOUT_S,
-                    credentials=tls.channel_credentials() if tls else None,
-                    server_name=tls.server_name if tls else "",
-                    keepalive_s=settings.grpc_keepalive_s,
-                )
+                service_channel(settings, name, deadline_s=CHECK_TIMEOUT_S)
             )
             for name in backends
         }

@@ -66,6 +66,13 @@ def job_message(job: Job) -> processor_pb2.Job:
     return msg
 
 
+def _require_owner(owner_id: str) -> None:
+    """Every call on a user's jobs names the user: an empty owner is a caller's bug, never
+    "any owner" (that would hand every job to whoever forgets to send it)."""
+    if not owner_id:
+        raise InvalidArgument("owner_id is required", code="owner_required")
+
+
 def _encode_cursor(job: Job) -> str:
     raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
     return base64.urlsafe_b64encode(raw).decode()
@@ -132,9 +139,10 @@ class JobService:
         return job
 
     def _owned(self, s: Session, job_id: str, owner_id: str) -> Job:
+        _require_owner(owner_id)
         job = s.get(Job, job_id) if job_id else None
         # Another tenant's job is indistinguishable from a missing one.
-        if job is None or (owner_id and job.owner_id != owner_id):
+        if job is None or job.owner_id != owner_id:
             raise NotFound("job not found", code="job_not_found")
         return job
 
@@ -145,6 +153,7 @@ class JobService:
             return job
 
     def list(self, owner_id: str, page_size: int, cursor: str) -> tuple[list[Job], str]:
+        _require_owner(owner_id)
         size = min(max(page_size or 20, 1), 100)
         query = select(Job).where(Job.owner_id == owner_id)
         if cursor:

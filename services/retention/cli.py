@@ -19,7 +19,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from picopt.kernel.errors import AppError
-from picopt.kernel.grpc_client import make_channel
+from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.settings import Settings
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.retention.policies import parse_policy
@@ -186,7 +186,7 @@ def _policies_table(policies: Sequence[retention_pb2.Policy]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.load("retention")
-    channel = make_channel(settings.addresses["retention"], settings.grpc_deadline_s)
+    channel = service_channel(settings, "retention")
     stub = retention_pb2_grpc.RetentionServiceStub(channel)
     args = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -145,6 +145,7 @@ def running_stack(
             "MAIL_DIR": str(tmp / "mail"),
             "MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "AUTH_SECRET": secrets.token_urlsafe(32),
+            "BILLING_STAFF_TOKEN": secrets.token_urlsafe(24),
             "GATEWAY_PORT": str(free_port()),
             "GATEWAY_WORKERS": "1",
             "PROCESSOR_WORKERS": str(workers),

@@ -24,6 +24,7 @@ from picopt.client import ApiError, Client
 from picopt.demo import mail_text
 from picopt.devstack import Stack
 from picopt.kernel.errors import error_code
+from picopt.kernel.staff import staff_metadata
 from picopt.samples import graphic_png
 from picopt_cli import main as picopt_main
 from services.billing.tests import stripe_fixtures as sf
@@ -70,6 +71,13 @@ def stripe_client(localstripe: str) -> stripe.StripeClient:
     return stripe.StripeClient(STRIPE_KEY, base_addresses={"api": localstripe})
 
 
+@pytest.fixture
+def staff(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[str, str], ...]:
+    """The billing staff token, where `picopt billing` reads it; returned as call metadata."""
+    monkeypatch.setenv("BILLING_STAFF_TOKEN", stack.env["BILLING_STAFF_TOKEN"])
+    return staff_metadata(stack.env["BILLING_STAFF_TOKEN"])
+
+
 def billing_stub(stack: Stack) -> Any:
     return billing_pb2_grpc.BillingServiceStub(grpc.insecure_channel(stack.grpc_address("billing")))
 
@@ -113,7 +121,10 @@ def test_trial_arrives_with_the_confirmation_and_packs_are_public(stack: Stack) 
 
 
 def test_payment_intent_purchase_through_localstripe_then_refund_and_reconcile(
-    stack: Stack, stripe_client: stripe.StripeClient, capsys: pytest.CaptureFixture[str]
+    stack: Stack,
+    stripe_client: stripe.StripeClient,
+    capsys: pytest.CaptureFixture[str],
+    staff: object,
 ) -> None:
     api, email, _ = signed_up(stack)
     wait_for(lambda: api.balance()["available"] == TRIAL, what="trial credits")
@@ -210,10 +221,14 @@ def test_usage_lists_captured_jobs_per_job_and_per_day(stack: Stack) -> None:
 
 
 def test_staff_adjustments_show_in_the_ledger(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user_id = str(uuid.uuid4())
     address = ["billing", "--billing-addr", stack.grpc_address("billing")]
+    monkeypatch.setenv("BILLING_STAFF_TOKEN", "a guess")
+    assert picopt_main([*address, "adjust", user_id, "7", "--reason", "free"]) == 2
+    assert "staff_token_required" in capsys.readouterr().err
+    monkeypatch.setenv("BILLING_STAFF_TOKEN", stack.env["BILLING_STAFF_TOKEN"])
     assert (
         picopt_main([*address, "adjust", user_id, "7", "--reason", "goodwill", "--key", "k1"]) == 0
     )
@@ -228,14 +243,17 @@ def test_staff_adjustments_show_in_the_ledger(
     assert "goodwill" in out and "balance 7 in 1 entries" in out
 
 
-def test_sixty_concurrent_reservations_never_overspend(stack: Stack) -> None:
+def test_sixty_concurrent_reservations_never_overspend(
+    stack: Stack, staff: tuple[tuple[str, str], ...]
+) -> None:
     """60 parallel 2-credit jobs against 100 credits through billing's gRPC API."""
     stub = billing_stub(stack)
     user_id = str(uuid.uuid4())
     stub.AdjustCredits(
         billing_pb2.AdjustCreditsRequest(
             user_id=user_id, credits=100, reason="test", idempotency_key="c"
-        )
+        ),
+        metadata=staff,
     )
     start = threading.Barrier(60)
 

@@ -14,7 +14,7 @@ from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.grpc_tls import TlsFiles
 from picopt.kernel.settings import Env, SettingsError
-from picopt.kernel.tests.certs import TestCA
+from picopt.kernel.tests.certs import Pair, TestCA
 
 
 @pytest.fixture
@@ -121,3 +121,54 @@ def test_partial_tls_settings_fail_at_start(ca: TestCA) -> None:
     with pytest.raises(SettingsError, match="cannot read"):
         TlsFiles.from_env(Env({**ca.env(pair), "GRPC_TLS_KEY": str(ca.directory / "nope.key")}))
     assert TlsFiles.from_env(Env({})) is None
+
+
+def install(directory: Path, ca: TestCA, pair: Pair) -> tuple[Path, Path, Path]:
+    """Put a certificate, its key and the CA where a process reads them, each file replaced
+    by a rename (as the kubelet swaps a renewed Secret's files)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = (directory / "tls.crt", directory / "tls.key", directory / "ca.crt")
+    for path, source in zip(paths, (pair.cert, pair.key, ca.ca_path), strict=True):
+        fresh = path.with_suffix(".new")
+        fresh.write_bytes(source.read_bytes())
+        fresh.replace(path)
+    return paths
+
+
+def test_certificates_renewed_under_a_running_server_and_client_are_used(tmp_path: Path) -> None:
+    """Issue 13 item 8: rotated without restart. Both sides move to a new CA; an old
+    certificate is refused afterwards, so the old material really is gone."""
+    old, new = TestCA(tmp_path / "old", "old CA"), TestCA(tmp_path / "new", "new CA")
+    server_files = TlsFiles(*install(tmp_path / "srv", old, old.issue("auth")), check_interval_s=0)
+    server = GrpcServer("auth", "127.0.0.1", 0, credentials=server_files.server_credentials())
+    server.start()
+    address = f"127.0.0.1:{server.port}"
+    stale_gateway = old.issue("gateway")
+    client_files = TlsFiles(*install(tmp_path / "cli", old, stale_gateway), check_interval_s=0)
+    try:
+        with make_channel(address, tls=client_files) as channel:
+            assert check(channel) == "SERVING"
+            install(tmp_path / "srv", new, new.issue("auth"))
+            install(tmp_path / "cli", new, new.issue("gateway"))
+            assert check(channel) == "SERVING"  # the same channel object, new certificates
+            assert (server_files.version, client_files.version) == (1, 1)
+        stale = grpc.ssl_channel_credentials(
+            root_certificates=old.ca_path.read_bytes(),
+            private_key=stale_gateway.key.read_bytes(),
+            certificate_chain=stale_gateway.cert.read_bytes(),
+        )
+        with make_channel(address, credentials=stale) as channel:
+            assert refusal(channel) == grpc.StatusCode.UNAVAILABLE
+    finally:
+        server.stop(0)
+
+
+def test_a_renewal_caught_halfway_keeps_the_working_certificate(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path / "pki")
+    files = TlsFiles(*install(tmp_path / "srv", ca, ca.issue("auth")), check_interval_s=0)
+    before = files.current()
+    other = ca.issue("billing")
+    (tmp_path / "srv" / "tls.crt").write_bytes(other.cert.read_bytes())  # key not yet swapped
+    assert files.current() == before and files.version == 0
+    (tmp_path / "srv" / "tls.key").write_bytes(other.key.read_bytes())
+    assert files.current().cert == other.cert.read_bytes() and files.version == 1

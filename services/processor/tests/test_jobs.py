@@ -66,6 +66,18 @@ def test_another_tenant_sees_nothing(jobs: JobService) -> None:
     assert jobs.list("user-b", 10, "")[0] == []
 
 
+def test_an_empty_owner_is_refused_not_a_wildcard(jobs: JobService) -> None:
+    """Issue 13 item 8: an empty owner_id used to skip the ownership check."""
+    job_id = create(jobs, owner="user-a")
+    for call in (jobs.get, jobs.cancel, jobs.mark_downloaded):
+        with pytest.raises(InvalidArgument) as refused:
+            call(job_id, "")
+        assert refused.value.code == "owner_required"
+    with pytest.raises(InvalidArgument):
+        jobs.list("", 10, "")
+    assert jobs.get(job_id, "user-a").status == "queued"
+
+
 def test_cursor_paging_visits_every_job_once_newest_first(jobs: JobService) -> None:
     created = [create(jobs) for _ in range(7)]
     seen: list[str] = []
