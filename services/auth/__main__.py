@@ -12,6 +12,7 @@ from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
 from picopt.kernel.settings import Env, local_secret
 from services.auth.events import subscriptions
+from services.auth.expiry import ExpiryConfig, IdentityExpiry
 from services.auth.grpc_api import AuthServicer
 from services.auth.notify import Notifier
 from services.auth.oauth import OAuthSignIn, providers_from_env
@@ -42,12 +43,15 @@ def main() -> None:
     app = ServiceApp("auth")
     env = app.settings.env
     secret = env.str("AUTH_SECRET") or local_secret(app.settings.var_dir / "auth.secret")
+    config = config_from_env(env, secret.encode())
+    expiry_config = ExpiryConfig.from_env(env, config.confirm_ttl)  # refused before any work
     db = app.database(MIGRATIONS)
     outbox = Outbox("auth")
     notifier = Notifier(
         Mailer.from_settings(app.settings), env.str("PUBLIC_URL", "http://127.0.0.1:8080")
     )
-    service = AuthService(db, outbox, config_from_env(env, secret.encode()), notifier)
+    service = AuthService(db, outbox, config, notifier)
+    expiry = IdentityExpiry(db, expiry_config)
     oauth = OAuthSignIn(service, providers_from_env(env))
     server = app.grpc_server()
     server.add(
@@ -59,6 +63,7 @@ def main() -> None:
     privacy = AuthPrivacy(service, outbox)
     privacy.register(server)
     app.consume(privacy.participant.subscriptions(), db=db)
+    app.every("purge_expired_identity_data", expiry.config.interval_s, expiry.purge)
     app.outbox_relay(db)
     app.run()
 

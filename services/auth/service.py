@@ -284,7 +284,7 @@ class AuthService:
         tokens = s.execute(
             update(EmailToken)
             .where(EmailToken.user_id == user_id, EmailToken.used_at.is_(None))
-            .values(used_at=at)
+            .values(used_at=at, name=None, password_hash=None)
         )
         return {
             "sessions": self._end_sessions(s, user_id),
@@ -307,6 +307,7 @@ class AuthService:
                         self._claim(s, user, via="confirmation")
                         user.password_hash = row.password_hash
                         user.name = row.name or user.name
+                    row.password_hash = row.name = None  # spent: the account holds them now
                 else:
                     # Only a confirmed account can have asked for a change; a change token
                     # of an unconfirmed one (from before this rule) is worthless.
