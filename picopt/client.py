@@ -127,14 +127,15 @@ class Client:
     def logout(self) -> None:
         self._call("POST", "/v1/auth/logout")
 
-    def logout_everywhere(self) -> None:
-        self._call("POST", "/v1/auth/logout-everywhere")
+    def logout_everywhere(self, revoke_api_keys: bool = False) -> None:
+        body = {"revoke_api_keys": True} if revoke_api_keys else None
+        self._call("POST", "/v1/auth/logout-everywhere", json=body)
 
     def request_password_reset(self, email: str) -> None:
         self._call("POST", "/v1/auth/password-reset", json={"email": email})
 
-    def reset_password(self, token: str, password: str) -> None:
-        body = {"token": token, "password": password}
+    def reset_password(self, token: str, password: str, revoke_api_keys: bool = False) -> None:
+        body = {"token": token, "password": password, "revoke_api_keys": revoke_api_keys}
         self._call("POST", "/v1/auth/password-reset/confirm", json=body)
 
     def update_account(self, **fields: str) -> dict[str, Any]:
@@ -261,9 +262,11 @@ class Client:
         response = self._call("GET", f"/v1/account/export/{export_id}")
         return None if response.status_code == 202 else response.content
 
-    def delete_account(self) -> dict[str, Any]:
-        """Disable the account now; it is erased everywhere within 30 days."""
-        return dict(self._call("DELETE", "/v1/account").json())
+    def delete_account(self, password: str | None = None) -> dict[str, Any]:
+        """Disable the account now; it is erased everywhere within 30 days. Signed in with an
+        API key, the account password is needed too."""
+        body = {"password": password} if password else None
+        return dict(self._call("DELETE", "/v1/account", json=body).json())
 
     def privacy_policy(self) -> dict[str, Any]:
         return dict(self._call("GET", "/v1/privacy").json())

@@ -86,8 +86,10 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def ResetPassword(
         self, request: auth_pb2.ResetPasswordRequest, context: Any
     ) -> auth_pb2.ResetPasswordResponse:
-        self.service.reset_password(request.token, request.new_password)
-        return auth_pb2.ResetPasswordResponse()
+        keys = self.service.reset_password(
+            request.token, request.new_password, request.revoke_api_keys
+        )
+        return auth_pb2.ResetPasswordResponse(api_keys_revoked=keys)
 
     def LogIn(self, request: auth_pb2.LogInRequest, context: Any) -> auth_pb2.LogInResponse:
         try:
@@ -112,8 +114,17 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def LogOutEverywhere(
         self, request: auth_pb2.LogOutEverywhereRequest, context: Any
     ) -> auth_pb2.LogOutEverywhereResponse:
-        ended = self.service.log_out_everywhere(request.user_id)
-        return auth_pb2.LogOutEverywhereResponse(sessions_ended=ended)
+        ended, keys = self.service.log_out_everywhere(request.user_id, request.revoke_api_keys)
+        return auth_pb2.LogOutEverywhereResponse(sessions_ended=ended, api_keys_revoked=keys)
+
+    def VerifyPassword(
+        self, request: auth_pb2.VerifyPasswordRequest, context: Any
+    ) -> auth_pb2.VerifyPasswordResponse:
+        try:
+            self.service.verify_password(request.user_id, request.password, request.client_address)
+        except LoginThrottled as throttled:
+            return auth_pb2.VerifyPasswordResponse(retry_after_s=throttled.retry_after_s)
+        return auth_pb2.VerifyPasswordResponse()
 
     def AuthenticateSession(
         self, request: auth_pb2.AuthenticateSessionRequest, context: Any

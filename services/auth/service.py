@@ -276,11 +276,7 @@ class AuthService:
 
     def _revoke_credentials(self, s: DbSession, user_id: str, at: datetime) -> dict[str, int]:
         """End every session and revoke every API key and unused email token of the user."""
-        keys = s.execute(
-            update(ApiKey)
-            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
+        keys = self._revoke_api_keys(s, user_id)
         tokens = s.execute(
             update(EmailToken)
             .where(EmailToken.user_id == user_id, EmailToken.used_at.is_(None))
@@ -288,7 +284,7 @@ class AuthService:
         )
         return {
             "sessions": self._end_sessions(s, user_id),
-            "api_keys": rowcount(keys),
+            "api_keys": keys,
             "email_tokens": rowcount(tokens),
         }
 
@@ -342,7 +338,9 @@ class AuthService:
         log.info("password_reset_requested", user_id=user_id)
         self.notify.reset_password(email, token, self._hours(self.config.reset_ttl))
 
-    def reset_password(self, token: str, new_password: str) -> None:
+    def reset_password(self, token: str, new_password: str, revoke_api_keys: bool = False) -> int:
+        """Sets the password and ends every session; with `revoke_api_keys`, every API key
+        goes too (whoever knew the old password may have made one). Returns keys revoked."""
         check_password(new_password)
         password_hash = credentials.hash_password(new_password)
         with self.db.session() as s:
@@ -364,11 +362,21 @@ class AuthService:
                 .values(used_at=utcnow())
             )
             ended = self._end_sessions(s, user.id)
+            keys = self._revoke_api_keys(s, user.id) if revoke_api_keys else 0
             self._mark_confirmed(s, user)  # the mailbox owner proved it
             self.throttle.succeeded(s, self.throttle.keys(user.email, ""))
             email, user_id = user.email, user.id
-        log.info("password_reset", user_id=user_id, sessions_ended=ended)
+        log.info("password_reset", user_id=user_id, sessions_ended=ended, api_keys_revoked=keys)
         self.notify.password_changed(email)
+        return keys
+
+    def _revoke_api_keys(self, s: DbSession, user_id: str) -> int:
+        result = s.execute(
+            update(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return rowcount(result)
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -461,11 +469,43 @@ class AuthService:
         with self.db.session() as s:
             s.execute(delete(Session).where(Session.token_hash == credentials.token_digest(token)))
 
-    def log_out_everywhere(self, user_id: str) -> int:
+    def log_out_everywhere(self, user_id: str, revoke_api_keys: bool = False) -> tuple[int, int]:
+        """Ends every session of the account and, when asked, revokes every API key too.
+        Returns (sessions ended, keys revoked)."""
         with self.db.session() as s:
             ended = self._end_sessions(s, user_id)
-        log.info("logged_out_everywhere", user_id=user_id, sessions_ended=ended)
-        return ended
+            keys = self._revoke_api_keys(s, user_id) if revoke_api_keys else 0
+        log.info(
+            "logged_out_everywhere", user_id=user_id, sessions_ended=ended, api_keys_revoked=keys
+        )
+        return ended, keys
+
+    def verify_password(self, user_id: str, password: str, address: str = "") -> None:
+        """Checks a signed-in user's password again before a grave step; counted and locked
+        like a sign-in, so an API key holder cannot guess it faster than anyone else.
+
+        An account without a password cannot answer: it must sign in afresh instead.
+        """
+        with self.db.session(readonly=True) as s:
+            user = s.get(User, user_id)
+            if not _usable(user) or user is None:
+                raise NotFound("user not found")
+            if user.password_hash is None:
+                raise FailedPrecondition(
+                    "this account has no password: sign in again to confirm it is you",
+                    code="reauthentication_required",
+                )
+            email, stored = user.email, user.password_hash
+        keys = self.throttle.keys(email, address)
+        with self.db.session() as s:
+            wait = self.throttle.attempt(s, keys, utcnow())
+        if wait:
+            raise LoginThrottled(wait)
+        if not credentials.verify_password(stored, password):
+            log.info("password_check_failed", user_id=user_id)
+            raise Unauthenticated("the password is wrong", code="invalid_credentials")
+        with self.db.session() as s:
+            self.throttle.succeeded(s, keys)
 
     def authenticate_session(self, token: str) -> str:
         invalid = Unauthenticated("session is invalid or expired", code="invalid_session")

@@ -91,8 +91,12 @@ def operation(
     problems: Iterable[int] = (),
     auth: bool = True,
     csrf: bool = True,
+    body_optional: bool = False,
 ) -> Callable[[F], F]:
     """Declare a route's contract; validates `body` (JSON) and `query` before the view runs.
+
+    With `body_optional`, a request without a body is validated as `{}` (the model's
+    defaults), so clients that never sent one keep working.
 
     `responses` maps a success status to a model, a media type string (binary
     download) or None (no content). `problems` lists the error statuses beyond
@@ -115,6 +119,8 @@ def operation(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if body is not None:
                 raw = request.get_json(silent=True)
+                if raw is None and body_optional and not request.get_data(cache=True):
+                    raw = {}
                 if not isinstance(raw, dict):
                     raise Problem(
                         400,

@@ -30,7 +30,11 @@ _STATUS_BY_GRPC = {
 }
 
 # Codes whose HTTP status differs from their gRPC status's default.
-_STATUS_BY_CODE = {"insufficient_credits": 402, "email_unconfirmed": 403}
+_STATUS_BY_CODE = {
+    "insufficient_credits": 402,
+    "email_unconfirmed": 403,
+    "reauthentication_required": 403,
+}
 
 
 class Problem(Exception):

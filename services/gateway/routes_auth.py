@@ -28,6 +28,7 @@ from services.gateway.schemas import (
     Accepted,
     LoginBody,
     LoginReply,
+    LogoutEverywhereBody,
     OAuthCallbackQuery,
     OAuthStartQuery,
     PasswordResetBody,
@@ -152,11 +153,19 @@ def logout() -> Response:
 
 
 @bp.post("/v1/auth/logout-everywhere")
-@operation("Sign out of every session of this account", tags=["auth"], responses={204: None})
-def logout_everywhere() -> Response:
+@operation(
+    "Sign out of every session of this account; `revoke_api_keys` revokes every API key too",
+    tags=["auth"],
+    body=LogoutEverywhereBody,
+    body_optional=True,
+    responses={204: None},
+)
+def logout_everywhere(body: LogoutEverywhereBody) -> Response:
     user_id = current_user_id()
     with calling("auth"):
-        _backends().auth.LogOutEverywhere(auth_pb2.LogOutEverywhereRequest(user_id=user_id))
+        _backends().auth.LogOutEverywhere(
+            auth_pb2.LogOutEverywhereRequest(user_id=user_id, revoke_api_keys=body.revoke_api_keys)
+        )
     response = Response(status=204)
     clear_session_cookies(response)
     return response
@@ -180,7 +189,8 @@ def password_reset(body: PasswordResetBody) -> tuple[Response, int]:
 
 @bp.post("/v1/auth/password-reset/confirm")
 @operation(
-    "Set a new password with the emailed token; every session ends",
+    "Set a new password with the emailed token; every session ends, and every API key "
+    "too with `revoke_api_keys`",
     tags=["auth"],
     body=PasswordResetConfirmBody,
     responses={204: None},
@@ -189,7 +199,9 @@ def password_reset(body: PasswordResetBody) -> tuple[Response, int]:
 def password_reset_confirm(body: PasswordResetConfirmBody) -> Response:
     with calling("auth"):
         _backends().auth.ResetPassword(
-            auth_pb2.ResetPasswordRequest(token=body.token, new_password=body.password)
+            auth_pb2.ResetPasswordRequest(
+                token=body.token, new_password=body.password, revoke_api_keys=body.revoke_api_keys
+            )
         )
     return Response(status=204)
 

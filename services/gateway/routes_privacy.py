@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel
 
 from picopt.auth.v1 import auth_pb2
@@ -22,6 +22,7 @@ from services.gateway.identity import current_user_id
 from services.gateway.openapi import operation
 from services.gateway.privacy_facts import PrivacyFactsSource
 from services.gateway.problems import Problem
+from services.gateway.schemas import AccountDeleteBody
 
 log = get_logger(__name__)
 
@@ -136,12 +137,19 @@ def _request_reply(r: retention_pb2.PrivacyRequest) -> dict[str, Any]:
 
 @bp.delete("/v1/account")
 @operation(
-    "Delete the account: disabled at once, erased everywhere within 30 days",
+    "Delete the account: disabled at once, erased everywhere within 30 days. With an API key "
+    'alone, send the account password (`{"password": ...}`); an account without one must '
+    "do it signed in",
     tags=["privacy"],
+    body=AccountDeleteBody,
+    body_optional=True,
     responses={202: PrivacyRequestReply},
+    problems=[403, 429],
 )
-def delete_account() -> tuple[Response, int]:
+def delete_account(body: AccountDeleteBody) -> tuple[Response, int]:
     user_id = current_user_id()
+    if g.auth_kind == "api_key":
+        _password_again(user_id, body.password)
     with calling("retention"):
         reply = _privacy().RequestErasure(retention_pb2.RequestErasureRequest(user_id=user_id))
     # The request is recorded; now disable at once rather than when `account.erase` arrives.
@@ -153,6 +161,30 @@ def delete_account() -> tuple[Response, int]:
     except grpc.RpcError:
         log.warning("disable_at_once_failed", user_id=user_id)
     return jsonify(_request_reply(reply.request)), 202
+
+
+def _password_again(user_id: str, password: str | None) -> None:
+    """A leaked API key must not be enough to erase an account: ask for the password."""
+    if not password:
+        raise Problem(
+            403,
+            "reauthentication-required",
+            'erasing the account with an API key needs the account password: send {"password": '
+            '"..."}, or delete it signed in on the web app',
+        )
+    with calling("auth"):
+        reply = current_app.extensions["backends"].auth.VerifyPassword(
+            auth_pb2.VerifyPasswordRequest(
+                user_id=user_id, password=password, client_address=request.remote_addr or ""
+            )
+        )
+    if reply.retry_after_s:
+        raise Problem(
+            429,
+            "login-throttled",
+            f"too many wrong passwords; try again in {reply.retry_after_s} s",
+            retry_after=reply.retry_after_s,
+        )
 
 
 @bp.post("/v1/account/export")

@@ -37,6 +37,20 @@ class PasswordResetBody(_Body):
 class PasswordResetConfirmBody(_Body):
     token: str = Token
     password: str = Password
+    # Someone who knew the old password may have made API keys: offer to revoke them all.
+    revoke_api_keys: bool = False
+
+
+class LogoutEverywhereBody(_Body):
+    """Optional: also revoke every API key of the account."""
+
+    revoke_api_keys: bool = False
+
+
+class AccountDeleteBody(_Body):
+    """Signed in with a session, nothing is needed; with an API key, the account password."""
+
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
 
 
 class AccountPatchBody(_Body):

@@ -79,8 +79,8 @@ def unique_person() -> tuple[str, str]:
     return f"Zelda Quuxington{tag}", f"zelda.{tag}@example.test"
 
 
-def call(client: Client, method: str, path: str) -> requests.Response:
-    return client.http.request(method, client.base_url + path, timeout=30)
+def call(client: Client, method: str, path: str, **kwargs: Any) -> requests.Response:
+    return client.http.request(method, client.base_url + path, timeout=30, **kwargs)
 
 
 def owned_blobs(stack: Stack, user_id: str) -> list[str]:
@@ -174,7 +174,7 @@ def test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_
 
     stack.kill("processor")
     try:
-        reply = call(user, "DELETE", "/v1/account")
+        reply = call(user, "DELETE", "/v1/account", json={"password": PASSWORD})
         assert reply.status_code == 202, reply.text
         request = reply.json()
         assert request["kind"] == "erasure" and request["status"] == "open"

@@ -202,7 +202,7 @@ def test_erasure_deletes_the_stripe_customer_and_scrubs_the_payments(
     for intent in (paid, pending):
         assert stripe_client.v1.payment_intents.retrieve(intent).metadata["user_id"] == user_id
 
-    request_id = user.delete_account()["id"]
+    request_id = user.delete_account(password="correct horse battery staple")["id"]
     with grpc.insecure_channel(stack.grpc_address("retention")) as channel:
         staff = retention_pb2_grpc.RetentionServiceStub(channel)
         metadata = (("authorization", f"Bearer {STAFF_TOKEN}"),)

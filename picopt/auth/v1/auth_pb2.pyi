@@ -194,28 +194,52 @@ class RequestPasswordResetResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ResetPasswordRequest(_message.Message):
-    __slots__ = ("token", "new_password")
+    __slots__ = ("token", "new_password", "revoke_api_keys")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_API_KEYS_FIELD_NUMBER: _ClassVar[int]
     token: str
     new_password: str
-    def __init__(self, token: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+    revoke_api_keys: bool
+    def __init__(self, token: _Optional[str] = ..., new_password: _Optional[str] = ..., revoke_api_keys: _Optional[bool] = ...) -> None: ...
 
 class ResetPasswordResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("api_keys_revoked",)
+    API_KEYS_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    api_keys_revoked: int
+    def __init__(self, api_keys_revoked: _Optional[int] = ...) -> None: ...
 
 class LogOutEverywhereRequest(_message.Message):
-    __slots__ = ("user_id",)
+    __slots__ = ("user_id", "revoke_api_keys")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_API_KEYS_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    revoke_api_keys: bool
+    def __init__(self, user_id: _Optional[str] = ..., revoke_api_keys: _Optional[bool] = ...) -> None: ...
 
 class LogOutEverywhereResponse(_message.Message):
-    __slots__ = ("sessions_ended",)
+    __slots__ = ("sessions_ended", "api_keys_revoked")
     SESSIONS_ENDED_FIELD_NUMBER: _ClassVar[int]
+    API_KEYS_REVOKED_FIELD_NUMBER: _ClassVar[int]
     sessions_ended: int
-    def __init__(self, sessions_ended: _Optional[int] = ...) -> None: ...
+    api_keys_revoked: int
+    def __init__(self, sessions_ended: _Optional[int] = ..., api_keys_revoked: _Optional[int] = ...) -> None: ...
+
+class VerifyPasswordRequest(_message.Message):
+    __slots__ = ("user_id", "password", "client_address")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    password: str
+    client_address: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+
+class VerifyPasswordResponse(_message.Message):
+    __slots__ = ("retry_after_s",)
+    RETRY_AFTER_S_FIELD_NUMBER: _ClassVar[int]
+    retry_after_s: int
+    def __init__(self, retry_after_s: _Optional[int] = ...) -> None: ...
 
 class UpdateAccountRequest(_message.Message):
     __slots__ = ("user_id", "name", "email", "current_password", "vision_provider", "language")

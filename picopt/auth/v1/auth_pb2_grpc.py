@@ -140,6 +140,11 @@ class AuthServiceStub:
                 request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.SerializeToString,
                 response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.FromString,
                 _registered_method=True)
+        self.VerifyPassword = channel.unary_unary(
+                '/picopt.auth.v1.AuthService/VerifyPassword',
+                request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.VerifyPasswordRequest.SerializeToString,
+                response_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.VerifyPasswordResponse.FromString,
+                _registered_method=True)
         self.DisableAccount = channel.unary_unary(
                 '/picopt.auth.v1.AuthService/DisableAccount',
                 request_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.DisableAccountRequest.SerializeToString,
@@ -277,6 +282,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyPassword(self, request, context):
+        """Check a signed-in user's password again before a grave step (erasing the account
+        through an API key); counted by the sign-in throttle like a sign-in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DisableAccount(self, request, context):
         """Disable at once (sessions, keys and tokens revoked); erasure follows by event.
         """
@@ -391,6 +404,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.UnlinkIdentity,
                     request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.FromString,
                     response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.SerializeToString,
+            ),
+            'VerifyPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyPassword,
+                    request_deserializer=picopt_dot_auth_dot_v1_dot_auth__pb2.VerifyPasswordRequest.FromString,
+                    response_serializer=picopt_dot_auth_dot_v1_dot_auth__pb2.VerifyPasswordResponse.SerializeToString,
             ),
             'DisableAccount': grpc.unary_unary_rpc_method_handler(
                     servicer.DisableAccount,
@@ -966,6 +984,33 @@ class AuthService:
             '/picopt.auth.v1.AuthService/UnlinkIdentity',
             picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityRequest.SerializeToString,
             picopt_dot_auth_dot_v1_dot_auth__pb2.UnlinkIdentityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.auth.v1.AuthService/VerifyPassword',
+            picopt_dot_auth_dot_v1_dot_auth__pb2.VerifyPasswordRequest.SerializeToString,
+            picopt_dot_auth_dot_v1_dot_auth__pb2.VerifyPasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -150,7 +150,7 @@ def test_absolute_expiry_and_logout_everywhere(env: Env) -> None:
     with pytest.raises(Unauthenticated):
         env.service.authenticate_session(a.token)
     c = env.service.log_in("ada@example.test", PASSWORD)
-    assert env.service.log_out_everywhere(c.user.id) == 2  # b (expired, not yet swept) and c
+    assert env.service.log_out_everywhere(c.user.id) == (2, 0)  # b (expired, unswept) and c
     for token in (b.token, c.token):
         with pytest.raises(Unauthenticated):
             env.service.authenticate_session(token)

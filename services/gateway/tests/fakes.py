@@ -162,7 +162,23 @@ class FakeAuth(_Service):
         ended = [t for t, u in self.sessions.items() if u == request.user_id]
         for token in ended:
             del self.sessions[token]
-        return auth_pb2.LogOutEverywhereResponse(sessions_ended=len(ended))
+        revoked = self._revoke_keys(request.user_id) if request.revoke_api_keys else 0
+        return auth_pb2.LogOutEverywhereResponse(
+            sessions_ended=len(ended), api_keys_revoked=revoked
+        )
+
+    def _revoke_keys(self, user_id: str) -> int:
+        mine = [secret for secret, (owner, _) in self.keys.items() if owner == user_id]
+        for secret in mine:
+            del self.keys[secret]
+        return len(mine)
+
+    def VerifyPassword(
+        self, request: auth_pb2.VerifyPasswordRequest
+    ) -> auth_pb2.VerifyPasswordResponse:
+        if self._account(request.user_id).password != request.password:
+            raise FakeRpcError(grpc.StatusCode.UNAUTHENTICATED, "invalid_credentials", "wrong")
+        return auth_pb2.VerifyPasswordResponse()
 
     def AuthenticateSession(
         self, request: auth_pb2.AuthenticateSessionRequest
@@ -247,8 +263,12 @@ class FakeAuth(_Service):
         if not user_id:
             raise FakeRpcError(grpc.StatusCode.NOT_FOUND, "invalid_token", "unknown token")
         self._account(user_id).password = request.new_password
-        self.LogOutEverywhere(auth_pb2.LogOutEverywhereRequest(user_id=user_id))
-        return auth_pb2.ResetPasswordResponse()
+        ended = self.LogOutEverywhere(
+            auth_pb2.LogOutEverywhereRequest(
+                user_id=user_id, revoke_api_keys=request.revoke_api_keys
+            )
+        )
+        return auth_pb2.ResetPasswordResponse(api_keys_revoked=ended.api_keys_revoked)
 
     def StartOAuth(self, request: auth_pb2.StartOAuthRequest) -> auth_pb2.StartOAuthResponse:
         raise FakeRpcError(grpc.StatusCode.NOT_FOUND, "unknown_provider", "not configured")

@@ -118,7 +118,8 @@ onForm("password-form", async (data, form) => {
 });
 
 document.getElementById("logout-everywhere").addEventListener("click", async () => {
-  await api("POST", "/v1/auth/logout-everywhere");
+  const revoke = document.getElementById("logout-revoke-keys").checked;
+  await api("POST", "/v1/auth/logout-everywhere", { revoke_api_keys: revoke });
   location.assign("/app/signin");
 });
 

@@ -20,6 +20,7 @@ onForm("reset-form", async (data) => {
     await api("POST", "/v1/auth/password-reset/confirm", {
       token: String(data.get("token")).trim(),
       password: data.get("password"),
+      revoke_api_keys: data.get("revoke_api_keys") === "on",
     });
     location.assign("/app/signin");
   } catch (error) {
