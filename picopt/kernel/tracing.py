@@ -12,6 +12,13 @@ Spans are exported by OTLP only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 (`http/protobuf`, the default, or `grpc`). Without it trace ids still
 propagate and reach the logs; nothing is exported. `OTEL_TRACES_EXPORTER=console`
 prints spans (debugging), `none` disables export.
+
+Which traces are kept: `OTEL_TRACES_SAMPLER` (`parentbased_always_on` by default,
+`parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.1` keeps one in ten;
+also `always_on`, `always_off`, `traceidratio`, `parentbased_always_off`). A
+parent-based sampler follows the decision that arrives with the caller's
+traceparent, so a job's trace is kept or dropped whole. Dropped traces still
+propagate their ids to the logs.
 """
 
 from __future__ import annotations
@@ -31,6 +38,13 @@ from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -91,6 +105,25 @@ def _exporter(env: Env) -> SpanExporter | None:
     return HttpExporter(endpoint=traces_endpoint or f"{endpoint.rstrip('/')}/v1/traces")
 
 
+def sampler(env: Env) -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name (OpenTelemetry's names)."""
+    name = env.str("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    ratio = env.float("OTEL_TRACES_SAMPLER_ARG", 1.0)
+    if not 0.0 <= ratio <= 1.0:
+        raise SettingsError(f"OTEL_TRACES_SAMPLER_ARG must be between 0 and 1, got {ratio}")
+    roots: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+    }
+    if name in roots:
+        return roots[name]
+    if name.startswith("parentbased_") and name.removeprefix("parentbased_") in roots:
+        return ParentBased(roots[name.removeprefix("parentbased_")])
+    choices = ", ".join([*roots, *(f"parentbased_{r}" for r in roots)])
+    raise SettingsError(f"OTEL_TRACES_SAMPLER must be one of {choices}, got {name!r}")
+
+
 def configure(service: str, env: Mapping[str, str] | None = None) -> None:
     """Install this process's tracer provider once (later calls keep the first one)."""
     global _provider
@@ -101,7 +134,7 @@ def configure(service: str, env: Mapping[str, str] | None = None) -> None:
         resource = Resource.create(
             {"service.name": settings.str("OTEL_SERVICE_NAME", f"picopt-{service}")}
         )
-        provider = TracerProvider(resource=resource)
+        provider = TracerProvider(resource=resource, sampler=sampler(settings))
         exporter = _exporter(settings)
         if exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(exporter))

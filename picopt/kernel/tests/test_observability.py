@@ -26,6 +26,7 @@ from picopt.kernel.db import Database
 from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.messaging import HandlerContext, Outbox, OutboxRelay, Subscription
+from picopt.kernel.settings import Env, SettingsError
 from picopt.kernel.tests.test_messaging import (
     AMQP_URL,
     JOB,
@@ -226,3 +227,50 @@ def test_metrics_port_serves_the_exposition_text(tmp_path: Path) -> None:
         server.shutdown()
     assert 'picopt_job_transitions_total{from_status="queued",to_status="processing"}' in text
     assert "# TYPE picopt_grpc_server_handling_seconds histogram" in text
+
+
+@pytest.mark.parametrize(
+    ("settings", "kept"),
+    [
+        ({}, 1000),
+        ({"OTEL_TRACES_SAMPLER": "always_off"}, 0),
+        ({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": ".1"}, 100),
+        ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}, 0),
+    ],
+)
+def test_the_trace_sampler_keeps_the_configured_share_and_ids_still_propagate(
+    settings: dict[str, str], kept: int
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=tracing.sampler(Env(settings)))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    for _ in range(1000):
+        with tracer.start_as_current_span("root") as root:
+            assert root.get_span_context().is_valid  # log lines get a trace id either way
+    assert abs(len(exporter.get_finished_spans()) - kept) <= kept * 0.3
+
+
+def test_a_child_follows_its_callers_sampling_decision() -> None:
+    provider = TracerProvider(
+        sampler=tracing.sampler(
+            Env({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"})
+        )
+    )
+    tracer = provider.get_tracer("test")
+    sampled = tracing._remote_parent(tracing.new_traceparent())  # flags 01: the caller kept it
+    with tracer.start_as_current_span("child", context=sampled) as child:
+        assert child.is_recording()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"OTEL_TRACES_SAMPLER": "sometimes"},
+        {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
+        {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "a tenth"},
+    ],
+)
+def test_an_unusable_sampler_setting_is_refused(settings: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        tracing.sampler(Env(settings))
