@@ -9,6 +9,7 @@ retention's orphan sweep clean up.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -138,7 +139,7 @@ def submit_batch() -> tuple[Response, int]:
     options = parse_options(request.form, request.headers.get("Accept", ""), _vision_settings())
     options = _account_defaults(user_id, options)
     checked = [(upload, *_read_image(upload, index)) for index, upload in enumerate(uploads)]
-    jobs = [_create(user_id, upload, data, fmt, options) for upload, data, fmt in checked]
+    jobs = [_create(user_id, upload, size, fmt, options) for upload, size, fmt in checked]
     return jsonify({"jobs": [job_json(j) for j in jobs]}), 202
 
 
@@ -158,11 +159,13 @@ def _vision_settings() -> Mapping[str, str]:
     return current_app.extensions["settings"].env.env  # type: ignore[no-any-return]
 
 
-def _read_image(upload: FileStorage, index: int | None = None) -> tuple[bytes, str]:
-    """The upload's bytes and the format sniffed from them (the client's type is ignored).
+def _read_image(upload: FileStorage, index: int | None = None) -> tuple[int, str]:
+    """The upload's size and the format sniffed from its first bytes (the client's type is
+    ignored).
 
-    Only the first few KiB are read before the format is known: a body that is not an image
-    we accept is refused without ever being held in memory.
+    The multipart parser has spooled the file to disk; only the first few KiB are read to
+    learn the format, and the file is later encrypted into the blob store a chunk at a
+    time, so an upload is never held in memory whatever its size.
     """
     where = {"index": index} if index is not None else {}
     head = upload.stream.read(formats.SNIFF_BYTES)
@@ -175,21 +178,22 @@ def _read_image(upload: FileStorage, index: int | None = None) -> tuple[bytes, s
     if not formats.get(input_format).readable:
         label = formats.get(input_format).label
         raise Problem(415, "unsupported_format", f"{label} uploads are not accepted yet", **where)
+    size = upload.stream.seek(0, io.SEEK_END)
     upload.stream.seek(0)
-    return upload.stream.read(), input_format
+    return size, input_format
 
 
 def _submit_one(
     user_id: str, upload: FileStorage, options: processor_pb2.JobOptions
 ) -> processor_pb2.Job:
-    data, input_format = _read_image(upload)
-    return _create(user_id, upload, data, input_format, options)
+    size, input_format = _read_image(upload)
+    return _create(user_id, upload, size, input_format, options)
 
 
 def _create(
     user_id: str,
     upload: FileStorage,
-    data: bytes,
+    size: int,
     input_format: str,
     options: processor_pb2.JobOptions,
 ) -> processor_pb2.Job:
@@ -209,14 +213,15 @@ def _create(
                 )
             )
         try:
-            blobs.put(input_key, data, owner=user_id, deadline=expires)
+            upload.stream.seek(0)
+            blobs.put_stream(input_key, upload.stream, size, owner=user_id, deadline=expires)
             with calling("processor"):
                 job = backends.processor.CreateJob(
                     processor_pb2.CreateJobRequest(
                         job_id=job_id,
                         owner_id=user_id,
                         input_key=input_key,
-                        input_bytes=len(data),
+                        input_bytes=size,
                         input_format=input_format,
                         options=options,
                         input_name=(upload.filename or "")[:255],
@@ -226,7 +231,7 @@ def _create(
         except BaseException:
             _undo_submission(job_id, input_key)
             raise
-    log.info("job_submitted", job_id=job_id, bytes_in=len(data), format_in=input_format)
+    log.info("job_submitted", job_id=job_id, bytes_in=size, format_in=input_format)
     return job
 
 
@@ -298,22 +303,28 @@ def download(job_id: str, query: ResultQuery) -> Response:
     key = output.blob_key if output else job.result_key
     fmt = output.format if output else job.output_format
     try:
-        data = current_app.extensions["blobs"].get(key)
+        blob = current_app.extensions["blobs"].open(key)
     except BlobNotFound as exc:
         raise Problem(
             410, "result-gone", "the result was deleted after download or expiry"
         ) from exc
-    with calling("processor"):
-        _backends().processor.MarkResultDownloaded(
-            processor_pb2.MarkResultDownloadedRequest(job_id=job_id, owner_id=user_id)
-        )
+    try:
+        with calling("processor"):
+            _backends().processor.MarkResultDownloaded(
+                processor_pb2.MarkResultDownloadedRequest(job_id=job_id, owner_id=user_id)
+            )
+    except BaseException:
+        blob.close()
+        raise
     stem = (job.input_name.rsplit(".", 1)[0] or job_id)[:100]
     filename = f"{stem}.{formats.extension(fmt)}"
+    # Decrypted and sent a chunk at a time: memory stays flat whatever the result's size.
     return Response(
-        data,
+        iter(blob),
         mimetype=formats.mime_type(fmt),
         headers={
             "Content-Disposition": f'attachment; filename="{_ascii(filename)}"',
+            "Content-Length": str(blob.info.size),
             "Cache-Control": "no-store",
         },
     )

@@ -219,14 +219,15 @@ def download_export(export_id: str) -> Response | tuple[Response, int]:
     if reply.status != "ready":
         raise Problem(410, "export-gone", "the export expired; request a new one")
     try:
-        data = current_app.extensions["blobs"].get(reply.blob_key)
+        blob = current_app.extensions["blobs"].open(reply.blob_key)
     except BlobNotFound as exc:
         raise Problem(410, "export-gone", "the export expired; request a new one") from exc
     return Response(
-        data,
+        iter(blob),
         mimetype="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="picopt-export-{export_id}.zip"',
+            "Content-Length": str(blob.info.size),
             "Cache-Control": "no-store",
         },
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -82,3 +85,94 @@ def test_graphic_without_metadata_costs_one_credit(stack: Stack, user: Client) -
     assert done["metadata"] is None
     assert done["output"]["bytes"] <= done["input"]["bytes"]
     assert user.balance()["available"] == before - 1
+
+
+class _LargeUpload(io.RawIOBase):
+    """A multipart body with a `file` part of `size` bytes that starts like a JPEG, made on the
+    fly and seekable (so the client sends its Content-Length)."""
+
+    def __init__(self, size: int) -> None:
+        self.head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\nfalse\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"'
+            "\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff\xe0"
+        ).encode("latin-1")
+        self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+        self.size, self.pos = size - 4, 0
+        self.length = len(self.head) + self.size + len(self.tail)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.pos = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.length}[whence]
+        self.pos += offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        view, n = memoryview(buffer), 0
+        while n < len(view) and self.pos < self.length:
+            at = self.pos - len(self.head)
+            if at < 0:
+                chunk = self.head[self.pos : self.pos + len(view) - n]
+            elif at < self.size:
+                chunk = bytes(min(len(view) - n, self.size - at, 65536))
+            else:
+                chunk = self.tail[at - self.size : at - self.size + len(view) - n]
+            view[n : n + len(chunk)] = chunk
+            n += len(chunk)
+            self.pos += len(chunk)
+        return n
+
+
+BOUNDARY = "picopt-large-upload"
+MB = 1024 * 1024
+
+
+def _gateway_processes(stack: Stack) -> list[int]:
+    """The gateway's gunicorn master and its workers."""
+    popen = stack.processes["gateway"].popen
+    assert popen is not None
+    master = popen.pid
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def _status(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_several_50_mb_uploads_at_once_keep_the_gateway_memory_flat(
+    stack: Stack, user: Client
+) -> None:
+    """Four 48 MB uploads at once: the gateway's peak RSS grows by far less than one upload
+    (held whole, they would cost at least 4 x 2 x 48 MB: the body and its ciphertext)."""
+    pids = _gateway_processes(stack)
+    baseline = {}
+    for pid in pids:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak (VmHWM) restarts from now
+        baseline[pid] = _status(pid, "VmRSS")
+
+    def post(_: int) -> int:
+        body = io.BufferedReader(_LargeUpload(48 * MB), buffer_size=MB)
+        reply = user.http.post(
+            f"{stack.gateway_url()}/v1/jobs",
+            data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+            timeout=120,
+        )
+        return reply.status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(post, range(4))) == [202] * 4
+    growth = max(_status(pid, "VmHWM") - baseline[pid] for pid in pids)
+    assert growth < 48 * MB, f"a gateway process grew by {growth / MB:.0f} MB"

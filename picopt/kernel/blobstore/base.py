@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)*$")
 
@@ -34,16 +36,59 @@ class BlobInfo:
     key_id: str
 
 
-class BlobStore(ABC):
-    """Encrypted object storage with owner and deadline per object."""
+class Blob:
+    """An object being read: its metadata and an iterator of decrypted chunks.
 
-    @abstractmethod
+    Close it (or use it as a context manager) to release the file or connection early; a
+    chunk that fails authentication raises while iterating.
+    """
+
+    def __init__(self, info: BlobInfo, chunks: Iterator[bytes], close: Callable[[], None]) -> None:
+        self.info = info
+        self._chunks = chunks
+        self._close = close
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> Blob:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class BlobStore(ABC):
+    """Encrypted object storage with owner and deadline per object.
+
+    `put_stream` and `open` move an object of any size with one chunk in memory (the
+    gateway's uploads and downloads); `put` and `get` are their whole-object forms.
+    """
+
     def put(self, key: str, data: bytes, *, owner: str, deadline: datetime) -> BlobInfo:
         """Store `data` encrypted; overwriting the same key is allowed (idempotent writes)."""
+        return self.put_stream(key, io.BytesIO(data), len(data), owner=owner, deadline=deadline)
 
     @abstractmethod
+    def put_stream(
+        self, key: str, source: BinaryIO, size: int, *, owner: str, deadline: datetime
+    ) -> BlobInfo:
+        """Store the `size` bytes `source` reads, encrypted chunk by chunk."""
+
     def get(self, key: str) -> bytes:
         """Decrypted bytes; raises BlobNotFound."""
+        with self.open(key) as blob:
+            return b"".join(blob)
+
+    @abstractmethod
+    def open(self, key: str) -> Blob:
+        """The object's metadata and its decrypted chunks; raises BlobNotFound at once."""
 
     @abstractmethod
     def info(self, key: str) -> BlobInfo:

@@ -4,27 +4,47 @@ The owner, deadline and creation time are also stored as object metadata, so
 the retention sweep can list deadlines with HEAD requests without
 downloading objects. A bucket lifecycle rule expiring objects after one day is
 a sensible extra backstop (see README); the sweep does not depend on it.
+
+Objects go up as multipart uploads fed chunk by chunk and come down as a
+stream, so neither holds an object in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
-from picopt.kernel.blobstore.base import BlobInfo, BlobNotFound, BlobStore, validate_key
-from picopt.kernel.blobstore.container import info_from_header, pack, unpack
-from picopt.kernel.blobstore.crypto import EnvelopeCipher
+from picopt.kernel.blobstore.base import Blob, BlobInfo, BlobNotFound, BlobStore, validate_key
+from picopt.kernel.blobstore.container import (
+    PREFIX_SIZE,
+    header_length,
+    info_from_header,
+    prefix,
+    stored_size,
+)
+from picopt.kernel.blobstore.crypto import CHUNK, EnvelopeCipher
 
 _META_KEYS = ("key", "owner", "created_at", "deadline", "size", "kid")
+# Multipart parts of 5 MiB (S3's smallest), one at a time: what an upload holds in memory.
+PART = 5 * 1024 * 1024
 
 
 class S3BlobStore(BlobStore):
-    def __init__(self, client: Any, bucket: str, cipher: EnvelopeCipher, prefix: str = "") -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        cipher: EnvelopeCipher,
+        prefix: str = "",
+        write_format: int = 2,
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.cipher = cipher
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.write_format = write_format
 
     @classmethod
     def connect(
@@ -34,11 +54,18 @@ class S3BlobStore(BlobStore):
         endpoint_url: str | None = None,
         prefix: str = "",
         region: str | None = None,
+        write_format: int = 2,
     ) -> S3BlobStore:
         import boto3
+        from botocore.config import Config
 
-        client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region)
-        return cls(client, bucket, cipher, prefix)
+        # Checksums only where S3 requires them: a computed one makes botocore hold copies
+        # of every part (the payload is authenticated by AES-GCM anyway).
+        config = Config(request_checksum_calculation="when_required")
+        client = boto3.client(
+            "s3", endpoint_url=endpoint_url or None, region_name=region, config=config
+        )
+        return cls(client, bucket, cipher, prefix, write_format)
 
     def _object(self, key: str) -> str:
         return self.prefix + validate_key(key)
@@ -47,39 +74,75 @@ class S3BlobStore(BlobStore):
         code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
         return code in {"404", "NoSuchKey", "NotFound"}
 
-    def put(self, key: str, data: bytes, *, owner: str, deadline: datetime) -> BlobInfo:
+    def put_stream(
+        self, key: str, source: BinaryIO, size: int, *, owner: str, deadline: datetime
+    ) -> BlobInfo:
         public = {
             "key": key,
             "owner": owner,
             "created_at": datetime.now(UTC).isoformat(),
             "deadline": deadline.astimezone(UTC).isoformat(),
-            "size": len(data),
+            "size": size,
         }
-        sealed = self.cipher.seal(data, public)
-        self._store(key, sealed.header, sealed.ciphertext)
-        return info_from_header(sealed.header)
+        body: Iterable[bytes]
+        if self.write_format == 1:
+            sealed = self.cipher.seal(source.read(size), public)
+            header, body = sealed.header, [sealed.ciphertext]
+        else:
+            header, body = self.cipher.seal_stream(source, size, public)
+        self._store(key, header, body)
+        return info_from_header(header)
 
-    def _store(self, key: str, header: dict[str, Any], ciphertext: bytes) -> None:
+    def _store(self, key: str, header: dict[str, Any], body: Iterable[bytes]) -> None:
+        """One PUT for a small object, else a multipart upload fed one PART at a time."""
         metadata = {name: str(header[name]) for name in _META_KEYS}
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self._object(key),
-            Body=pack(header, ciphertext),
-            Metadata=metadata,
-        )
-
-    def _fetch(self, key: str) -> tuple[dict[str, Any], bytes]:
+        name = self._object(key)
+        parts = _parts(_with_prefix(header, body))
+        if stored_size(header) <= PART:
+            self.client.put_object(
+                Bucket=self.bucket, Key=name, Body=b"".join(parts), Metadata=metadata
+            )
+            return
+        upload = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=name, Metadata=metadata
+        )["UploadId"]
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._object(key))["Body"].read()
+            done = []
+            for number, part in enumerate(parts, start=1):
+                etag = self.client.upload_part(
+                    Bucket=self.bucket, Key=name, UploadId=upload, PartNumber=number, Body=part
+                )["ETag"]
+                done.append({"PartNumber": number, "ETag": etag})
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=name, UploadId=upload, MultipartUpload={"Parts": done}
+            )
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=name, UploadId=upload)
+            raise
+
+    def _stream(self, key: str) -> tuple[dict[str, Any], Any]:
+        """The header and the body stream positioned at the ciphertext."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._object(key))["Body"]
         except Exception as err:
             if self._missing(err):
                 raise BlobNotFound(key) from err
             raise
-        return unpack(body, key)
+        try:
+            length = header_length(body.read(PREFIX_SIZE), key)
+            header: dict[str, Any] = json.loads(body.read(length))
+        except BaseException:
+            body.close()
+            raise
+        return header, body
 
-    def get(self, key: str) -> bytes:
-        header, ciphertext = self._fetch(key)
-        return self.cipher.open(header, ciphertext)
+    def open(self, key: str) -> Blob:
+        header, body = self._stream(key)
+        if header.get("v", 1) == 1:
+            chunks: Iterator[bytes] = iter([self.cipher.open(header, body.read())])
+        else:
+            chunks = self.cipher.open_stream(header, body)
+        return Blob(info_from_header(header), chunks, body.close)
 
     def info(self, key: str) -> BlobInfo:
         try:
@@ -105,9 +168,31 @@ class S3BlobStore(BlobStore):
                     continue
 
     def rewrap(self, key: str) -> bool:
-        header, ciphertext = self._fetch(key)
-        new_header = self.cipher.rewrap(header)
-        if new_header is None:
-            return False
-        self._store(key, new_header, ciphertext)
+        """A new header under the current master key; the ciphertext is copied, never opened."""
+        header, body = self._stream(key)
+        try:
+            new_header = self.cipher.rewrap(header)
+            if new_header is None:
+                return False
+            self._store(key, new_header, iter(lambda: body.read(CHUNK), b""))
+        finally:
+            body.close()
         return True
+
+
+def _with_prefix(header: dict[str, Any], body: Iterable[bytes]) -> Iterator[bytes]:
+    yield prefix(header)
+    yield from body
+
+
+def _parts(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """Pieces regrouped into PART-sized parts (S3's minimum part is 5 MiB, but the last)."""
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        if len(buffer) >= PART:
+            part = bytes(buffer[:PART])
+            del buffer[:PART]
+            yield part
+    if buffer:
+        yield bytes(buffer)

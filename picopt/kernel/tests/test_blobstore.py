@@ -5,15 +5,19 @@ The S3 backend runs against a real S3 API served by moto on loopback.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -26,6 +30,7 @@ from picopt.kernel.blobstore import (
     S3BlobStore,
 )
 from picopt.kernel.blobstore.container import pack, unpack
+from picopt.kernel.blobstore.crypto import CHUNK, TruncatedBlob
 from picopt.kernel.settings import MasterKeys, key_id
 
 PLAINTEXT = b"\x89PNG\r\n\x1a\n" + b"secret pixels " * 100
@@ -162,3 +167,102 @@ def test_delete_is_idempotent_and_list_sees_deadlines(backend: Backend) -> None:
 def test_keys_cannot_escape(backend: Backend, key: str) -> None:
     with pytest.raises(ValueError):
         backend.open(keys(KEY_A)).put(key, b"x", owner="u", deadline=deadline())
+
+
+# --- chunked objects (format 2) -------------------------------------------------------
+
+
+class _Source(io.RawIOBase):
+    """`size` pseudo-random bytes made on the fly (the test never holds them)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.pos = size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.size - self.pos)
+        for i in range(0, n, 4096):
+            block = hashlib.sha256(str(self.pos + i).encode()).digest() * 128
+            buffer[i : min(n, i + 4096)] = block[: min(n, i + 4096) - i]
+        self.pos += n
+        return n
+
+
+def _source(size: int) -> io.BufferedReader:
+    return io.BufferedReader(_Source(size))
+
+
+def _digest_of(chunks: Iterator[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5])
+def test_chunked_objects_round_trip_at_every_boundary(backend: Backend, size: int) -> None:
+    store = backend.open(keys(KEY_A))
+    info = store.put_stream("uploads/big", _source(size), size, owner="u", deadline=deadline())
+    assert info.size == size == store.info("uploads/big").size
+    with store.open("uploads/big") as blob:
+        assert blob.info == info
+        assert _digest_of(iter(blob)) == _digest_of(iter([_Source(size).read()]))
+    assert backend.raw("uploads/big").startswith(b"POB2")
+
+
+@pytest.mark.parametrize(("kind", "size", "limit_mb"), [("fs", 64, 8), ("s3", 40, 32)])
+def test_large_objects_move_with_flat_memory(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, size: int, limit_mb: int
+) -> None:
+    endpoint = request.getfixturevalue("s3_endpoint") if kind == "s3" else None
+    store = Backend(kind, tmp_path, endpoint).open(keys(KEY_A))
+    total = size * 1024 * 1024
+    tracemalloc.start()
+    try:
+        store.put_stream("results/j/0", _source(total), total, owner="u", deadline=deadline())
+        with store.open("results/j/0") as blob:
+            assert sum(len(chunk) for chunk in blob) == total
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < limit_mb * 1024 * 1024, f"peak {peak / 1e6:.1f} MB for a {size} MB object"
+
+
+def test_reordered_or_missing_chunks_fail(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path, EnvelopeCipher(keys(KEY_A)))
+    size = 3 * CHUNK
+    store.put_stream("uploads/x", _source(size), size, owner="u", deadline=deadline())
+    header, body = unpack((tmp_path / "uploads/x").read_bytes(), "x")
+    sealed = [body[i : i + CHUNK + 16] for i in range(0, len(body), CHUNK + 16)]
+    for forged in (
+        [sealed[1], sealed[0], sealed[2]],  # reordered
+        [sealed[0], sealed[1], sealed[1]],  # a chunk repeated in place of the last
+    ):
+        (tmp_path / "uploads/x").write_bytes(pack(header, b"".join(forged)))
+        with pytest.raises(InvalidTag):
+            store.get("uploads/x")
+    (tmp_path / "uploads/x").write_bytes(pack(header, b"".join(sealed[:2])))  # cut short
+    with pytest.raises(TruncatedBlob):
+        store.get("uploads/x")
+    # cut at a chunk boundary and the header's size edited to match: the last chunk is not
+    # marked as last, and the size is authenticated anyway
+    (tmp_path / "uploads/x").write_bytes(pack({**header, "size": 2 * CHUNK}, b"".join(sealed[:2])))
+    with pytest.raises(InvalidTag):
+        store.get("uploads/x")
+
+
+def test_objects_of_the_first_format_are_still_read_and_rotated(backend: Backend) -> None:
+    store = backend.open(keys(KEY_A))
+    old_writer = (
+        FilesystemBlobStore(backend.tmp, store.cipher, write_format=1)  # type: ignore[attr-defined]
+        if backend.kind == "fs"
+        else S3BlobStore(store.client, store.bucket, store.cipher, "p", write_format=1)  # type: ignore[attr-defined]
+    )
+    old_writer.put("uploads/old", PLAINTEXT, owner="u", deadline=deadline())
+    assert backend.raw("uploads/old").startswith(b"POB1")
+    assert store.get("uploads/old") == PLAINTEXT
+    rotated = backend.open(keys(KEY_B, KEY_A))
+    assert rotated.rewrap("uploads/old") is True
+    assert backend.open(keys(KEY_B)).get("uploads/old") == PLAINTEXT
