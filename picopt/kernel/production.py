@@ -107,6 +107,8 @@ def requirements(service: str) -> list[_Check]:
         checks.append(_https_public_url)
     if service == "auth":
         checks.append(_set("AUTH_SECRET"))
+    if service == "billing":
+        checks.append(_set("BILLING_STAFF_TOKEN"))
     if service == "retention":
         checks.append(_set("RETENTION_STAFF_TOKEN"))
     return checks

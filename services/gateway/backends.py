@@ -18,6 +18,9 @@ from picopt.retention.v1 import retention_pb2_grpc
 from picopt.vision.v1 import vision_pb2_grpc
 from services.gateway.problems import from_rpc_error
 
+# Every service the gateway asks (deploy/callgraph.yaml lists the same calls).
+SERVICES = ("auth", "billing", "processor", "retention", "vision")
+
 
 @dataclass
 class Backends:
@@ -35,8 +38,9 @@ class Backends:
     @classmethod
     def connect(cls, settings: Settings, request_id: Callable[[], str]) -> Backends:
         """Channels to the services (the kernel's, so over mTLS when GRPC_TLS_* are set)."""
-        names = ("auth", "billing", "processor", "retention", "vision")
-        channels = {name: service_channel(settings, name, request_id=request_id) for name in names}
+        channels = {
+            name: service_channel(settings, name, request_id=request_id) for name in SERVICES
+        }
         return cls(
             auth=auth_pb2_grpc.AuthServiceStub(channels["auth"]),
             billing=billing_pb2_grpc.BillingServiceStub(channels["billing"]),

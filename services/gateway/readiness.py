@@ -19,9 +19,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.settings import Settings
+from services.gateway.backends import SERVICES
 
-# Every gRPC service the gateway calls (deploy/callgraph.yaml lists the same).
-BACKENDS = ("auth", "billing", "processor", "retention")
 # Probes arrive every few seconds per worker; one verdict serves them for this long.
 CACHE_S = 1.0
 CHECK_TIMEOUT_S = 1.0
@@ -32,7 +31,7 @@ bp = Blueprint("health", __name__)
 class BackendHealth:
     """Asks each backend's health service and Redis; remembers the answer for CACHE_S."""
 
-    def __init__(self, settings: Settings, backends: tuple[str, ...] = BACKENDS) -> None:
+    def __init__(self, settings: Settings, backends: tuple[str, ...] = SERVICES) -> None:
         self._stubs = {
             name: health_pb2_grpc.HealthStub(
                 service_channel(settings, name, deadline_s=CHECK_TIMEOUT_S)

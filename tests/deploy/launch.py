@@ -333,6 +333,7 @@ def _plain_secrets(backends: Backends) -> None:
         ("picopt-master-key", "MASTER_KEY"): key,
         ("picopt-auth-secret", "AUTH_SECRET"): secrets.token_urlsafe(32),
         ("picopt-retention-staff", "RETENTION_STAFF_TOKEN"): secrets.token_urlsafe(32),
+        ("picopt-billing-staff", "BILLING_STAFF_TOKEN"): secrets.token_urlsafe(32),
         ("picopt-smtp", "SMTP_USERNAME"): "picopt",
         ("picopt-smtp", "SMTP_PASSWORD"): secrets.token_urlsafe(16),
     }

@@ -286,6 +286,10 @@ def test_each_workload_gets_the_secrets_it_needs_and_no_others(rendered, overlay
         blob_user = name in BLOB_USERS or name == "retention-sweep"
         assert ("MASTER_KEY" in refs) == blob_user, name
     assert refs and "AUTH_SECRET" in secret_refs(by_kind(objects, "Deployment")["auth"])
+    assert secret_refs(by_kind(objects, "Deployment")["billing"])["BILLING_STAFF_TOKEN"] == (
+        "picopt-billing-staff",
+        "BILLING_STAFF_TOKEN",
+    )
     for name in ("retention", "retention-sweep"):
         assert secret_refs(workloads(objects)[name])["RETENTION_STAFF_TOKEN"] == (
             "picopt-retention-staff",

@@ -31,6 +31,7 @@ COMPLETE = {
     "REDIS_URL": "redis://redis:6379/0",
     "AUTH_SECRET": "s",
     "RETENTION_STAFF_TOKEN": "t",
+    "BILLING_STAFF_TOKEN": "b",
 }
 SERVICES = ("gateway", "auth", "billing", "processor", "vision", "retention")
 
@@ -51,7 +52,7 @@ def test_outside_production_nothing_is_required(service: str) -> None:
     [
         ("gateway", ["GRPC_TLS_CERT", "TRUSTED_PROXIES", "REDIS_URL", "MASTER_KEY"]),
         ("auth", ["DATABASE_URL", "AMQP_URL", "MAIL_TRANSPORT", "PUBLIC_URL", "AUTH_SECRET"]),
-        ("billing", ["DATABASE_URL", "MAIL_TRANSPORT", "MAIL_FROM", "PUBLIC_URL"]),
+        ("billing", ["DATABASE_URL", "MAIL_TRANSPORT", "MAIL_FROM", "PUBLIC_URL", "BILLING_STAFF"]),
         ("processor", ["DATABASE_URL", "MASTER_KEY"]),
         ("vision", ["AMQP_URL", "MASTER_KEY"]),
         ("vision", ["-DATABASE_URL", "-PUBLIC_URL", "-MAIL_TRANSPORT"]),

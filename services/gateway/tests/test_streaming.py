@@ -1,6 +1,7 @@
 """Uploads and downloads move through the gateway a chunk at a time: memory stays flat.
 
-The gateway runs with fake backends and the real encrypted filesystem blob store;
+The gateway runs with fake backends and the real encrypted filesystem blob store
+(services/gateway/tests/conftest.py);
 bodies are produced and consumed on the fly, so the test never holds one either.
 """
 
@@ -10,20 +11,12 @@ import hashlib
 import io
 import tracemalloc
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from picopt.auth.v1 import auth_pb2
-from picopt.billing.v1 import billing_pb2
-from picopt.kernel.blobstore import FilesystemBlobStore
-from picopt.kernel.blobstore.crypto import EnvelopeCipher
-from picopt.kernel.settings import Settings
-from picopt.processor.v1 import processor_pb2
-from services.gateway.app import create_app
+from services.gateway.tests.fakes import FakeBackends
 
 MB = 1024 * 1024
 BOUNDARY = "picopt-streaming-boundary"
@@ -95,53 +88,11 @@ def _upload(size: int) -> _Stream:
     return _Stream(head, size - len(JPEG), f"\r\n--{BOUNDARY}--\r\n".encode())
 
 
-class _Processor:
-    def __init__(self) -> None:
-        self.created: list[processor_pb2.CreateJobRequest] = []
-        self.result_key = ""
-
-    def CreateJob(self, request: processor_pb2.CreateJobRequest) -> Any:
-        self.created.append(request)
-        return processor_pb2.CreateJobResponse(
-            job=processor_pb2.Job(id=request.job_id, status="queued")
-        )
-
-    def GetJob(self, request: processor_pb2.GetJobRequest) -> Any:
-        job = processor_pb2.Job(
-            id=request.job_id,
-            status="done",
-            result_key=self.result_key,
-            output_format="jpeg",
-            input_name="big.jpg",
-        )
-        return processor_pb2.GetJobResponse(job=job)
-
-    def MarkResultDownloaded(self, request: Any) -> Any:
-        return processor_pb2.MarkResultDownloadedResponse()
-
-
-class _Auth:
-    def AuthenticateApiKey(self, request: Any) -> auth_pb2.AuthenticateApiKeyResponse:
-        return auth_pb2.AuthenticateApiKeyResponse(user_id=USER, key_id="key-1")
-
-
-class _Billing:
-    def Reserve(self, request: Any) -> Any:
-        return billing_pb2.ReserveResponse()
-
-    def Release(self, request: Any) -> Any:
-        return billing_pb2.ReleaseResponse()
-
-
 @pytest.fixture
-def gateway(tmp_path: Path) -> tuple[Flask, FilesystemBlobStore, _Processor]:
-    env = {"VAR_DIR": str(tmp_path), "MAX_UPLOAD_BYTES": str(50 * MB)}
-    settings = Settings.load("gateway", env)
-    blobs = FilesystemBlobStore(tmp_path / "blobs", EnvelopeCipher(settings.master_keys()))
-    processor = _Processor()
-    backends = SimpleNamespace(auth=_Auth(), billing=_Billing(), processor=processor)
-    app = create_app(settings, backends=backends, blobs=blobs)  # type: ignore[arg-type]
-    return app, blobs, processor
+def signed(app: Flask, backends: FakeBackends) -> tuple[str, dict[str, str]]:
+    """A user and the Authorization header of their API key."""
+    user_id = backends.auth.add_user("big@example.test")
+    return user_id, {"Authorization": f"Bearer {backends.auth.key_for(user_id)}"}
 
 
 def _measured(call: Any) -> tuple[Any, int]:
@@ -153,8 +104,11 @@ def _measured(call: Any) -> tuple[Any, int]:
         tracemalloc.stop()
 
 
-def test_a_48_mb_upload_is_stored_encrypted_with_flat_memory(gateway) -> None:
-    app, blobs, processor = gateway
+def test_a_48_mb_upload_is_stored_encrypted_with_flat_memory(
+    app: Flask, backends: FakeBackends, signed: tuple[str, dict[str, str]]
+) -> None:
+    user_id, auth = signed
+    blobs = app.extensions["blobs"]
     body = _upload(48 * MB)
 
     def post() -> Any:
@@ -163,33 +117,40 @@ def test_a_48_mb_upload_is_stored_encrypted_with_flat_memory(gateway) -> None:
             input_stream=body,
             content_type=f"multipart/form-data; boundary={BOUNDARY}",
             content_length=body.length,
-            headers={"Authorization": "Bearer po_live_test"},
+            headers=auth,
         )
 
     reply, peak = _measured(post)
     assert reply.status_code == 202, reply.get_json()
-    (created,) = processor.created
-    assert created.input_bytes == 48 * MB and created.input_format == "jpeg"
-    with blobs.open(created.input_key) as blob:
-        assert blob.info.owner == USER and blob.info.size == 48 * MB
+    (job,) = backends.processor.jobs.values()
+    assert job.input_bytes == 48 * MB and job.input_format == "jpeg"
+    with blobs.open(f"uploads/{job.id}") as blob:
+        assert blob.info.owner == user_id and blob.info.size == 48 * MB
         stored = _sha256(blob)
     source = _image(48 * MB)
     assert stored == _sha256(iter(lambda: source.read(MB), b""))
     assert peak < 8 * MB, f"the upload allocated {peak / MB:.1f} MB"
 
 
-def test_a_48_mb_download_is_streamed_with_flat_memory(gateway) -> None:
-    app, blobs, processor = gateway
-    processor.result_key = "results/job-1/0"
+def test_a_48_mb_download_is_streamed_with_flat_memory(
+    app: Flask, backends: FakeBackends, signed: tuple[str, dict[str, str]]
+) -> None:
+    user_id, auth = signed
+    reply = app.test_client().post(
+        "/v1/jobs",
+        data={"file": (_image(1024), "big.jpg"), "metadata": "false"},
+        headers=auth,
+    )
+    job_id = reply.get_json()["id"]
     deadline = datetime.now(UTC) + timedelta(hours=1)
-    blobs.put_stream(processor.result_key, _image(48 * MB), 48 * MB, owner=USER, deadline=deadline)
+    key = f"results/{job_id}/0"
+    app.extensions["blobs"].put_stream(
+        key, _image(48 * MB), 48 * MB, owner=user_id, deadline=deadline
+    )
+    backends.processor.finish(job_id, key, fmt="jpeg")
 
     def download() -> tuple[Any, str]:
-        reply = app.test_client().get(
-            "/v1/jobs/job-1/result",
-            headers={"Authorization": "Bearer po_live_test"},
-            buffered=False,
-        )
+        reply = app.test_client().get(f"/v1/jobs/{job_id}/result", headers=auth, buffered=False)
         digest = _sha256(reply.response)
         reply.close()
         return reply, digest
@@ -200,4 +161,5 @@ def test_a_48_mb_download_is_streamed_with_flat_memory(gateway) -> None:
     assert reply.headers["Content-Disposition"] == 'attachment; filename="big.jpg"'
     source = _image(48 * MB)
     assert digest == _sha256(iter(lambda: source.read(MB), b""))
+    assert backends.processor.downloaded == [job_id]
     assert peak < 8 * MB, f"the download allocated {peak / MB:.1f} MB"
