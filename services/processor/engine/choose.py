@@ -6,7 +6,7 @@ import io
 import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -90,13 +90,7 @@ def choose(
     `time.perf_counter()` value): a job already slow on a busy machine skips it.
     """
     graphic = is_graphic(frames[0])
-    extras = Extras(
-        durations=extras.durations,
-        loop=extras.loop,
-        icc_profile=extras.icc_profile,
-        exif=extras.exif,
-        graphic=graphic,
-    )
+    extras = replace(extras, graphic=graphic)
     alpha = any(f.mode == "RGBA" for f in frames)
     cands = candidates(formats, target, graphic, alpha, len(frames) > 1)
     if target.lossless or target.fixed_quality is not None:

@@ -254,6 +254,8 @@ def _animation_frames(im: Image.Image) -> tuple[list[Image.Image], list[int]]:
             canvas.paste(rgba.crop((0, 0, *canvas_size)), (0, 0))
             rgba = canvas
         frames.append(_strip_info(rgba))
+    if all(f.getchannel("A").getextrema()[0] == 255 for f in frames):
+        frames = [_strip_info(f.convert("RGB")) for f in frames]  # no alpha plane to encode
     return frames, durations
 
 

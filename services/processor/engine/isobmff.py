@@ -187,3 +187,38 @@ def _first_segment_duration(data: bytes, start: int) -> int:
     if data[start] == 1:
         return int(struct.unpack(">Q", data[start + 8 : start + 16])[0])
     return int(struct.unpack(">I", data[start + 8 : start + 12])[0])
+
+
+def with_avif_plays(data: bytes, plays: int) -> bytes:
+    """An AVIF sequence written as "repeat for ever" made to play `plays` times: each track's
+    header (and the movie header) gets the duration of that many repetitions of its edit."""
+    end = _boxes_end(data)
+    out = bytearray(data)
+    moov = _find(data, 0, end, b"moov")
+    if moov is None:
+        return data
+    total = 0
+    for kind, start, stop in _boxes(data, *moov):
+        if kind != b"trak":
+            continue
+        tkhd = _find(data, start, stop, b"tkhd")
+        edts = _find(data, start, stop, b"edts")
+        elst = _find(data, *edts, b"elst") if edts else None
+        if tkhd is None or elst is None:
+            continue
+        duration = _first_segment_duration(data, elst[0]) * plays
+        _put_duration(out, tkhd[0], 20, duration)
+        total = max(total, duration)
+    mvhd = _find(data, *moov, b"mvhd")
+    if mvhd is not None and total:
+        _put_duration(out, mvhd[0], 16, total)
+    return bytes(out)
+
+
+def _put_duration(out: bytearray, start: int, offset_v0: int, duration: int) -> None:
+    """Write a (track or movie) header's duration: 32 bits at `offset_v0` in version 0, 64 bits
+    8 bytes further on in version 1 (whose two timestamps are 64-bit)."""
+    if out[start] == 1:
+        struct.pack_into(">Q", out, start + offset_v0 + 8, duration)
+    elif duration < 0xFFFFFFFF:
+        struct.pack_into(">I", out, start + offset_v0, duration)

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import structlog
 from PIL import Image
 
+from picopt.formats import ALWAYS_ACCEPTED
+from picopt.formats import FORMATS as FORMAT_TABLE
+
 from .api import (
     EFFORTS,
     FITS,
@@ -145,11 +148,9 @@ def _optimize(
         loop=decoded.loop,
         icc_profile=decoded.icc_profile,
         exif=kept.exif,
+        xmp=kept.xmp,
     )
-    source_frames = decoded.frames
-    if decoded.animated and not any(CODECS[f].animation for f in formats):
-        # No format the caller takes can move: the first frame is the image it can show.
-        source_frames = source_frames[:1]
+    source_frames = _still_unless_movable(decoded.frames, formats)
     oriented_w, oriented_h = decoded.source_size
     polish_until = started + limits.timeout_s * POLISH_TIME_SHARE
     web_safe = options.format == "auto" and not options.accept
@@ -161,7 +162,9 @@ def _optimize(
             outputs.append(done[p])
             continue
         frames = apply_plan(source_frames, p)
-        choice = choose(frames, formats, target, extras, polish_until)
+        holding = _holding(frames, formats, extras, explicit=options.format != "auto")
+        frames = _still_unless_movable(frames, holding)
+        choice = choose(frames, holding, target, extras, polish_until)
         out = OptimizedImage(
             data=choice.data,
             format=choice.format,
@@ -171,7 +174,9 @@ def _optimize(
             frames=len(frames),
             quality=choice.quality,
         )
-        out = _settled(out, data, decoded, input_formats, kept)
+        # A stand-in format (PNG for a WebP-only caller and a 20000 px banner) is acceptable
+        # as the input's own format too.
+        out = _settled(out, data, decoded, input_formats + holding, kept)
         done[p] = out
         outputs.append(out)
     result = OptimizeResult(
@@ -185,6 +190,32 @@ def _optimize(
         result.blurhash = blurhash_of(decoded.frames[0])
         result.lqip = lqip_of(decoded.frames[0])
     return result
+
+
+def _still_unless_movable(frames: list[Image.Image], formats: tuple[str, ...]) -> list[Image.Image]:
+    """An animation for a caller none of whose formats can move gets its first frame."""
+    if len(frames) > 1 and not any(CODECS[f].animation for f in formats):
+        return frames[:1]
+    return frames
+
+
+def _holding(
+    frames: list[Image.Image], formats: tuple[str, ...], extras: Extras, explicit: bool
+) -> tuple[str, ...]:
+    """The formats that can hold these frames (size limits, GIF's palette): the others are never
+    tried. When none of the accepted ones can, the formats every client displays (PNG, JPEG)
+    stand in; a format asked for by name that cannot is `format_limit`."""
+    limits = {f: CODECS[f].limit(frames, extras) for f in formats}
+    holding = tuple(f for f, why in limits.items() if why is None)
+    if not holding and not explicit:
+        holding = tuple(f for f in ALWAYS_ACCEPTED if CODECS[f].limit(frames, extras) is None)
+    if not holding:
+        width, height = frames[0].size
+        reasons = "; ".join(f"{FORMAT_TABLE[f].label} holds {why}" for f, why in limits.items())
+        raise EngineError(
+            "format_limit", f"The {width}x{height} image does not fit the format: {reasons}."
+        )
+    return holding
 
 
 @dataclass(frozen=True)

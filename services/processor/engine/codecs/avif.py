@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from PIL import Image
 
+from ..isobmff import with_avif_plays
 from ..search import Judge, Scored
 from .base import Candidate, Codec, Extras, animation_params, encode_frames, save
 
@@ -68,7 +69,9 @@ class Avif(Codec):
         self, frames: list[Image.Image], quality: int | None, extras: Extras
     ) -> bytes:
         common = animation_params(frames, extras)
-        return save(frames[0], "AVIF", extras, quality=quality or 100, speed=SPEED, **common)
+        data = save(frames[0], "AVIF", extras, quality=quality or 100, speed=SPEED, **common)
+        # libavif through Pillow always writes "repeat for ever"; a finite count is patched in.
+        return with_avif_plays(data, extras.loop) if extras.loop else data
 
     def candidates(
         self, graphic: bool, animated: bool, lossless: bool, alone: bool

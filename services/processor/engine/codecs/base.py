@@ -9,6 +9,8 @@ from typing import Protocol
 
 from PIL import Image
 
+from picopt import formats
+
 from ..search import Judge, Scored
 
 
@@ -20,6 +22,7 @@ class Extras:
     loop: int = 0
     icc_profile: bytes | None = None
     exif: bytes | None = None
+    xmp: bytes | None = None
     graphic: bool = False
     chroma: str | None = None  # AVIF chroma subsampling; None: 4:4:4 for graphics, else 4:2:0
     avif_strength: int = 100  # libaom deltaq-strength (percent)
@@ -63,6 +66,17 @@ class Codec(Protocol):
     def encode(self, im: Image.Image, quality: int | None, extras: Extras) -> bytes:
         """One still image."""
         ...
+
+    def limit(self, frames: list[Image.Image], extras: Extras) -> str | None:
+        """Why this format cannot hold these frames at all (its size limits, from the shared
+        format table), None when it can: a candidate that cannot is skipped, never tried."""
+        row = formats.get(self.name)
+        width, height = frames[0].size
+        if row.holds(width, height):
+            return None
+        if max(width, height) > row.max_side:
+            return f"at most {row.max_side} pixels a side"
+        return f"at most {row.max_pixels} pixels"
 
     def encode_animation(
         self, frames: list[Image.Image], quality: int | None, extras: Extras
@@ -131,6 +145,8 @@ def save(im: Image.Image, pil_format: str, extras: Extras, **params: object) -> 
         params["icc_profile"] = extras.icc_profile
     if extras.exif:
         params["exif"] = extras.exif
+    if extras.xmp:
+        params["xmp"] = extras.xmp
     im.info = {}
     im.save(buf, pil_format, **params)
     return buf.getvalue()

@@ -30,7 +30,7 @@ class Jpeg(Codec):
         q = quality or 95
         if pyvips is not None:
             return add_jpeg_metadata(
-                _vips_jpeg(im, q, extras.graphic), extras.exif, extras.icc_profile
+                _vips_jpeg(im, q, extras.graphic), extras.exif, extras.icc_profile, extras.xmp
             )
         data = save(
             im,

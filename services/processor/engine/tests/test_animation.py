@@ -104,11 +104,13 @@ def test_output_timeline_matches_the_input_frame_by_frame(
     assert timeline(result.main.data) == (DELAYS, 0)
 
 
-@pytest.mark.parametrize("fmt", ["webp", "png"])
-def test_finite_loops_survive_a_re_encode(fmt: str) -> None:
-    data = animation("webp", loop=2)
-    result = optimize(data, OptimizeOptions(format=fmt, width=40))
-    assert timeline(result.main.data) == (DELAYS, 2)
+@pytest.mark.parametrize("fmt", ["webp", "png", "avif", "gif"])
+@pytest.mark.parametrize("plays", [1, 2])
+def test_finite_loops_survive_a_re_encode(fmt: str, plays: int) -> None:
+    data = animation("webp", loop=plays, lossless=True)
+    result = optimize(data, OptimizeOptions(format=fmt, quality="lossless"))
+    assert result.main.format == fmt
+    assert timeline(result.main.data) == (DELAYS, plays)
 
 
 def _gif_with_a_frame_past_the_screen() -> bytes:

@@ -8,6 +8,7 @@ import io
 import pytest
 from PIL import Image, PngImagePlugin
 
+from services.processor.engine import OptimizeOptions, optimize
 from services.processor.engine.jxl_header import xmp_of
 from services.processor.engine.metadata import kept_exif, kept_xmp
 from services.processor.engine.strip import gif_xmp, strip_losslessly
@@ -140,3 +141,31 @@ def test_the_input_returned_as_is_carries_nothing_by_default(fmt: str) -> None:
     assert stripped is not None
     out_exif, out_xmp = _read(stripped)
     assert not out_xmp.strip() and 0x8298 not in out_exif
+
+
+def _photo_with_rights() -> bytes:
+    return encode(photo(160, 120), "JPEG", quality=95, exif=exif_with_gps_and_serial(), xmp=XMP)
+
+
+# GIF is written only as the input itself (tested above): a photo does not fit its palette.
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "avif", "jxl"])
+@pytest.mark.parametrize("keep", ["copyright", "all"])
+def test_every_output_format_carries_the_kept_exif_and_xmp(fmt: str, keep: str) -> None:
+    options = OptimizeOptions(format=fmt, keep_metadata=keep, width=80)
+    main = optimize(_photo_with_rights(), options).main
+    assert main.format == fmt
+    for secret in (b"SERIAL-123456", b"LENS-987654", b"51,30.0N", b"Secret Street"):
+        assert secret not in main.data
+    exif, xmp = _read(main.data)
+    assert RIGHTS.encode() in xmp and LICENCE.encode() in xmp
+    assert (b"SpyCam" in xmp) == (keep == "all")
+    assert exif.get(0x8298) == "(c) Ada" and exif.get(0x013B) == "Ada Lovelace"
+    assert (exif.get(0x010F) == "SpyCam") == (keep == "all")
+    assert 0x8825 not in exif and not exif.get_ifd(0x8825)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "avif", "jxl"])
+def test_every_output_format_carries_nothing_by_default(fmt: str) -> None:
+    main = optimize(_photo_with_rights(), OptimizeOptions(format=fmt, width=80)).main
+    exif, xmp = _read(main.data)
+    assert not xmp and not exif
