@@ -26,6 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def config_from_env(env: Env, secret: bytes) -> AuthConfig:
     return AuthConfig(
         secret=secret,
+        old_secrets=tuple(old.encode() for old in env.list("AUTH_SECRETS_OLD")),
         session_ttl=timedelta(seconds=env.int("SESSION_ABSOLUTE_TTL_S", 14 * 86_400)),
         session_idle_ttl=timedelta(seconds=env.int("SESSION_IDLE_TTL_S", 3 * 86_400)),
         confirm_ttl=timedelta(seconds=env.int("EMAIL_CONFIRM_TTL_S", 86_400)),

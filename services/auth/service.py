@@ -66,6 +66,9 @@ _SEEN_GRANULARITY = timedelta(seconds=60)
 @dataclass(frozen=True)
 class AuthConfig:
     secret: bytes
+    # AUTH_SECRETS_OLD, newest first: API keys hashed under them still verify (and are
+    # hashed again under `secret` when used); trial digests under them are still matched.
+    old_secrets: tuple[bytes, ...] = ()
     session_ttl: timedelta = timedelta(days=14)
     session_idle_ttl: timedelta = timedelta(days=3)
     confirm_ttl: timedelta = timedelta(hours=24)
@@ -105,6 +108,22 @@ class ApiCall:
     duration_ms: int
     at: datetime
     key_id: str = ""
+
+
+# Providers where dots in the local part do not matter (Gmail ignores them).
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def trial_address(email: str) -> str:
+    """The mailbox behind an address, for the one-trial-per-mailbox rule only:
+    `ada+promo@x` and `ada@x` are one mailbox, and at Gmail so is `a.d.a@gmail.com`.
+    Sign-in and mail keep the address exactly as given."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in _DOTLESS_DOMAINS:
+        domain = _DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
 
 
 def normalize_email(email: str) -> str:
@@ -147,9 +166,15 @@ class AuthService:
         self.notify = notifier
         self.throttle = LoginThrottle(config.secret, config.throttle)
 
-    def email_digest(self, email: str) -> str:
-        """HMAC-SHA256 of the normalized address: lets billing count emails without seeing them."""
-        return hmac.new(self.config.secret, email.encode(), hashlib.sha256).hexdigest()
+    def email_digest(self, email: str, secret: bytes | None = None) -> str:
+        """HMAC-SHA256 of the address as the trial sees it (`trial_address`): lets billing
+        grant one trial per mailbox without seeing any address."""
+        key = self.config.secret if secret is None else secret
+        return hmac.new(key, trial_address(email).encode(), hashlib.sha256).hexdigest()
+
+    def older_email_digests(self, email: str) -> list[str]:
+        """The same digest under each old secret, so claims made before a rotation count."""
+        return [self.email_digest(email, old) for old in self.config.old_secrets]
 
     # -- sign-up and email tokens ---------------------------------------------------------
 
@@ -258,7 +283,9 @@ class AuthService:
                 s,
                 "account.confirmed",
                 events_pb2.AccountConfirmed(
-                    user_id=user.id, email_digest=self.email_digest(user.email)
+                    user_id=user.id,
+                    email_digest=self.email_digest(user.email),
+                    older_email_digests=self.older_email_digests(user.email),
                 ),
             )
 
@@ -539,7 +566,11 @@ class AuthService:
         invalid = Unauthenticated("API key is invalid or revoked", code="invalid_api_key")
         with self.db.session() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
-            valid = credentials.digests_equal(row.key_hash if row else "0" * 64, digest)
+            stored = row.key_hash if row else "0" * 64
+            valid = credentials.digests_equal(stored, digest)
+            if not valid and row is not None and self._hashed_under_old_secret(stored, key):
+                row.key_hash, valid = digest, True  # moves to the current secret
+                log.info("api_key_rehashed", key_id=row.id)
             if not valid or row is None or row.revoked_at is not None:
                 raise invalid
             if not _usable(s.get(User, row.user_id)):
@@ -548,6 +579,12 @@ class AuthService:
             if row.last_used_at is None or at - as_utc(row.last_used_at) >= _SEEN_GRANULARITY:
                 row.last_used_at = at
             return row.user_id, row.id
+
+    def _hashed_under_old_secret(self, stored: str, key: str) -> bool:
+        return any(
+            credentials.digests_equal(stored, credentials.api_key_digest(old, key))
+            for old in self.config.old_secrets
+        )
 
     def create_api_key(self, user_id: str, name: str) -> tuple[ApiKey, str]:
         name = (name or "default").strip()

@@ -8,6 +8,7 @@ address that already claimed a trial gets none either.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -30,11 +31,21 @@ def grant_trial(ledger: Ledger, s: Session, user_id: str, credits: int) -> bool:
     return ledger.grant(s, user_id, credits, f"trial:{user_id}", "trial", expires_at=expires)
 
 
-def claim_trial(ledger: Ledger, s: Session, user_id: str, email_digest: str, credits: int) -> bool:
-    """Grant the trial unless another account already claimed this email."""
+def claim_trial(
+    ledger: Ledger,
+    s: Session,
+    user_id: str,
+    email_digest: str,
+    credits: int,
+    older_digests: Sequence[str] = (),
+) -> bool:
+    """Grant the trial unless another account already claimed this mailbox: under the
+    current digest, or under a digest made with an old AUTH_SECRET before a rotation."""
     ledger.lock_account(s, user_id)
-    claim = s.get(TrialClaim, email_digest, with_for_update=ledger.db.dialect == "postgresql")
-    if claim is not None and claim.user_id != user_id:
+    locking = ledger.db.dialect == "postgresql"
+    claim = s.get(TrialClaim, email_digest, with_for_update=locking)
+    earlier = [s.get(TrialClaim, digest) for digest in older_digests if digest != email_digest]
+    if any(c is not None and c.user_id != user_id for c in (claim, *earlier)):
         log.info("trial_already_claimed", user_id=user_id)
         return False
     if claim is None:
@@ -58,7 +69,14 @@ def subscriptions(ledger: Ledger, trial_credits: int) -> list[Subscription]:
         if not payload.email_digest:
             log.warning("account_confirmed_without_digest", user_id=payload.user_id)
             return
-        claim_trial(ledger, ctx.session, payload.user_id, payload.email_digest, trial_credits)
+        claim_trial(
+            ledger,
+            ctx.session,
+            payload.user_id,
+            payload.email_digest,
+            trial_credits,
+            list(payload.older_email_digests),
+        )
 
     return [
         Subscription("job.completed", events_pb2.JobCompleted, on_completed),

@@ -128,12 +128,14 @@ class AccountCreated(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class AccountConfirmed(_message.Message):
-    __slots__ = ("user_id", "email_digest")
+    __slots__ = ("user_id", "email_digest", "older_email_digests")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    OLDER_EMAIL_DIGESTS_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     email_digest: str
-    def __init__(self, user_id: _Optional[str] = ..., email_digest: _Optional[str] = ...) -> None: ...
+    older_email_digests: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., email_digest: _Optional[str] = ..., older_email_digests: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AccountErase(_message.Message):
     __slots__ = ("user_id", "request_id")

@@ -34,6 +34,16 @@ def test_trial_is_granted_once_per_email_digest(ledger: Ledger) -> None:
     assert [e.kind for e in ledger.entries(first)] == ["grant"]
 
 
+def test_a_claim_made_under_an_old_secret_still_counts_after_a_rotation(ledger: Ledger) -> None:
+    """AUTH_SECRET rotated: account.confirmed carries the digest under the old secret too."""
+    first, second = new_user(), new_user()
+    with ledger.db.session() as s:
+        assert claim_trial(ledger, s, first, "digest-under-old", 20)
+    with ledger.db.session() as s:
+        assert not claim_trial(ledger, s, second, "digest-under-new", 20, ["digest-under-old"])
+    assert ledger.balance(second).granted == 0
+
+
 def test_default_pricing_file_sells_three_packs() -> None:
     pricing = load_pricing(DEFAULT_PRICING_FILE)
     assert [(p.id, p.credits) for p in pricing.packs] == [
