@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip 2>&1 | { grep -v "WARNING: Location" || true; }
-	$(PIP) install -q -c constraints.txt -e ".[dev,bench]" 2>&1 | { grep -v "WARNING: Location\|BuildBackendWarning\|editable_wheel\|^ *!!\|^ *\*\*\*\|folders in your working\|name as your package\|WheelFile(wheel_path\|^ *$$" || true; }
+	$(PIP) install -q -c constraints.txt -e ".[all,dev,bench]" 2>&1 | { grep -v "WARNING: Location\|BuildBackendWarning\|editable_wheel\|^ *!!\|^ *\*\*\*\|folders in your working\|name as your package\|WheelFile(wheel_path\|^ *$$" || true; }
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the project with its `picopt` command

@@ -1,16 +1,23 @@
 # syntax=docker/dockerfile:1.7
-# Shared base image for every Picture Optimizer service.
+# The two stages every Picture Optimizer service image is made of.
 #
-# Stage "builder" has the toolchain and builds the repository's package
-# (`picture-optimizer`, `pip install .`) into a virtualenv at /opt/venv.
-# Stage "runtime" copies only that virtualenv onto a clean slim image: no
-# compiler, no pip cache, no source tree, non-root user 10001.
-# The per-service images (deploy/docker/<service>.Dockerfile) start FROM this
-# image, so the package and its dependencies are built once for all six.
+#   builder  the toolchain, an empty virtualenv at /opt/venv and the repository's source
+#            (pyproject.toml, constraints.txt, picopt/, picopt_cli/, services/); a service
+#            image installs its own extra into the venv from here
+#            (`pip install --constraint constraints.txt '.[gateway]'`).
+#   runtime  a clean slim image: non-root user 10001, the environment, the healthcheck
+#            script; a service image copies its /opt/venv onto it. No compiler, no pip
+#            cache, no source tree.
 #
-# Build from the repository root:
-#   docker build -f deploy/docker/base.Dockerfile -t picopt-base .
-FROM python:3.11-slim-bookworm AS builder
+# Both start from the same Python image, pinned by digest (python:3.11-slim-bookworm; refresh
+# with `docker buildx imagetools inspect python:3.11-slim-bookworm`).
+#
+# Build from the repository root, before the service images:
+#   docker build -f deploy/docker/base.Dockerfile --target builder -t picopt-builder .
+#   docker build -f deploy/docker/base.Dockerfile --target runtime -t picopt-runtime .
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
+
+FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -24,19 +31,13 @@ RUN apt-get update \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies change less often than code: resolve them from pyproject first.
-COPY pyproject.toml ./
-RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
-      > /tmp/requirements.txt \
- && pip install --requirement /tmp/requirements.txt
+COPY pyproject.toml constraints.txt ./
 COPY picopt ./picopt
+COPY picopt_cli ./picopt_cli
 COPY services ./services
-RUN pip install --no-deps . \
- && python -m compileall -q /opt/venv/lib \
- && python -P -c "import picopt, services"
 
-FROM python:3.11-slim-bookworm AS runtime
-LABEL org.opencontainers.image.title="picture-optimizer-base" \
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="picture-optimizer-runtime" \
       org.opencontainers.image.source="https://example.invalid/picture-optimizer" \
       org.opencontainers.image.licenses="see repository"
 # uid/gid 10001, no login shell, no home in the image (HOME is on /tmp).
@@ -45,7 +46,6 @@ RUN groupadd --system --gid 10001 picopt \
       --shell /usr/sbin/nologin picopt \
  && mkdir -p /data/blobs /tmp/picopt \
  && chown 10001:10001 /data/blobs /tmp/picopt
-COPY --from=builder /opt/venv /opt/venv
 COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/picopt-healthcheck
 # The root filesystem may be mounted read-only: no .pyc writes (they were
 # compiled at build time), scratch space and local state under /tmp.
@@ -62,7 +62,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     METRICS_PORT=9090
 WORKDIR /tmp
 VOLUME ["/data/blobs"]
-# The base runs nothing itself; each service image declares its own check.
+# The runtime runs nothing itself; each service image declares its own check.
 HEALTHCHECK NONE
 USER 10001:10001
-CMD ["python", "-c", "print('picture-optimizer base image: run a service image instead')"]
+CMD ["python", "-c", "print('picture-optimizer runtime stage: run a service image instead')"]

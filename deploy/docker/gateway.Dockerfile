@@ -2,17 +2,24 @@
 # Picture Optimizer — gateway image.
 # HTTP API on 8080 (/healthz, /readyz, /metrics on the same port).
 #
-# The multi-stage build lives in base.Dockerfile (builder with the toolchain ->
-# slim runtime with only /opt/venv); this image adds nothing but the process
-# definition, so all service images share the base layers.
-# Build from the repository root, after the base image:
-#   docker build -f deploy/docker/base.Dockerfile -t picopt-base .
+# Only the gateway extra of pyproject.toml is installed (constraints.txt pins every version);
+# the two stages come from base.Dockerfile. Build from the repository root:
+#   docker build -f deploy/docker/base.Dockerfile --target builder -t picopt-builder .
+#   docker build -f deploy/docker/base.Dockerfile --target runtime -t picopt-runtime .
 #   docker build -f deploy/docker/gateway.Dockerfile -t picopt/gateway .
-# (Compose passes the base through `additional_contexts: picopt-base: service:base`;
-#  a registry build passes --build-arg BASE_IMAGE=<registry>/picopt-base:<tag>.)
-ARG BASE_IMAGE=picopt-base
-# checkov:skip=CKV_DOCKER_7: the base is this repository's own image, named by the build (compose context or --build-arg)
-FROM ${BASE_IMAGE} AS gateway
+# (Compose passes both through `additional_contexts`; a registry build passes
+#  --build-arg BUILDER_IMAGE=... --build-arg RUNTIME_IMAGE=....)
+
+ARG BUILDER_IMAGE=picopt-builder
+ARG RUNTIME_IMAGE=picopt-runtime
+# checkov:skip=CKV_DOCKER_7: both bases are this repository's own stages, named by the build (compose context or --build-arg)
+FROM ${BUILDER_IMAGE} AS builder
+RUN pip install --no-cache-dir --constraint constraints.txt '.[gateway]' \
+ && python -m compileall -q /opt/venv/lib \
+ && python -P -c "import services.gateway.app"
+
+FROM ${RUNTIME_IMAGE} AS gateway
+COPY --from=builder /opt/venv /opt/venv
 LABEL org.opencontainers.image.title="picture-optimizer-gateway"
 ENV GATEWAY_PORT=8080
 EXPOSE 8080

@@ -2,17 +2,24 @@
 # Picture Optimizer — vision image.
 # gRPC on 50054, metrics on 9090; consumes vision.job.optimized.
 #
-# The multi-stage build lives in base.Dockerfile (builder with the toolchain ->
-# slim runtime with only /opt/venv); this image adds nothing but the process
-# definition, so all service images share the base layers.
-# Build from the repository root, after the base image:
-#   docker build -f deploy/docker/base.Dockerfile -t picopt-base .
+# Only the vision extra of pyproject.toml is installed (constraints.txt pins every version);
+# the two stages come from base.Dockerfile. Build from the repository root:
+#   docker build -f deploy/docker/base.Dockerfile --target builder -t picopt-builder .
+#   docker build -f deploy/docker/base.Dockerfile --target runtime -t picopt-runtime .
 #   docker build -f deploy/docker/vision.Dockerfile -t picopt/vision .
-# (Compose passes the base through `additional_contexts: picopt-base: service:base`;
-#  a registry build passes --build-arg BASE_IMAGE=<registry>/picopt-base:<tag>.)
-ARG BASE_IMAGE=picopt-base
-# checkov:skip=CKV_DOCKER_7: the base is this repository's own image, named by the build (compose context or --build-arg)
-FROM ${BASE_IMAGE} AS vision
+# (Compose passes both through `additional_contexts`; a registry build passes
+#  --build-arg BUILDER_IMAGE=... --build-arg RUNTIME_IMAGE=....)
+
+ARG BUILDER_IMAGE=picopt-builder
+ARG RUNTIME_IMAGE=picopt-runtime
+# checkov:skip=CKV_DOCKER_7: both bases are this repository's own stages, named by the build (compose context or --build-arg)
+FROM ${BUILDER_IMAGE} AS builder
+RUN pip install --no-cache-dir --constraint constraints.txt '.[vision]' \
+ && python -m compileall -q /opt/venv/lib \
+ && python -P -c "import services.vision.__main__"
+
+FROM ${RUNTIME_IMAGE} AS vision
+COPY --from=builder /opt/venv /opt/venv
 LABEL org.opencontainers.image.title="picture-optimizer-vision"
 ENV VISION_GRPC_PORT=50054
 EXPOSE 50054 9090

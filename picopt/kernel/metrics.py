@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,8 +26,9 @@ from prometheus_client import (
     start_http_server,
 )
 from prometheus_client import multiprocess as _multiprocess
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 # Latency buckets from a fast RPC (1 ms) to a slow image (2 min).
 _LATENCY = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -127,18 +129,26 @@ def after_commit(session: Session, update: Callable[[], Any]) -> None:
     Counters of business facts (a job finished, credits captured) must not count a
     transaction that rolled back and will be retried.
     """
+    _listen_to_sessions()
     session.info.setdefault(_PENDING_AFTER_COMMIT, []).append(update)
 
 
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    for update in session.info.pop(_PENDING_AFTER_COMMIT, []):
-        update()
+@cache
+def _listen_to_sessions() -> None:
+    """Hook every Session's commit and rollback, once, on first use: a process without a
+    database (the gateway) never loads SQLAlchemy for its metrics."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
 
+    def run(session: Session) -> None:
+        for update in session.info.pop(_PENDING_AFTER_COMMIT, []):
+            update()
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_AFTER_COMMIT, None)
+    def drop(session: Session) -> None:
+        session.info.pop(_PENDING_AFTER_COMMIT, None)
+
+    event.listen(Session, "after_commit", run)
+    event.listen(Session, "after_rollback", drop)
 
 
 def multiprocess_dir() -> str:

@@ -75,18 +75,20 @@ def test_hadolint(name):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_base_is_multi_stage_without_build_tools_in_the_final_image():
+def test_base_is_a_builder_and_a_runtime_without_build_tools():
     builder, runtime = stages(DOCKER / "base.Dockerfile")
-    assert builder[0][1].endswith("AS builder") and "python:3.11-slim" in builder[0][1]
-    assert runtime[0][1].endswith("AS runtime") and "python:3.11-slim" in runtime[0][1]
-    assert any(op == "RUN" and "pip install" in a and "--no-deps ." in a for op, a in builder)
+    text = (DOCKER / "base.Dockerfile").read_text()
+    # One Python image for both stages, pinned by digest.
+    assert re.search(r"ARG PYTHON_IMAGE=python:3\.11-slim[\w.-]*@sha256:[0-9a-f]{64}\n", text)
+    assert builder[0][1] == "${PYTHON_IMAGE} AS builder"
+    assert runtime[0][1] == "${PYTHON_IMAGE} AS runtime"
+    assert any(op == "RUN" and "python -m venv /opt/venv" in a for op, a in builder)
+    assert not any(op == "RUN" and "pip install" in a for op, a in builder), "services install"
     for op, args in runtime:
         if op == "RUN":
             assert not BUILD_TOOLS.search(args), args
-        if op == "COPY" and "--from=" in args:
-            assert "--from=builder /opt/venv /opt/venv" in args
     copies = [a for op, a in runtime if op == "COPY"]
-    assert all("--from=builder" in a or "healthcheck.py" in a for a in copies), copies
+    assert all("healthcheck.py" in a for a in copies), copies
     users = [a for op, a in runtime if op == "USER"]
     assert users and users[-1].split(":")[0] == "10001"
     env = " ".join(a for op, a in runtime if op == "ENV")
@@ -102,11 +104,17 @@ def test_base_is_multi_stage_without_build_tools_in_the_final_image():
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_image(name):
+    """Its own extra installed on the shared builder, the venv copied onto the runtime."""
     command, ports = SERVICES[name]
-    (stage,) = stages(DOCKER / f"{name}.Dockerfile")
-    ops = dict(stage)  # last of each instruction
-    assert ops["FROM"].startswith("${BASE_IMAGE}")
-    assert "ARG BASE_IMAGE=picopt-base" in (DOCKER / f"{name}.Dockerfile").read_text()
+    text = (DOCKER / f"{name}.Dockerfile").read_text()
+    builder, final = stages(DOCKER / f"{name}.Dockerfile")
+    assert "ARG BUILDER_IMAGE=picopt-builder" in text and "ARG RUNTIME_IMAGE=picopt-runtime" in text
+    assert builder[0][1] == "${BUILDER_IMAGE} AS builder"
+    (install,) = [a for op, a in builder if op == "RUN"]
+    assert f"--constraint constraints.txt '.[{name}]'" in install, install
+    assert final[0][1].startswith("${RUNTIME_IMAGE} AS ")
+    ops = dict(final)  # last of each instruction
+    assert ops["COPY"] == "--from=builder /opt/venv /opt/venv"
     assert ops["USER"].split(":")[0] == "10001"
     assert json.loads(ops["CMD"]) == command
     assert {int(p) for p in ops["EXPOSE"].split()} == ports
@@ -114,7 +122,7 @@ def test_service_image(name):
     probe = json.loads(health[health.index("CMD") + 3 :].strip())
     assert probe[0] == "picopt-healthcheck"
     assert int(probe[probe.index("--port") + 1]) in ports
-    assert not any(op == "RUN" for op, _ in stage), "service images add no layers that need tools"
+    assert not any(op == "RUN" for op, _ in final), "the runtime stage adds no layers with tools"
 
 
 def test_build_context_keeps_what_the_images_copy():
@@ -137,7 +145,14 @@ def test_build_context_keeps_what_the_images_copy():
     for op, args in instructions(DOCKER / "base.Dockerfile"):
         if op == "COPY" and "--from=" not in args:
             needed += [a for a in args.split()[:-1] if not a.startswith("--")]
-    assert set(needed) >= {"pyproject.toml", "picopt", "services", "deploy/docker/healthcheck.py"}
+    assert set(needed) >= {
+        "pyproject.toml",
+        "constraints.txt",
+        "picopt",
+        "picopt_cli",
+        "services",
+        "deploy/docker/healthcheck.py",
+    }
     for path in needed:
         assert (ROOT / path).exists(), path
         assert not ignored(path), path
@@ -170,8 +185,9 @@ def test_compose_validates_against_the_compose_spec(compose):
 
 def test_compose_stack(compose):
     services = compose["services"]
-    assert {"postgres", "rabbitmq", "base"} <= set(services)
-    app = {n: s for n, s in services.items() if n not in {"postgres", "rabbitmq", "base"}}
+    shared = {"postgres", "rabbitmq", "builder", "runtime"}
+    assert shared <= set(services)
+    app = {n: s for n, s in services.items() if n not in shared}
     expected = {
         "gateway": ["python", "-m", "services.gateway"],
         "auth": ["python", "-m", "services.auth"],
@@ -193,7 +209,10 @@ def test_compose_stack(compose):
         assert ("ports" in svc) == (name == "gateway"), name
         if "build" in svc:
             assert (ROOT / svc["build"]["dockerfile"]).exists()
-            assert svc["build"]["additional_contexts"] == {"picopt-base": "service:base"}
+            assert svc["build"]["additional_contexts"] == {
+                "picopt-builder": "service:builder",
+                "picopt-runtime": "service:runtime",
+            }
         env = svc["environment"]
         for var in ("AUTH_ADDR", "BILLING_ADDR", "PROCESSOR_ADDR", "VISION_ADDR", "RETENTION_ADDR"):
             host, port = env[var].split(":")
@@ -208,7 +227,9 @@ def test_compose_stack(compose):
     for blob_user in ("gateway", "processor-api", "processor-worker", "vision", "retention"):
         assert {"blobs:/data/blobs"} <= set(services[blob_user]["volumes"]), blob_user
     assert app["gateway"]["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp")
-    assert set(services["base"]["build"]["dockerfile"].split("/")[-1:]) == {"base.Dockerfile"}
+    for stage in ("builder", "runtime"):
+        assert services[stage]["build"]["dockerfile"].endswith("/base.Dockerfile")
+        assert services[stage]["build"]["target"] == stage
 
 
 # --- healthcheck script --------------------------------------------------------------
