@@ -20,7 +20,6 @@ from picopt.kernel.blobstore import BlobNotFound, BlobStore
 from picopt.kernel.db import Database
 from picopt.kernel.logs import bound_context, get_logger
 from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
-from services.processor.blurring import blurred_copy
 from services.processor.jobs import complete_job, fail_job
 from services.processor.models import Job
 
@@ -85,6 +84,10 @@ class AnalyzedHandler:
             data = self.blobs.get(key)
         except BlobNotFound:
             return 0  # already gone (expired or erased): nothing left to show
+        # The codecs (Pillow, libvips, OpenCV) load only when a blur is needed: the processor
+        # API and the worker processes stay light otherwise.
+        from services.processor.blurring import blurred_copy
+
         blurred = blurred_copy(data, fmt)
         self.blobs.put(key, blurred, owner=owner, deadline=deadline)
         return len(blurred)
