@@ -75,10 +75,7 @@ __all__ = [
 def describe() -> dict[str, Any]:
     """The table and the option constants as JSON-ready data (served at GET /v1/formats)."""
     return {
-        "formats": [
-            {**asdict(f), "extension": f.extension, "extensions": list(f.extensions)}
-            for f in FORMATS.values()
-        ],
+        "formats": [{**asdict(f), "extensions": list(f.extensions)} for f in FORMATS.values()],
         "browser_outputs": list(BROWSER_OUTPUTS),
         "quality": {
             "words": list(QUALITY_WORDS),

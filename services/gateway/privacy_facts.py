@@ -121,23 +121,20 @@ class PrivacyFactsSource:
         fresh_s: float = FRESH_S,
         stale_s: float = STALE_S,
     ) -> None:
-        self._retention = _Remembered(
+        def remembered(service: str, fetch: Callable[[], T]) -> _Remembered[T]:
+            return _Remembered(service, fetch, clock, fresh_s, stale_s)
+
+        self._retention = remembered(
             "retention",
             lambda: RetentionFacts.from_reply(
                 backends.retention.GetRetentionFacts(retention_pb2.GetRetentionFactsRequest())
             ),
-            clock,
-            fresh_s,
-            stale_s,
         )
-        self._vision = _Remembered(
+        self._vision = remembered(
             "vision",
             lambda: ProviderFacts.from_reply(
                 backends.vision.GetProviders(vision_pb2.GetProvidersRequest())
             ),
-            clock,
-            fresh_s,
-            stale_s,
         )
 
     def retention(self) -> RetentionFacts:

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from picopt.formats import ImageFormat
+
 Email = Field(min_length=3, max_length=320)
 Password = Field(min_length=1, max_length=1024)
 Token = Field(min_length=1, max_length=200)
@@ -252,28 +254,6 @@ class OAuthCallbackQuery(BaseModel):
     error: str = Field(default="", max_length=200)
 
 
-class ImageFormatModel(BaseModel):
-    """One image format and what it can hold (the table in `picopt.formats`)."""
-
-    name: str
-    label: str
-    mime: str
-    extension: str
-    extensions: list[str]
-    readable: bool
-    writable: bool
-    requestable: bool
-    browsers: bool
-    alpha: bool
-    animation: bool
-    lossless: bool
-    lossy: bool
-    max_bit_depth: int
-    max_side: int
-    max_pixels: int | None
-    max_colours: int | None
-
-
 class QualityChoices(BaseModel):
     words: list[str]
     presets: dict[str, float]
@@ -289,7 +269,8 @@ class Choices(BaseModel):
 class FormatsReply(BaseModel):
     """Formats and job options, so clients (the web app too) never hard-code them."""
 
-    formats: list[ImageFormatModel]
+    # Each format as `picopt.formats.ImageFormat` states it; `extensions[0]` is what outputs get.
+    formats: list[ImageFormat]
     browser_outputs: list[str]
     quality: QualityChoices
     fit: Choices

@@ -79,26 +79,26 @@ def gateway_env(gateway_env: dict[str, str]) -> dict[str, str]:
     return {**gateway_env, "MAX_UPLOAD_BYTES": str(50 * MB)}
 
 
-def _post(app: Flask, body: _HostileBody, key: str) -> Any:
-    return app.test_client().post(
-        "/v1/jobs",
-        input_stream=body,
-        content_type=f"multipart/form-data; boundary={BOUNDARY}",
-        content_length=body.length,
-        headers={"Authorization": f"Bearer {key}"},
-    )
+def _post_traced(app: Flask, body: _HostileBody, key: str) -> tuple[Any, int]:
+    """The reply to posting `body`, and the peak bytes Python allocated while answering."""
+    tracemalloc.start()
+    try:
+        reply = app.test_client().post(
+            "/v1/jobs",
+            input_stream=body,
+            content_type=f"multipart/form-data; boundary={BOUNDARY}",
+            content_length=body.length,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        return reply, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(
     app: Flask, key: str, backends: FakeBackends
 ) -> None:
-    body = _HostileBody(50 * MB - 1024)
-    tracemalloc.start()
-    try:
-        reply = _post(app, body, key)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    reply, peak = _post_traced(app, _HostileBody(50 * MB - 1024), key)
     assert reply.status_code == 415
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json["code"] == "corrupt_image"
@@ -110,13 +110,7 @@ def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(
 def test_a_body_over_the_upload_limit_is_refused_with_413_before_it_is_read(
     app: Flask, key: str
 ) -> None:
-    body = _HostileBody(50 * MB + 1)
-    tracemalloc.start()
-    try:
-        reply = _post(app, body, key)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    reply, peak = _post_traced(app, _HostileBody(50 * MB + 1), key)
     assert reply.status_code == 413
     assert reply.json["code"] == "too-large"
     assert peak < 4 * MB

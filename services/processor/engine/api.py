@@ -9,22 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from picopt.formats import FITS, KEEP_METADATA, QUALITY_PRESETS, WRITABLE
+from picopt import formats
 
 # Formats the engine encodes (a client may request all but GIF).
-FORMATS = WRITABLE
-KEEP = KEEP_METADATA
-__all__ = [
-    "FITS",
-    "FORMATS",
-    "KEEP",
-    "QUALITY_PRESETS",
-    "EngineError",
-    "Limits",
-    "OptimizeOptions",
-    "OptimizeResult",
-    "OptimizedImage",
-]
+FORMATS = formats.WRITABLE
+FITS = formats.FITS
+KEEP = formats.KEEP_METADATA
+QUALITY_PRESETS = formats.QUALITY_PRESETS
 
 
 class EngineError(Exception):
@@ -49,7 +40,7 @@ class Limits:
 
 # How much CPU a job may spend to reach its target: `max` searches exhaustively for the
 # smallest file, `balanced` and `fast` predict the encoder settings and verify them.
-EFFORTS = ("fast", "balanced", "max")
+EFFORTS = formats.EFFORTS
 
 
 @dataclass(frozen=True)
@@ -69,7 +60,7 @@ class OptimizeOptions:
     # A SSIMULACRA2 score to reach instead of a preset; overrides `quality`.
     target_score: float | None = None
     # One of EFFORTS; every effort delivers at or above the target score.
-    effort: str = "balanced"
+    effort: str = formats.DEFAULT_EFFORT
 
 
 @dataclass

@@ -19,7 +19,7 @@ let running = 0;
 await requireUser();
 // Formats and their extensions come from the service's own table, never from this file.
 const FORMATS = await api("GET", "/v1/formats");
-const EXTENSION = Object.fromEntries(FORMATS.formats.map((f) => [f.name, f.extension]));
+const EXTENSION = Object.fromEntries(FORMATS.formats.map((f) => [f.name, f.extensions[0]]));
 
 function options() {
   const form = document.getElementById("options");
