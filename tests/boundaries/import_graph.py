@@ -27,7 +27,6 @@ ALLOWED: tuple[tuple[str, str], ...] = (
     ("picopt_cli", "picopt"),
     ("picopt_cli", "services.processor.engine"),
     ("picopt_cli", "services.vision.providers"),
-    ("picopt_cli", "services.vision.compose"),
     # ... and its tests reuse those parts' image helpers.
     ("picopt_cli.tests", "services.processor.engine.tests"),
     ("picopt_cli.tests", "services.vision.tests"),
@@ -39,8 +38,13 @@ ALLOWED: tuple[tuple[str, str], ...] = (
 # (part, the rest of its service, modules of that rest the part may still use).
 SELF_CONTAINED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("services.processor.engine", "services.processor", ()),
-    # Providers compose alt text and captions with vision's composer (no I/O, no models).
-    ("services.vision.providers", "services.vision", ("services.vision.compose",)),
+    # Providers compose alt text and captions with vision's composer and its phrase books
+    # (no I/O, no models).
+    (
+        "services.vision.providers",
+        "services.vision",
+        ("services.vision.compose", "services.vision.phrases"),
+    ),
 )
 _ENTRY_POINT = re.compile(r"^((?:picopt|picopt_cli|services)(?:\.\w+)+):\w+$")
 
