@@ -12,6 +12,7 @@ import copy
 import os
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from tests.deploy import crd_schemas, policy
-from tests.deploy.conftest import DEPLOY, K8S, OVERLAYS
+from tests.deploy.conftest import DEPLOY, K8S, OVERLAYS, render
 from tests.deploy.manifests import (
     NS,
     allowed,
@@ -633,3 +634,48 @@ def test_prod_broker_users_are_per_service_and_keda_reads_only(rendered):
         assert re.match(rules["read"], f"{package}.x") and not re.match(rules["read"], "other.x")
     keda = permissions["picopt-keda"]["permissions"]
     assert set(keda.values()) == {"^$"} and users["picopt-keda"]["spec"]["tags"] == ["monitoring"]
+
+
+def test_the_restore_recovers_the_prod_cluster_under_new_names(rendered):
+    """deploy/k8s/restore (the runbook's point-in-time recovery) reads the prod cluster's
+    backups, keeps its roles, schemas and network rules, and archives apart."""
+    restore = render(K8S / "restore")
+    for obj in restore:
+        if (obj["apiVersion"], obj["kind"]) in crd_schemas.known():
+            assert crd_schemas.errors(obj) == [], obj["metadata"]["name"]
+        else:
+            kubernetes_validate.validate(obj, K8S_VERSIONS[-1], strict=True)
+    assert {o["metadata"]["namespace"] for o in restore} == {NS["prod"]}
+    prod = rendered["prod"]
+    live = by_kind(prod, "Cluster")["picopt-postgres"]["spec"]
+    (restored,) = by_kind(restore, "Cluster").values()
+    spec = restored["spec"]
+    recovery = spec["bootstrap"]["recovery"]
+    target = datetime.fromisoformat(recovery["recoveryTarget"]["targetTime"].replace("Z", "+00:00"))
+    assert target.tzinfo is not None
+    (source,) = [c for c in spec["externalClusters"] if c["name"] == recovery["source"]]
+    assert source["plugin"]["parameters"] == {
+        "barmanObjectName": live["plugins"][0]["parameters"]["barmanObjectName"],
+        "serverName": "picopt-postgres",
+    }
+    assert spec["plugins"][0]["parameters"]["serverName"] == restored["metadata"]["name"]
+    assert spec["managed"] == live["managed"]
+    (database,) = by_kind(restore, "Database").values()
+    (live_database,) = by_kind(prod, "Database").values()
+    assert database["spec"]["schemas"] == live_database["spec"]["schemas"]
+    (pooler,) = by_kind(restore, "Pooler").values()
+    assert pooler["spec"]["cluster"]["name"] == restored["metadata"]["name"]
+    (backup,) = by_kind(restore, "ScheduledBackup").values()
+    assert backup["spec"]["cluster"]["name"] == restored["metadata"]["name"]
+    policies = list(by_kind(prod, "NetworkPolicy").values()) + list(
+        by_kind(restore, "NetworkPolicy").values()
+    )
+    pods = _pods(prod)
+    entry = {"cnpg.io/poolerName": pooler["metadata"]["name"]}
+    instance = {"cnpg.io/cluster": restored["metadata"]["name"]}
+    ns = NS["prod"]
+    assert allowed(policies, instance, 5432, ns, entry, ns)
+    for name, labels in pods.items():
+        uses_db = GRAPH[name]["package"] in DATABASE_USERS
+        assert allowed(policies, entry, 5432, ns, labels, ns) == uses_db, name
+        assert not allowed(policies, instance, 5432, ns, labels, ns), name

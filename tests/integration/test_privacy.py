@@ -421,3 +421,38 @@ def test_master_key_rotation_without_downtime(stack: Stack, staff: Any) -> None:
         stack.restart(name)
         stack.wait_healthy(timeout=60)
     assert user.download(before["id"]) and user.download(during["id"])
+
+
+def test_the_restore_runbook_lists_the_erasures_a_restore_would_forget(stack: Stack) -> None:
+    """README "Backups and restore": before switching to a database restored to time T, the
+    erasures asked for since T are read from retention's live record with the staff command
+    and deploy/k8s/restore/erasures-since.sh, to be asked for again."""
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    name, email = unique_person()
+    user = named_user(stack, name, email)
+    user_id = user.account()["id"]
+    assert call(user, "DELETE", "/v1/account", json={"password": PASSWORD}).status_code == 202
+    env = {
+        **stack.env,
+        "RETENTION_ADDR": stack.grpc_address("retention"),
+        "RETENTION_STAFF_TOKEN": STAFF_TOKEN,
+    }
+    record = subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", "--json", "requests"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    script = Path(__file__).resolve().parents[2] / "deploy/k8s/restore/erasures-since.sh"
+
+    def erasures_since(moment: datetime) -> list[str]:
+        since = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        out = subprocess.run(
+            [str(script), since], input=record, capture_output=True, text=True, check=True
+        )
+        return out.stdout.split()
+
+    assert user_id in erasures_since(before)
+    assert user_id not in erasures_since(datetime.now(UTC) + timedelta(minutes=1))
