@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -14,6 +13,7 @@ from PIL import Image
 from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.client import Client
 from picopt.devstack import Stack
+from services.gateway.tests.bodies import BOUNDARY, jpeg_upload
 from tests.integration.conftest import blob_dir, wait_for
 from tests.integration.images import graphic_png, skimage_photo
 
@@ -87,51 +87,6 @@ def test_graphic_without_metadata_costs_one_credit(stack: Stack, user: Client) -
     assert user.balance()["available"] == before - 1
 
 
-class _LargeUpload(io.RawIOBase):
-    """A multipart body with a `file` part of `size` bytes that starts like a JPEG, made on the
-    fly and seekable (so the client sends its Content-Length)."""
-
-    def __init__(self, size: int) -> None:
-        self.head = (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\nfalse\r\n'
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"'
-            "\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff\xe0"
-        ).encode("latin-1")
-        self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
-        self.size, self.pos = size - 4, 0
-        self.length = len(self.head) + self.size + len(self.tail)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self.pos = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.length}[whence]
-        self.pos += offset
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def readinto(self, buffer: Any) -> int:
-        view, n = memoryview(buffer), 0
-        while n < len(view) and self.pos < self.length:
-            at = self.pos - len(self.head)
-            if at < 0:
-                chunk = self.head[self.pos : self.pos + len(view) - n]
-            elif at < self.size:
-                chunk = bytes(min(len(view) - n, self.size - at, 65536))
-            else:
-                chunk = self.tail[at - self.size : at - self.size + len(view) - n]
-            view[n : n + len(chunk)] = chunk
-            n += len(chunk)
-            self.pos += len(chunk)
-        return n
-
-
-BOUNDARY = "picopt-large-upload"
 MB = 1024 * 1024
 
 
@@ -163,7 +118,7 @@ def test_several_50_mb_uploads_at_once_keep_the_gateway_memory_flat(
         baseline[pid] = _status(pid, "VmRSS")
 
     def post(_: int) -> int:
-        body = io.BufferedReader(_LargeUpload(48 * MB), buffer_size=MB)
+        body = io.BufferedReader(jpeg_upload(48 * MB), buffer_size=MB)
         reply = user.http.post(
             f"{stack.gateway_url()}/v1/jobs",
             data=body,

@@ -10,16 +10,42 @@ from __future__ import annotations
 
 import json
 import struct
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 from picopt.kernel.blobstore.base import BlobInfo
+from picopt.kernel.blobstore.crypto import EnvelopeCipher
 
 MAGICS = {1: b"POB1", 2: b"POB2"}
 VERSIONS = {magic: version for version, magic in MAGICS.items()}
 MAGIC = MAGICS[1]
 LENGTH = struct.Struct(">I")
 PREFIX_SIZE = len(MAGIC) + LENGTH.size
+
+
+def seal(
+    cipher: EnvelopeCipher,
+    write_format: int,
+    key: str,
+    source: BinaryIO,
+    size: int,
+    *,
+    owner: str,
+    deadline: datetime,
+) -> tuple[dict[str, Any], Iterable[bytes]]:
+    """The header and the stored body of a new object, in the format writers use."""
+    public = {
+        "key": key,
+        "owner": owner,
+        "created_at": datetime.now(UTC).isoformat(),
+        "deadline": deadline.astimezone(UTC).isoformat(),
+        "size": size,
+    }
+    if write_format == 1:
+        sealed = cipher.seal(source.read(size), public)
+        return sealed.header, [sealed.ciphertext]
+    return cipher.seal_stream(source, size, public)
 
 
 def prefix(header: dict[str, Any]) -> bytes:

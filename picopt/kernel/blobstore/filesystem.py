@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,6 +20,7 @@ from picopt.kernel.blobstore.container import (
     header_length,
     info_from_header,
     prefix,
+    seal,
 )
 from picopt.kernel.blobstore.crypto import CHUNK, EnvelopeCipher
 
@@ -38,19 +39,9 @@ class FilesystemBlobStore(BlobStore):
         self, key: str, source: BinaryIO, size: int, *, owner: str, deadline: datetime
     ) -> BlobInfo:
         path = self._path(key)
-        public = {
-            "key": key,
-            "owner": owner,
-            "created_at": datetime.now(UTC).isoformat(),
-            "deadline": deadline.astimezone(UTC).isoformat(),
-            "size": size,
-        }
-        body: Iterable[bytes]
-        if self.write_format == 1:
-            sealed = self.cipher.seal(source.read(size), public)
-            header, body = sealed.header, [sealed.ciphertext]
-        else:
-            header, body = self.cipher.seal_stream(source, size, public)
+        header, body = seal(
+            self.cipher, self.write_format, key, source, size, owner=owner, deadline=deadline
+        )
         self._write(path, header, body)
         return info_from_header(header)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from picopt.kernel.blobstore.base import Blob, BlobInfo, BlobNotFound, BlobStore, validate_key
@@ -22,6 +22,7 @@ from picopt.kernel.blobstore.container import (
     header_length,
     info_from_header,
     prefix,
+    seal,
     stored_size,
 )
 from picopt.kernel.blobstore.crypto import CHUNK, EnvelopeCipher
@@ -77,19 +78,9 @@ class S3BlobStore(BlobStore):
     def put_stream(
         self, key: str, source: BinaryIO, size: int, *, owner: str, deadline: datetime
     ) -> BlobInfo:
-        public = {
-            "key": key,
-            "owner": owner,
-            "created_at": datetime.now(UTC).isoformat(),
-            "deadline": deadline.astimezone(UTC).isoformat(),
-            "size": size,
-        }
-        body: Iterable[bytes]
-        if self.write_format == 1:
-            sealed = self.cipher.seal(source.read(size), public)
-            header, body = sealed.header, [sealed.ciphertext]
-        else:
-            header, body = self.cipher.seal_stream(source, size, public)
+        header, body = seal(
+            self.cipher, self.write_format, key, source, size, owner=owner, deadline=deadline
+        )
         self._store(key, header, body)
         return info_from_header(header)
 
