@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -15,9 +16,11 @@ from services.gateway.problems import Problem
 from services.gateway.tests.fakes import FakeBackends
 
 
+@dataclass
 class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
+    """A monotonic clock the test moves by hand."""
+
+    now: float = 1000.0
 
     def __call__(self) -> float:
         return self.now

@@ -11,62 +11,25 @@ from flask import Flask
 from PIL import Image
 
 from picopt import formats
+from services.gateway.tests.bodies import BOUNDARY, Generated
 from services.gateway.tests.fakes import FakeBackends
 
-BOUNDARY = "picopt-test-boundary"
 MB = 1024 * 1024
 
 
-class _HostileBody(io.RawIOBase):
-    """A multipart body with one file part: an `ftyp` box claiming the whole part, full of
-    brands, produced on the fly so the test itself never holds it in memory."""
-
-    def __init__(self, part_bytes: int) -> None:
-        head = (
-            (
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\nfalse\r\n'
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="x.avif"'
-                "\r\nContent-Type: image/avif\r\n\r\n"
-            ).encode()
-            + part_bytes.to_bytes(4, "big")
-            + b"ftypisom\x00\x00\x00\x00"
-        )
-        self._head = head
-        self._tail = f"\r\n--{BOUNDARY}--\r\n".encode()
-        self._filler = part_bytes - 16
-        self.length = len(head) + self._filler + len(self._tail)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._pos = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.length}[whence]
-        self._pos += offset
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer)
-        n = 0
-        while n < len(view) and self._pos < self.length:
-            if self._pos < len(self._head):
-                chunk = self._head[self._pos : self._pos + len(view) - n]
-            elif self._pos < len(self._head) + self._filler:
-                left = len(self._head) + self._filler - self._pos
-                chunk = (b"brnd" * 16384)[: min(len(view) - n, left)]
-            else:
-                start = self._pos - len(self._head) - self._filler
-                chunk = self._tail[start : start + len(view) - n]
-            view[n : n + len(chunk)] = chunk
-            n += len(chunk)
-            self._pos += len(chunk)
-        return n
+def _hostile_upload(part_bytes: int) -> Generated:
+    """A multipart body whose file part is an `ftyp` box claiming the whole part, followed by
+    nothing but would-be brands; made on the fly, so the test never holds it in memory."""
+    head = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\nfalse\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="x.avif"'
+            "\r\nContent-Type: image/avif\r\n\r\n"
+        ).encode()
+        + part_bytes.to_bytes(4, "big")
+        + b"ftypisom\x00\x00\x00\x00"
+    )
+    return Generated(head, part_bytes - 16, f"\r\n--{BOUNDARY}--\r\n".encode())
 
 
 @pytest.fixture
@@ -79,7 +42,7 @@ def gateway_env(gateway_env: dict[str, str]) -> dict[str, str]:
     return {**gateway_env, "MAX_UPLOAD_BYTES": str(50 * MB)}
 
 
-def _post_traced(app: Flask, body: _HostileBody, key: str) -> tuple[Any, int]:
+def _post_traced(app: Flask, body: Generated, key: str) -> tuple[Any, int]:
     """The reply to posting `body`, and the peak bytes Python allocated while answering."""
     tracemalloc.start()
     try:
@@ -98,7 +61,7 @@ def _post_traced(app: Flask, body: _HostileBody, key: str) -> tuple[Any, int]:
 def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(
     app: Flask, key: str, backends: FakeBackends
 ) -> None:
-    reply, peak = _post_traced(app, _HostileBody(50 * MB - 1024), key)
+    reply, peak = _post_traced(app, _hostile_upload(50 * MB - 1024), key)
     assert reply.status_code == 415
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json["code"] == "corrupt_image"
@@ -110,7 +73,7 @@ def test_a_50_mb_hostile_upload_is_refused_with_415_and_flat_memory(
 def test_a_body_over_the_upload_limit_is_refused_with_413_before_it_is_read(
     app: Flask, key: str
 ) -> None:
-    reply, peak = _post_traced(app, _HostileBody(50 * MB + 1), key)
+    reply, peak = _post_traced(app, _hostile_upload(50 * MB + 1), key)
     assert reply.status_code == 413
     assert reply.json["code"] == "too-large"
     assert peak < 4 * MB
