@@ -195,7 +195,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.FinishOAuthRequest, context: Any
     ) -> auth_pb2.FinishOAuthResponse:
         signed, created, next_path = self.oauth.finish(
-            request.provider, request.code, request.state
+            request.provider, request.code, request.state, request.previous_session_token
         )
         if request.previous_session_token:  # rotation: only once the new session exists
             self.service.log_out(request.previous_session_token)

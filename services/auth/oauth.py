@@ -2,13 +2,17 @@
 
 Every sign-in uses state (stored hashed, single use, ten minutes) and PKCE
 (S256); OIDC ID tokens are verified against the issuer's JWKS (signature,
-issuer, audience, expiry, nonce). Accounts are linked by verified email only
-(`AuthService.sign_in_external`). Provider tokens are used once to read the
-identity and then dropped: nothing from the provider but its subject id is kept.
+issuer, audience, expiry, nonce). GitHub and Google are trusted to vouch for
+emails (an identity links to, or creates, the account with its verified address);
+any other issuer only with OAUTH_<NAME>_TRUST_EMAIL=true, and otherwise connects
+only to the account signed in in the browser (`AuthService.sign_in_external`).
+Provider tokens are used once to read the identity and then dropped: nothing from
+the provider but its subject id is kept.
 
 Configuration: OAUTH_PROVIDERS=github,google,corp and, per provider,
 OAUTH_<NAME>_CLIENT_ID, OAUTH_<NAME>_CLIENT_SECRET and, for a generic OIDC
-provider, OAUTH_<NAME>_ISSUER (discovery at <issuer>/.well-known/openid-configuration).
+provider, OAUTH_<NAME>_ISSUER (discovery at <issuer>/.well-known/openid-configuration)
+and OAUTH_<NAME>_TRUST_EMAIL.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class Provider:
     client_secret: str
     issuer: str = ""  # OIDC providers; empty for GitHub
     scope: str = "openid email profile"
+    # Whether its verified emails may link to (or create) the account with that address.
+    trust_email: bool = False
 
 
 def providers_from_env(env: Env) -> dict[str, Provider]:
@@ -73,6 +79,7 @@ def providers_from_env(env: Env) -> dict[str, Provider]:
             client_secret=env.str(f"OAUTH_{key}_CLIENT_SECRET"),
             issuer=issuer.rstrip("/"),
             scope=env.str(f"OAUTH_{key}_SCOPE", scope),
+            trust_email=env.bool(f"OAUTH_{key}_TRUST_EMAIL", name in ("github", "google")),
         )
     return found
 
@@ -156,8 +163,13 @@ class OAuthSignIn:
             )
         return url, state
 
-    def finish(self, name: str, code: str, state: str) -> tuple[SignedIn, bool, str]:
-        """Signs in; returns the session, whether the account is new, and the next page."""
+    def finish(
+        self, name: str, code: str, state: str, session_token: str = ""
+    ) -> tuple[SignedIn, bool, str]:
+        """Signs in; returns the session, whether the account is new, and the next page.
+
+        `session_token` is the browser's current session, if any: a provider not trusted
+        for email connects only to that account."""
         provider = self._provider(name)
         invalid = InvalidArgument("the sign-in state is invalid or expired", code="invalid_state")
         with self.service.db.session() as s:
@@ -189,8 +201,21 @@ class OAuthSignIn:
         else:
             identity = self._github_identity(token["access_token"])
         # The provider's tokens go out of scope here: nothing of them is stored.
-        signed, created = self.service.sign_in_external(name, *identity)
+        signed, created = self.service.sign_in_external(
+            name,
+            *identity,
+            trusted_email=provider.trust_email,
+            signed_in_user_id=self._signed_in(session_token),
+        )
         return signed, created, next_path
+
+    def _signed_in(self, session_token: str) -> str:
+        if not session_token:
+            return ""
+        try:
+            return self.service.authenticate_session(session_token)
+        except Unauthenticated:
+            return ""
 
     def _oidc_identity(
         self, provider: Provider, meta: dict[str, Any], token: dict[str, Any], nonce: str

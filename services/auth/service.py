@@ -15,6 +15,7 @@ session) and return per-table counts for the audit trail.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -710,22 +711,54 @@ class AuthService:
     # -- OAuth sign-in (verified identity from a provider) -------------------------------
 
     def sign_in_external(
-        self, provider: str, subject: str, email: str, email_verified: bool, name: str
+        self,
+        provider: str,
+        subject: str,
+        email: str,
+        email_verified: bool,
+        name: str,
+        *,
+        trusted_email: bool = True,
+        signed_in_user_id: str = "",
     ) -> tuple[SignedIn, bool]:
-        """Sign in through a provider identity; links to an account by verified email only.
+        """Sign in through a provider identity.
+
+        A provider whose verified emails the operator trusts (`trusted_email`: GitHub,
+        Google, or OAUTH_<NAME>_TRUST_EMAIL) links a new identity to the account with that
+        address, or creates one. Any other provider only signs in identities already
+        connected, and connects a new one to the account signed in in this browser
+        (`signed_in_user_id`), never by email: whoever runs that issuer could otherwise
+        name anyone's address and take their account.
 
         Two first sign-ins for one address (or one identity) at once both find nothing and
         both insert; the loser's unique violation means the winner's rows now exist, so it
         tries once more and signs in to the same account.
         """
+        attempt = functools.partial(
+            self._sign_in_external,
+            provider,
+            subject,
+            email,
+            email_verified,
+            name,
+            trusted_email,
+            signed_in_user_id,
+        )
         try:
-            return self._sign_in_external(provider, subject, email, email_verified, name)
+            return attempt()
         except IntegrityError:
             log.info("external_sign_in_raced", provider=provider)
-            return self._sign_in_external(provider, subject, email, email_verified, name)
+            return attempt()
 
     def _sign_in_external(
-        self, provider: str, subject: str, email: str, email_verified: bool, name: str
+        self,
+        provider: str,
+        subject: str,
+        email: str,
+        email_verified: bool,
+        name: str,
+        trusted_email: bool,
+        signed_in_user_id: str,
     ) -> tuple[SignedIn, bool]:
         """One attempt of `sign_in_external`.
 
@@ -742,7 +775,10 @@ class AuthService:
                 )
             )
             user = s.get(User, identity.user_id) if identity else None
-            if user is None:
+            if user is None and not trusted_email:
+                user = self._signed_in_account(s, signed_in_user_id)
+                self._link(s, user, provider, subject)
+            elif user is None:
                 if not email_verified or not email:
                     raise Unauthenticated(
                         "the provider did not vouch for an email address",
@@ -767,15 +803,7 @@ class AuthService:
                 elif user.email_confirmed_at is None:
                     self._claim(s, user, via=f"provider:{provider}")
                     user.name = (name.strip() or user.name)[:200]
-                s.add(
-                    OAuthIdentity(
-                        id=str(uuid.uuid4()),
-                        user_id=user.id,
-                        provider=provider,
-                        subject=subject,
-                        created_at=utcnow(),
-                    )
-                )
+                self._link(s, user, provider, subject)
                 self._mark_confirmed(s, user)
             if user.disabled_at is not None:
                 raise Unauthenticated("this account is disabled", code="account_disabled")
@@ -784,6 +812,31 @@ class AuthService:
             s.expunge(user)
         log.info("user_logged_in", user_id=user.id, provider=provider, created=created)
         return SignedIn(user, token, expires), created
+
+    @staticmethod
+    def _signed_in_account(s: DbSession, user_id: str) -> User:
+        """The account a browser is signed in to, for connecting a provider not trusted
+        for email; without one the sign-in is refused."""
+        user = s.get(User, user_id, with_for_update=True) if user_id else None
+        if user is None or not _usable(user):
+            raise Unauthenticated(
+                "this provider can only sign in to an account it is connected to: sign in, "
+                "then connect it on the account page",
+                code="oauth_link_requires_sign_in",
+            )
+        return user
+
+    @staticmethod
+    def _link(s: DbSession, user: User, provider: str, subject: str) -> None:
+        s.add(
+            OAuthIdentity(
+                id=str(uuid.uuid4()),
+                user_id=user.id,
+                provider=provider,
+                subject=subject,
+                created_at=utcnow(),
+            )
+        )
 
     def sign_in_methods(self, user_id: str) -> SignInMethods:
         with self.db.session(readonly=True) as s:

@@ -91,6 +91,7 @@ def stack(
         "OAUTH_PROVIDERS": "corp",
         "OAUTH_CORP_CLIENT_ID": CLIENT_ID,
         "OAUTH_CORP_CLIENT_SECRET": CLIENT_SECRET,
+        "OAUTH_CORP_TRUST_EMAIL": "true",  # links and creates by verified email
         "OAUTH_CORP_ISSUER": oidc.issuer,
         "REQUESTS_CA_BUNDLE": str(oidc.cert),
         "STRIPE_API_KEY": STRIPE_KEY,

@@ -78,6 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "OAUTH_PROVIDERS": "corp",
                 "OAUTH_CORP_CLIENT_ID": CLIENT_ID,
                 "OAUTH_CORP_CLIENT_SECRET": CLIENT_SECRET,
+                "OAUTH_CORP_TRUST_EMAIL": "true",  # links and creates by verified email
                 "OAUTH_CORP_ISSUER": provider.issuer,
                 # The provider's certificate is self-signed: trust it the standard way.
                 "REQUESTS_CA_BUNDLE": str(smtp.ca_file),

@@ -1,5 +1,6 @@
-"""Provider sign-ins racing each other (issue 13 item 6): two first sign-ins for one
-address at once end in one account, and nothing personal reaches the log."""
+"""Provider sign-ins: two first sign-ins for one address at once end in one account with
+nothing personal in the log (issue 13 item 6); an issuer the operator does not trust for
+email reaches no account by address (issue 13, Low list)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import structlog
 from sqlalchemy import event, func, select
 
 from picopt.kernel import logs
+from picopt.kernel.errors import Unauthenticated
+from picopt.kernel.settings import Env as Settings
 from services.auth.models import OAuthIdentity, User
+from services.auth.oauth import providers_from_env
 from services.auth.service import SignedIn
 from services.auth.tests.support import Env
 
@@ -85,3 +89,50 @@ def test_one_identity_signing_in_twice_at_once_links_once(pg_env: Env) -> None:
     assert all(isinstance(r, SignedIn) and r.user.id == first.user.id for r in results), results
     with pg_env.db.session(readonly=True) as s:
         assert s.scalar(select(func.count()).select_from(OAuthIdentity)) == 2
+
+
+def test_an_issuer_not_trusted_for_email_cannot_reach_accounts_by_address(env: Env) -> None:
+    """Whoever runs a generic issuer can put anyone's address in an ID token."""
+    victim = env.signed_up("victim@example.test")
+    with pytest.raises(Unauthenticated) as refused:
+        env.service.sign_in_external(
+            "partner", "evil-1", "victim@example.test", True, "Mallory", trusted_email=False
+        )
+    assert refused.value.code == "oauth_link_requires_sign_in"
+    assert env.service.sign_in_methods(victim.id).identities == []
+    with pytest.raises(Unauthenticated):  # nor create an account for a new address
+        env.service.sign_in_external(
+            "partner", "evil-2", "new@example.test", True, "Mallory", trusted_email=False
+        )
+    with env.db.session(readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_such_an_issuer_connects_to_the_account_signed_in_and_then_signs_it_in(env: Env) -> None:
+    ada = env.signed_up("ada@example.test")
+    linked, created = env.service.sign_in_external(
+        "partner",
+        "p-7",
+        "ada@corp.test",
+        True,
+        "Ada",
+        trusted_email=False,
+        signed_in_user_id=ada.id,
+    )
+    assert (linked.user.id, created) == (ada.id, False)
+    again, _ = env.service.sign_in_external("partner", "p-7", "", False, "", trusted_email=False)
+    assert again.user.id == ada.id  # a connected identity signs in without any email
+
+
+def test_only_github_google_and_named_issuers_are_trusted_for_email() -> None:
+    env = Settings(
+        {
+            "OAUTH_PROVIDERS": "github,google,corp,partner",
+            **{f"OAUTH_{n}_CLIENT_ID": "id" for n in ("GITHUB", "GOOGLE", "CORP", "PARTNER")},
+            "OAUTH_CORP_ISSUER": "https://sso.corp.test",
+            "OAUTH_PARTNER_ISSUER": "https://id.partner.test",
+            "OAUTH_CORP_TRUST_EMAIL": "true",
+        }
+    )
+    trusted = {name: p.trust_email for name, p in providers_from_env(env).items()}
+    assert trusted == {"github": True, "google": True, "corp": True, "partner": False}
