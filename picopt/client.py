@@ -90,7 +90,7 @@ class Client:
 
     def _call_once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
-        csrf = self.http.cookies.get("csrf_token")
+        csrf = self.http.cookies.get("__Host-csrf") or self.http.cookies.get("csrf_token")
         if csrf and method not in {"GET", "HEAD"}:
             headers["X-CSRF-Token"] = csrf
         try:

@@ -269,7 +269,7 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
                     "in": "cookie",
                     "name": "__Host-session",
                     "description": "Set by POST /v1/auth/login; unsafe methods also need "
-                    "X-CSRF-Token equal to the csrf_token cookie",
+                    "X-CSRF-Token equal to the __Host-csrf cookie (csrf_token on plain HTTP)",
                 },
             },
         },

@@ -106,7 +106,8 @@ def confirm(body: TokenBody) -> Response:
 
 @bp.post("/v1/auth/login")
 @operation(
-    "Sign in: sets the session cookie and the csrf_token cookie",
+    "Sign in: sets the session cookie and its CSRF cookie (__Host-csrf, or csrf_token on "
+    "plain HTTP)",
     tags=["auth"],
     body=LoginBody,
     responses={200: LoginReply},

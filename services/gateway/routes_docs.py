@@ -45,7 +45,8 @@ def docs() -> Response:
         f"</head><body><h1>{TITLE} {VERSION}</h1>",
         "<p>Machine-readable: <a href='/v1/openapi.json'>/v1/openapi.json</a> (OpenAPI 3.1). "
         "Authenticate with <code>Authorization: Bearer po_live_…</code> or the session cookie "
-        "(then send the <code>csrf_token</code> cookie's value in <code>X-CSRF-Token</code> "
+        "(then send the <code>__Host-csrf</code> cookie's value, <code>csrf_token</code> on "
+        "plain HTTP, in <code>X-CSRF-Token</code> "
         "on unsafe methods). Errors are <code>application/problem+json</code>.</p>",
     ]
     for path, methods in doc["paths"].items():

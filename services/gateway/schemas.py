@@ -103,7 +103,7 @@ class UserReply(BaseModel):
 
 
 class LoginReply(BaseModel):
-    """Signed in: the session cookie and the csrf_token cookie are set."""
+    """Signed in: the session cookie and its CSRF cookie are set."""
 
     user: User
     expires_at: str | None

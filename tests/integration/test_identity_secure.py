@@ -145,8 +145,15 @@ def signed_up(world: World) -> tuple[str, str]:
     return email, confirmed.json()["user"]["id"]
 
 
+# The CSRF token each session came with (a browser keeps it in its __Host-csrf cookie).
+CSRF: dict[str, str] = {}
+
+
 def session_of(response: requests.Response) -> str:
-    return cookie_value(set_cookies(response)["__Host-session"])
+    cookies = set_cookies(response)
+    session = cookie_value(cookies["__Host-session"])
+    CSRF[session] = cookie_value(cookies["__Host-csrf"])
+    return session
 
 
 def account(world: World, session: str) -> requests.Response:
@@ -207,8 +214,8 @@ def as_user(session: str) -> dict[str, str]:
     """Headers of a signed-in browser making an unsafe request (CSRF double submit)."""
     return {
         **HTTPS,
-        "Cookie": f"__Host-session={session}; csrf_token=t0k3n",
-        "X-CSRF-Token": "t0k3n",
+        "Cookie": f"__Host-session={session}; __Host-csrf={CSRF[session]}",
+        "X-CSRF-Token": CSRF[session],
     }
 
 
@@ -242,7 +249,7 @@ def test_secure_cookies_and_hsts_behind_a_tls_proxy(world: World) -> None:
     session = [p.strip() for p in cookies["__Host-session"].split(";")]
     assert {"Secure", "HttpOnly", "Path=/", "SameSite=Lax"} <= set(session)
     assert not any(p.lower().startswith("domain=") for p in session)
-    csrf = [p.strip() for p in cookies["csrf_token"].split(";")]
+    csrf = [p.strip() for p in cookies["__Host-csrf"].split(";")]
     assert {"Secure", "Path=/", "SameSite=Lax"} <= set(csrf) and "HttpOnly" not in csrf
     assert login.headers["Strict-Transport-Security"].startswith("max-age=")
     assert account(world, session_of(login)).json()["user"]["email"] == email
@@ -380,7 +387,7 @@ def test_a_browser_lands_on_the_web_app_signed_in(world: World) -> None:
     assert {"Secure", "HttpOnly", "SameSite=Lax"} <= {
         p.strip() for p in cookies["__Host-session"].split(";")
     }
-    assert "csrf_token" in cookies and "oauth_state=;" in cookies["oauth_state"]
+    assert "__Host-csrf" in cookies and "oauth_state=;" in cookies["oauth_state"]
     me = account(world, session_of(landed)).json()["user"]
     assert me["email"] == person.email
 

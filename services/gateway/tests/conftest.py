@@ -50,6 +50,6 @@ def signed_in(client: FlaskClient, backends: FakeBackends, email: str = "ada@exa
 
 
 def csrf(client: FlaskClient) -> dict[str, str]:
-    cookie = client.get_cookie("csrf_token")
+    cookie = client.get_cookie("__Host-csrf") or client.get_cookie("csrf_token")
     assert cookie is not None
     return {"X-CSRF-Token": cookie.value}

@@ -1,11 +1,13 @@
 """Security rules of the routes against fake backends (issue 13, Low list): API keys are
-offered for revocation with a reset or "sign out everywhere", and a key alone cannot
-erase an account without the password."""
+offered for revocation with a reset or "sign out everywhere", a key alone cannot erase an
+account without the password, and the CSRF cookie is `__Host-` and bound to the session."""
 
 from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from picopt.kernel.settings import Settings
+from services.gateway.app import create_app
 from services.gateway.tests.conftest import PASSWORD, csrf, signed_in
 from services.gateway.tests.fakes import FakeBackends
 
@@ -61,3 +63,33 @@ def test_a_password_reset_can_revoke_every_key(client: FlaskClient, backends: Fa
     )
     assert reply.status_code == 204
     assert client.application.test_client().get("/v1/account", headers=key).status_code == 401
+
+
+def test_the_csrf_token_is_bound_to_the_session(
+    client: FlaskClient, backends: FakeBackends
+) -> None:
+    """A token planted next to the victim's session (cookie tossing) no longer passes."""
+    signed_in(client, backends)
+    own = csrf(client)
+    other = client.application.test_client()
+    signed_in(other, backends, "bo@example.test")
+    for forged in ("x", csrf(other)["X-CSRF-Token"]):
+        client.set_cookie("csrf_token", forged)
+        reply = client.post("/v1/api-keys", json={"name": "x"}, headers={"X-CSRF-Token": forged})
+        assert reply.status_code == 403 and reply.get_json()["code"] == "csrf-failed"
+    assert client.post("/v1/api-keys", json={"name": "x"}, headers=own).status_code == 201
+
+
+def test_secure_cookies_carry_the_host_prefix(
+    gateway_env: dict[str, str], backends: FakeBackends
+) -> None:
+    settings = Settings.load("gateway", {**gateway_env, "SESSION_COOKIE_SECURE": "true"})
+    client = create_app(settings, backends=backends).test_client()
+    backends.auth.add_user("ada@example.test", PASSWORD)
+    login = client.post("/v1/auth/login", json={"email": "ada@example.test", "password": PASSWORD})
+    cookies = {c.split("=", 1)[0]: c for c in login.headers.getlist("Set-Cookie")}
+    assert set(cookies) == {"__Host-session", "__Host-csrf"}
+    for header in cookies.values():
+        parts = {p.strip() for p in header.split(";")}
+        assert {"Secure", "Path=/"} <= parts and not any(p.startswith("Domain") for p in parts)
+    assert "HttpOnly" not in cookies["__Host-csrf"]  # the page reads it

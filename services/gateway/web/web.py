@@ -21,6 +21,7 @@ from picopt.vision_providers import (
     enabled_providers,
     sends_images_off_machine,
 )
+from services.gateway.identity import csrf_cookie_name
 from services.gateway.privacy_facts import (
     PrivacyFactsSource,
     ProviderFacts,
@@ -100,8 +101,8 @@ def cookies() -> tuple[Cookie, ...]:
             "until you sign out or the session expires",
         ),
         Cookie(
-            "csrf_token",
-            "proves that a change comes from this site's pages (double-submit check)",
+            csrf_cookie_name(),
+            "proves that a change comes from this site's pages (bound to the session)",
             "same as the session",
         ),
         Cookie("oauth_state", "ties a provider sign-in to this browser", "10 minutes"),

@@ -21,7 +21,7 @@ export function cookie(name) {
 export function authHeaders(method) {
   const headers = {};
   if (!["GET", "HEAD"].includes(method)) {
-    const token = cookie("csrf_token");
+    const token = cookie("__Host-csrf") || cookie("csrf_token");
     if (token) headers["X-CSRF-Token"] = token;
   }
   return headers;
