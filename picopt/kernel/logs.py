@@ -118,6 +118,11 @@ def configure(service: str, level: str = "info", stream: TextIO | None = None) -
     root.setLevel(numeric)
     for noisy in ("pika", "alembic", "urllib3", "werkzeug", "gunicorn.access"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+    # pika warns of every returned message (quoting its body) and every channel closed by
+    # the broker (the expected answer to a passive probe); the messaging code raises both
+    # as exceptions where they matter.
+    for chatty in ("pika.adapters.blocking_connection", "pika.channel"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
 
 
 def _add_service(service: str) -> Any:

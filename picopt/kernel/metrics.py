@@ -85,6 +85,16 @@ OUTBOX_PENDING = Gauge(
     "Committed events not yet published to the broker.",
     multiprocess_mode="max",
 )
+OUTBOX_OLDEST_PENDING = Gauge(
+    "picopt_outbox_oldest_pending_seconds",
+    "Age of the oldest committed event not yet published (0 when none is pending).",
+    multiprocess_mode="max",
+)
+OUTBOX_DISCARDED = Counter(
+    "picopt_outbox_discarded",
+    "Events deleted from the outbox because they could not be published for too long.",
+    ["event_type"],
+)
 
 # -- processor -----------------------------------------------------------------
 JOB_TRANSITIONS = Counter(

@@ -5,26 +5,27 @@ user's data); `PrivacyParticipant` turns them into the `account.erase` and
 `logs.purge` subscriptions (answered through the service's outbox in the same
 transaction) and the `DataSubjectService` gRPC servicer. Once an erasure
 commits, the tables it wrote to are scrubbed so the erased bytes leave the
-database files too (`picopt.kernel.scrub`).
+database files too (`picopt.kernel.scrub`). An erasure also removes the dead
+letters of the service that name the user (their id, or an id from
+`dead_letter_ids`, such as their jobs').
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import OutboxRow, ProcessedEvent, as_utc
+from picopt.kernel.db import as_utc
 from picopt.kernel.errors import InvalidArgument
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.logs import get_logger
-from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
+from picopt.kernel.messaging import HandlerContext, Outbox, Subscription, delete_kernel_rows
 from picopt.kernel.protos import from_timestamp, service_name
 from picopt.kernel.scrub import scrub_after_commit
 from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
@@ -35,20 +36,7 @@ Counts = dict[str, int]
 EraseFn = Callable[[Session, str], Counts]
 PurgeFn = Callable[[Session, datetime], Counts]
 ExportFn = Callable[[str], dict[str, Any]]
-
-
-def purge_kernel_rows(s: Session, older_than: datetime) -> Counts:
-    """Published outbox rows and processed-event ids older than the cutoff."""
-    outbox = s.execute(
-        sa.delete(OutboxRow).where(
-            OutboxRow.published_at.is_not(None), OutboxRow.published_at < older_than
-        )
-    )
-    processed = s.execute(sa.delete(ProcessedEvent).where(ProcessedEvent.processed_at < older_than))
-    return {
-        "outbox": int(outbox.rowcount or 0),  # type: ignore[attr-defined]
-        "processed_events": int(processed.rowcount or 0),  # type: ignore[attr-defined]
-    }
+IdsFn = Callable[[Session, str], Iterable[str]]
 
 
 def to_json(data: Any) -> bytes:
@@ -72,12 +60,22 @@ class PrivacyParticipant:
     # None when the service answers logs.purge with its own handler.
     purge: PurgeFn | None
     export: ExportFn
+    # Ids other than the user's own that tie a message to them (their jobs), read before
+    # the erasure deletes them: dead letters naming any of them are removed too.
+    dead_letter_ids: IdsFn | None = None
 
     def on_erase(self, ctx: HandlerContext) -> None:
         assert ctx.session is not None
         e = ctx.payload
         scrub_after_commit(ctx.session)
+        ids = {
+            e.user_id,
+            *(self.dead_letter_ids(ctx.session, e.user_id) if self.dead_letter_ids else ()),
+        }
         counts = self.erase(ctx.session, e.user_id)
+        if ctx.dead_letters is not None:
+            # Before the commit: if it fails the erasure is retried, and removing is idempotent.
+            counts["dead_letters"] = ctx.dead_letters.remove_naming(self.service, ids)
         self.outbox.add(
             ctx.session,
             "account.erased",
@@ -95,7 +93,7 @@ class PrivacyParticipant:
             log.warning("logs_purge_without_cutoff", request_id=e.request_id)
             return
         counts = {
-            **purge_kernel_rows(ctx.session, older_than),
+            **delete_kernel_rows(ctx.session, older_than),
             **self.purge(ctx.session, older_than),
         }
         self.outbox.add(

@@ -16,6 +16,7 @@ server and channel (GRPC_TLS_CERT/KEY/CA).
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -34,7 +35,15 @@ from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.grpc_tls import TlsFiles
 from picopt.kernel.health import Readiness
-from picopt.kernel.messaging import Consumer, OutboxRelay, Publisher, Subscription
+from picopt.kernel.messaging import (
+    Consumer,
+    DeadLetterPolicy,
+    OutboxPolicy,
+    OutboxRelay,
+    Publisher,
+    RetryPolicy,
+    Subscription,
+)
 from picopt.kernel.settings import Settings
 
 log = logs.get_logger(__name__)
@@ -77,6 +86,10 @@ class ServiceApp:
         tracing.configure(name, env)
         self.tls = TlsFiles.from_env(self.settings.env)
         self.metrics_port = self.settings.metrics_port
+        # Retries, dead letters and outbox bounds (EVENT_*, OUTBOX_*), checked at start-up.
+        self.retry_policy = RetryPolicy.from_env(self.settings.env)
+        self.dead_letter_policy = DeadLetterPolicy.from_env(self.settings.env)
+        self.outbox_policy = OutboxPolicy.from_env(self.settings.env, self.dead_letter_policy)
         self._starters: list[Callable[[], None]] = []
         self._stoppers: list[tuple[int, Callable[[], None]]] = []
         self._threads: list[threading.Thread] = []
@@ -138,12 +151,30 @@ class ServiceApp:
             server.set_ready(ready)
 
     def consume(
-        self, subscriptions: Sequence[Subscription], db: Database | None = None, **options: Any
+        self,
+        subscriptions: Sequence[Subscription],
+        db: Database | None = None,
+        *,
+        max_attempts: int | None = None,
+        **options: Any,
     ) -> Consumer:
+        """Consume with the service's retry policy; `max_attempts` overrides its attempts for
+        failures that are not transient."""
         options.setdefault("stop_grace_s", self.settings.env.float("STOP_GRACE_S", 15.0))
         if options["stop_grace_s"] is not None:
             self._intake_timeout = max(self._intake_timeout, options["stop_grace_s"] + 10)
-        consumer = Consumer(self.settings.amqp_url, self.name, subscriptions, db=db, **options)
+        retry = self.retry_policy
+        if max_attempts is not None:
+            retry = dataclasses.replace(retry, max_attempts=max_attempts)
+        consumer = Consumer(
+            self.settings.amqp_url,
+            self.name,
+            subscriptions,
+            db=db,
+            retry=retry,
+            dead_letters=self.dead_letter_policy,
+            **options,
+        )
         self._when_broker_answers("declare_queues", consumer.declare)
         self.readiness.add(f"broker:{consumer.queues[0]}", lambda: consumer.connected)
         self._starters.append(lambda: self._thread(f"{self.name}-consumer", consumer.run))
@@ -165,7 +196,7 @@ class ServiceApp:
                 delay = min(delay * 2, 5.0)
 
     def outbox_relay(self, db: Database) -> OutboxRelay:
-        relay = OutboxRelay(db, self.settings.amqp_url)
+        relay = OutboxRelay(db, self.settings.amqp_url, policy=self.outbox_policy)
         self._starters.append(relay.start)
         self._stoppers.append((_STOP_BUS, relay.stop))
         return relay

@@ -19,7 +19,7 @@ from picopt.events.v1 import events_pb2
 from picopt.kernel.blobstore import BlobNotFound, BlobStore
 from picopt.kernel.db import Database
 from picopt.kernel.logs import bound_context, get_logger
-from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
+from picopt.kernel.messaging import HandlerContext, Outbox, Subscription, is_transient
 from services.processor.jobs import complete_job, fail_job
 from services.processor.models import Job
 
@@ -71,8 +71,8 @@ class AnalyzedHandler:
                     sizes = {k: self._blur(k, f, owner, deadline) for k, f in outputs.items()}
                     log.info("results_blurred", outputs=len(keys))
                     return Enforced("blur", sizes)
-                except Exception:
-                    if ctx.attempt < self.max_attempts:
+                except Exception as exc:
+                    if ctx.attempt < self.max_attempts or is_transient(exc):
                         raise
                     log.exception("results_blur_failed")
             log.info("results_refused", outputs=len(keys))

@@ -28,8 +28,13 @@ class ProcessorPrivacy:
         self.db = db
         self.outbox = outbox
         self.participant = PrivacyParticipant(
-            "processor", outbox, self.erase, self.purge, self.export
+            "processor", outbox, self.erase, self.purge, self.export, dead_letter_ids=self.job_ids
         )
+
+    @staticmethod
+    def job_ids(s: Session, user_id: str) -> list[str]:
+        """The user's jobs: a dead `job.analyzed` names only its job."""
+        return list(s.scalars(select(Job.id).where(Job.owner_id == user_id)))
 
     def erase(self, s: Session, user_id: str) -> dict[str, int]:
         jobs = list(s.scalars(select(Job).where(Job.owner_id == user_id).with_for_update()))

@@ -19,7 +19,7 @@ from picopt.kernel import metrics, tracing
 from picopt.kernel.blobstore import BlobNotFound, BlobStore
 from picopt.kernel.db import Database, utcnow
 from picopt.kernel.logs import bound_context, get_logger
-from picopt.kernel.messaging import HandlerContext, Outbox, Subscription
+from picopt.kernel.messaging import HandlerContext, Outbox, Subscription, is_transient
 from picopt.kernel.protos import to_timestamp
 from picopt.processor.v1 import processor_pb2
 from services.processor.engine import (
@@ -113,8 +113,10 @@ class Worker:
                 return Outcome(job, error=("input_gone", "the upload no longer exists"))
             except EngineError as err:
                 return Outcome(job, error=(err.code, err.message))
-            except Exception:
-                if ctx.attempt < self.max_attempts:
+            except Exception as exc:
+                # A storage outage is waited out (the consumer retries it without counting
+                # an attempt); only the last attempt of a real failure fails the job.
+                if ctx.attempt < self.max_attempts or is_transient(exc):
                     raise
                 log.exception("job_crashed")
                 return Outcome(

@@ -1,4 +1,8 @@
-"""Event consumer: manual acks after commit, dedup by event id, delayed retries, DLQ.
+"""Event consumer: manual acks after commit, dedup by event id, backoff retries, DLQ.
+
+A failed event waits in a delay queue and comes back: a transient failure (a backend
+down, see `transient.py`) for as long as an outage may last, any other failure for a
+few attempts; then it is dead-lettered with a reason and the exception's class only.
 
 Each event is handled inside a consumer span that continues the trace of the
 envelope's `traceparent`, and is counted and timed (picopt.kernel.metrics).
@@ -31,30 +35,31 @@ from picopt.events.v1 import events_pb2
 from picopt.kernel import metrics, tracing
 from picopt.kernel.db import Database, ProcessedEvent, utcnow
 from picopt.kernel.logs import bound_context
+from picopt.kernel.messaging import headers
+from picopt.kernel.messaging.catalog import event_kind
 from picopt.kernel.messaging.connection import (
     DEFAULT_HEARTBEAT,
     RECONNECT_ERRORS,
     Backoff,
     connection_parameters,
 )
+from picopt.kernel.messaging.deadletters import DeadLetterQueues
+from picopt.kernel.messaging.policy import DeadLetterPolicy, RetryPolicy
 from picopt.kernel.messaging.topology import (
     DEFAULT_DLX,
     DEFAULT_EXCHANGE,
+    PRECONDITION_FAILED,
+    declare_delay_queues,
     declare_exchanges,
     declare_subscription,
+    delay_queue_name,
     queue_name,
-    retry_queue_name,
 )
+from picopt.kernel.messaging.transient import PermanentError, is_transient
 
 log = structlog.get_logger(__name__)
 
 PERSISTENT = pika.DeliveryMode.Persistent
-_MAX_ERROR_HEADER = 1000
-PRECONDITION_FAILED = 406
-
-
-class PermanentError(Exception):
-    """Handler says: retrying will not help; dead-letter now."""
 
 
 @dataclass
@@ -64,9 +69,12 @@ class HandlerContext:
     envelope: events_pb2.Envelope
     payload: Message
     session: Session | None
+    # Failures that were not transient so far, plus one (a backend outage does not count).
     attempt: int
     # What the subscription's `prepare` step returned (None without one).
     prepared: Any = None
+    # This service's dead-letter queues (erasure removes the user's messages from them).
+    dead_letters: DeadLetterQueues | None = None
 
 
 @dataclass(frozen=True)
@@ -136,11 +144,7 @@ _Delivery = tuple[str, Basic.Deliver, BasicProperties, bytes]
 
 
 def _attempt_of(properties: BasicProperties) -> int:
-    raw = (properties.headers or {}).get("x-attempt", 1)
-    try:
-        return max(1, int(raw))
-    except (TypeError, ValueError):
-        return 1
+    return max(1, headers.int_header(properties.headers, headers.ATTEMPT, 1))
 
 
 def _error_site(exc: BaseException) -> str:
@@ -168,24 +172,33 @@ class Consumer:
         exchange: str = DEFAULT_EXCHANGE,
         dlx: str = DEFAULT_DLX,
         prefetch: int = 1,
-        max_attempts: int = 5,
-        retry_delay_ms: int = 2000,
         delivery_limit: int = 10,
         *,
+        retry: RetryPolicy | None = None,
+        dead_letters: DeadLetterPolicy | None = None,
         heartbeat: int = DEFAULT_HEARTBEAT,
         stop_grace_s: float | None = None,
     ) -> None:
         if not subscriptions:
             raise ValueError("a consumer needs at least one subscription")
-        if max_attempts < 1 or prefetch < 1:
-            raise ValueError("max_attempts and prefetch must be >= 1")
+        if prefetch < 1:
+            raise ValueError("prefetch must be >= 1")
+        for sub in subscriptions:
+            if event_kind(sub.event_type) is None:
+                raise ValueError(
+                    f"unknown event type {sub.event_type!r}: add it to picopt.kernel.messaging"
+                    ".catalog"
+                )
         self.service = service
         self.exchange = exchange
         self.dlx = dlx
         self.prefetch = prefetch
-        self.max_attempts = max_attempts
-        self.retry_delay_ms = retry_delay_ms
+        self.retry = retry or RetryPolicy()
+        self.dead_letter_policy = dead_letters or DeadLetterPolicy()
         self.delivery_limit = delivery_limit
+        self.dead_letters = DeadLetterQueues(
+            amqp_url, services=(service,), policy=self.dead_letter_policy
+        )
         # After stop(), how long the message in hand may still take; None waits for it.
         self.stop_grace_s = stop_grace_s
         self._stop_deadline: float | None = None
@@ -221,22 +234,34 @@ class Consumer:
         """Declare exchanges and every subscription's queues (idempotent)."""
         connection = pika.BlockingConnection(self._params)
         try:
-            self._declare(connection.channel())
+            self._declare(connection)
         finally:
-            connection.close()
+            if connection.is_open:
+                connection.close()
 
-    def _declare(self, channel: BlockingChannel) -> None:
-        declare_exchanges(channel, self.exchange, self.dlx)
-        for queue, sub in self._routes.items():
-            declare_subscription(
-                channel,
-                exchange=self.exchange,
-                dlx=self.dlx,
-                queue=queue,
-                routing_key=sub.event_type,
-                retry_delay_ms=self.retry_delay_ms,
-                delivery_limit=self.delivery_limit,
-            )
+    def _declare(self, connection: pika.BlockingConnection) -> None:
+        """Exchanges, delay queues and each subscription's queues; existing DLQs declared with
+        other arguments are migrated, a main queue declared otherwise fails loudly."""
+        try:
+            channel = connection.channel()
+            declare_exchanges(channel, self.exchange, self.dlx)
+            declare_delay_queues(channel, self.exchange, self.retry.levels_ms())
+            channel.close()
+            for queue, sub in self._routes.items():
+                declare_subscription(
+                    connection,
+                    exchange=self.exchange,
+                    dlx=self.dlx,
+                    queue=queue,
+                    routing_key=sub.event_type,
+                    delivery_limit=self.delivery_limit,
+                    dlq_ttl_ms=self.dead_letter_policy.ttl_for(sub.event_type) * 1000,
+                )
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code == PRECONDITION_FAILED:
+                # Reconnecting cannot fix that, so fail loudly instead of looping.
+                raise TopologyMismatchError(exc.reply_text) from exc
+            raise
 
     def stop(self) -> None:
         """Thread- and signal-safe: finish the message in hand, then make run() return.
@@ -300,17 +325,10 @@ class Consumer:
         self._connection = connection
         self._broker_cancelled = False
         try:
+            self._declare(connection)
             channel = connection.channel()
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=self.prefetch)
-            try:
-                self._declare(channel)
-            except pika.exceptions.ChannelClosedByBroker as exc:
-                if exc.reply_code == PRECONDITION_FAILED:
-                    # Existing queues were declared with other arguments: reconnecting cannot
-                    # fix that, so fail loudly instead of looping.
-                    raise TopologyMismatchError(exc.reply_text) from exc
-                raise
             buffer: deque[_Delivery] = deque()
             channel.add_on_cancel_callback(self._on_broker_cancel)
             tags = [
@@ -381,7 +399,7 @@ class Consumer:
         envelope, payload, reason = self._parse(sub, body)
         if envelope is None or payload is None:
             event_id = (envelope.event_id if envelope else "") or props.message_id or ""
-            self._dead_letter(channel, delivery, reason, reason, event_id, attempt)
+            self._dead_letter(channel, delivery, reason, "", event_id, attempt)
             return
         if envelope.HasField("occurred_at"):
             lag = (datetime.now(UTC) - envelope.occurred_at.ToDatetime(UTC)).total_seconds()
@@ -433,25 +451,31 @@ class Consumer:
             else:
                 log.debug("event_handled", queue=queue, event_id=envelope.event_id, attempt=attempt)
             return
-        error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_HEADER]
+        error = type(exc).__name__
+        transient = not isinstance(exc, PermanentError) and is_transient(exc)
         log.warning(
             "event_handler_failed",
             queue=queue,
             event_id=envelope.event_id,
             attempt=attempt,
-            error_type=type(exc).__name__,
+            transient=transient,
+            error_type=error,
             error_at=_error_site(exc),
         )
+        hdrs = delivery[2].headers
+        first_failed_at = headers.int_header(hdrs, headers.FIRST_FAILED_AT) or headers.now_s()
         if isinstance(exc, PermanentError):
-            self._dead_letter(
-                channel, delivery, "permanent_error", error, envelope.event_id, attempt
-            )
-        elif attempt >= self.max_attempts:
-            self._dead_letter(
-                channel, delivery, "max_attempts_exceeded", error, envelope.event_id, attempt
-            )
+            reason = "permanent_error"
+        elif transient:
+            failing_for = headers.now_s() - first_failed_at
+            reason = "" if failing_for < self.retry.transient_for_s else "transient_for_too_long"
         else:
-            self._retry(channel, delivery, envelope.event_id, attempt)
+            reason = "" if attempt < self.retry.max_attempts else "max_attempts_exceeded"
+        if reason:
+            self._dead_letter(channel, delivery, reason, error, envelope.event_id, attempt)
+        else:
+            next_attempt = attempt if transient else attempt + 1
+            self._retry(channel, delivery, envelope.event_id, next_attempt, first_failed_at)
 
     def _handle(
         self,
@@ -497,14 +521,16 @@ class Consumer:
         attempt: int,
     ) -> str:
         if self._db is None:
-            sub.handler(HandlerContext(envelope, payload, None, attempt))
+            sub.handler(HandlerContext(envelope, payload, None, attempt, None, self.dead_letters))
             return "handled"
         prepared = None
         if sub.prepare is not None:
             with self._db.session(readonly=True) as session:
                 if session.get(ProcessedEvent, (queue, envelope.event_id)) is not None:
                     return "duplicate"
-            prepared = sub.prepare(HandlerContext(envelope, payload, None, attempt))
+            prepared = sub.prepare(
+                HandlerContext(envelope, payload, None, attempt, None, self.dead_letters)
+            )
         try:
             with self._db.session() as session:
                 if session.get(ProcessedEvent, (queue, envelope.event_id)) is not None:
@@ -518,22 +544,40 @@ class Consumer:
                     session.flush()
                 except IntegrityError as exc:
                     raise _Duplicate() from exc
-                sub.handler(HandlerContext(envelope, payload, session, attempt, prepared))
+                sub.handler(
+                    HandlerContext(envelope, payload, session, attempt, prepared, self.dead_letters)
+                )
         except _Duplicate:
             return "duplicate"
         return "handled"
 
     def _retry(
-        self, channel: BlockingChannel, delivery: _Delivery, event_id: str, attempt: int
+        self,
+        channel: BlockingChannel,
+        delivery: _Delivery,
+        event_id: str,
+        attempt: int,
+        first_failed_at: int,
     ) -> None:
+        """Park the event in the delay queue of its backoff level; it comes back by itself."""
         queue, method, props, body = delivery
-        headers = dict(props.headers or {})
-        headers["x-attempt"] = attempt + 1
+        retries = headers.int_header(props.headers, headers.RETRIES)
+        level_ms, delay_ms = self.retry.delay_ms(retries)
+        hdrs = headers.kept_headers(props.headers)
+        hdrs.update(
+            {
+                headers.ATTEMPT: attempt,
+                headers.RETRIES: retries + 1,
+                headers.FIRST_FAILED_AT: first_failed_at,
+                headers.RETRY_TO: queue,
+            }
+        )
+        # Confirmed publish before the ack: a crash in between redelivers, never loses.
         channel.basic_publish(
             exchange="",
-            routing_key=retry_queue_name(queue),
+            routing_key=delay_queue_name(self.exchange, level_ms),
             body=body,
-            properties=self._copy_properties(props, headers),
+            properties=self._copy_properties(props, hdrs, expiration=str(delay_ms)),
             mandatory=True,
         )
         channel.basic_ack(method.delivery_tag)
@@ -542,8 +586,9 @@ class Consumer:
             "event_retry_scheduled",
             queue=queue,
             event_id=event_id,
-            attempt=attempt + 1,
-            delay_ms=self.retry_delay_ms,
+            attempt=attempt,
+            retries=retries + 1,
+            delay_ms=delay_ms,
         )
 
     def _dead_letter(
@@ -556,15 +601,26 @@ class Consumer:
         attempt: int,
     ) -> None:
         queue, method, props, body = delivery
-        headers = dict(props.headers or {})
-        headers.update({"x-error": error, "x-queue": queue, "x-attempt": attempt})
+        # Only counters, times, the reason and the exception's class: never its message,
+        # which may quote personal data (an email in a constraint violation, say).
+        hdrs = headers.kept_headers(props.headers)
+        hdrs.update(
+            {
+                headers.QUEUE: queue,
+                headers.REASON: reason,
+                headers.ATTEMPT: attempt,
+                headers.DEAD_LETTERED_AT: headers.now_s(),
+            }
+        )
+        if error:
+            hdrs[headers.ERROR] = error
         # Confirmed publish before the ack: a crash in between leaves the original unacked
         # (redelivered) rather than losing it.
         channel.basic_publish(
             exchange=self.dlx,
             routing_key=queue,
             body=body,
-            properties=self._copy_properties(props, headers),
+            properties=self._copy_properties(props, hdrs),
             mandatory=True,
         )
         channel.basic_ack(method.delivery_tag)
@@ -574,12 +630,15 @@ class Consumer:
         )
 
     @staticmethod
-    def _copy_properties(props: BasicProperties, headers: dict[str, Any]) -> BasicProperties:
+    def _copy_properties(
+        props: BasicProperties, hdrs: dict[str, Any], expiration: str | None = None
+    ) -> BasicProperties:
         return pika.BasicProperties(
             content_type=props.content_type,
             message_id=props.message_id,
             type=props.type,
             timestamp=props.timestamp,
             delivery_mode=PERSISTENT,
-            headers=headers,
+            headers=hdrs,
+            expiration=expiration,
         )

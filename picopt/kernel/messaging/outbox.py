@@ -1,11 +1,19 @@
-"""Transactional outbox: events are rows in the producer's transaction, published afterwards."""
+"""Transactional outbox: events are rows in the producer's transaction, published afterwards.
+
+Every row ends: it is published (and deleted `keep` later; an event the catalog marks as
+possibly unsubscribed counts as published when no queue is bound), or, if it cannot be
+published for `discard_after`, deleted with an error log and a counter. Rows pending longer than
+`stuck_after` are logged and measured (`picopt_outbox_oldest_pending_seconds`) well
+before that.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
-from datetime import timedelta
+from collections import Counter
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import structlog
@@ -14,15 +22,18 @@ from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
 from picopt.kernel import metrics
-from picopt.kernel.db import Database, OutboxRow, ProcessedEvent, utcnow
+from picopt.kernel.db import Database, OutboxRow, ProcessedEvent, as_utc, utcnow
 from picopt.kernel.messaging.connection import Backoff
 from picopt.kernel.messaging.envelope import new_envelope
+from picopt.kernel.messaging.policy import OutboxPolicy
 from picopt.kernel.messaging.publisher import Publisher, PublishError, UnroutableError
 from picopt.kernel.messaging.topology import DEFAULT_EXCHANGE
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_RETENTION = timedelta(days=7)
+# An event type with no queue bound is tried again after this, doubling up to the cap.
+UNROUTABLE_RETRY_S = 5.0
+UNROUTABLE_RETRY_MAX_S = 300.0
 
 
 class Outbox:
@@ -47,29 +58,76 @@ class Outbox:
         return envelope.event_id
 
 
-def purge_kernel_tables(db: Database, retention: timedelta = DEFAULT_RETENTION) -> int:
-    """Delete published outbox rows and processed-event ids older than the retention.
+def delete_kernel_rows(session: Session, older_than: datetime) -> dict[str, int]:
+    """Published outbox rows and processed-event ids older than the cutoff."""
+    outbox = session.execute(
+        sa.delete(OutboxRow).where(
+            OutboxRow.published_at.is_not(None), OutboxRow.published_at < older_than
+        )
+    )
+    processed = session.execute(
+        sa.delete(ProcessedEvent).where(ProcessedEvent.processed_at < older_than)
+    )
+    return {
+        "outbox": int(outbox.rowcount or 0),  # type: ignore[attr-defined]
+        "processed_events": int(processed.rowcount or 0),  # type: ignore[attr-defined]
+    }
 
-    Redeliveries arrive within minutes, so a week of processed ids is ample for dedup.
-    """
-    cutoff = utcnow() - retention
+
+def discard_unpublished(session: Session, older_than: datetime) -> Counter[str]:
+    """Delete rows that could not be published since the cutoff; counts per event type."""
+    rows = session.execute(
+        sa.select(OutboxRow.id, OutboxRow.event_type, OutboxRow.event_id).where(
+            OutboxRow.published_at.is_(None), OutboxRow.created_at < older_than
+        )
+    ).all()
+    for row in rows:
+        log.error(
+            "outbox_event_discarded",
+            event_type=row.event_type,
+            event_id=row.event_id,
+            reason="unpublished_too_long",
+        )
+    if rows:
+        session.execute(sa.delete(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows])))
+    return Counter(r.event_type for r in rows)
+
+
+def purge_kernel_tables(db: Database, policy: OutboxPolicy | None = None) -> dict[str, int]:
+    """The relay's periodic clean-up: bookkeeping past `keep`, rows never published past
+    `discard_after` (each one logged and counted)."""
+    policy = policy or OutboxPolicy()
+    now = utcnow()
     with db.session() as session:
-        outbox = session.execute(
-            sa.delete(OutboxRow).where(
-                OutboxRow.published_at.is_not(None), OutboxRow.published_at < cutoff
-            )
-        )
-        processed = session.execute(
-            sa.delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff)
-        )
-    return int(outbox.rowcount or 0) + int(processed.rowcount or 0)  # type: ignore[attr-defined]
+        counts = delete_kernel_rows(session, now - timedelta(seconds=policy.keep_s))
+        discarded = discard_unpublished(session, now - timedelta(seconds=policy.discard_after_s))
+    for event_type, count in discarded.items():
+        metrics.OUTBOX_DISCARDED.labels(event_type).inc(count)
+    return {**counts, "outbox_discarded": sum(discarded.values())}
 
 
-def count_pending(db: Database) -> int:
-    """Committed events not yet published (the picopt_outbox_pending_events gauge)."""
+def pending_summary(
+    db: Database, older_than: datetime | None = None
+) -> tuple[int, float, dict[str, int]]:
+    """(pending rows, age in seconds of the oldest, per-type counts of those older than
+    `older_than`)."""
     with db.session(readonly=True) as session:
-        query = sa.select(sa.func.count()).where(OutboxRow.published_at.is_(None))
-        return int(session.scalar(query) or 0)
+        pending = OutboxRow.published_at.is_(None)
+        count, oldest = session.execute(
+            sa.select(sa.func.count(), sa.func.min(OutboxRow.created_at)).where(pending)
+        ).one()
+        stale: dict[str, int] = {}
+        if older_than is not None and oldest is not None:
+            stale = {
+                str(event_type): int(n)
+                for event_type, n in session.execute(
+                    sa.select(OutboxRow.event_type, sa.func.count())
+                    .where(pending, OutboxRow.created_at < older_than)
+                    .group_by(OutboxRow.event_type)
+                )
+            }
+    age = 0.0 if oldest is None else max(0.0, (utcnow() - as_utc(oldest)).total_seconds())
+    return int(count or 0), age, stale
 
 
 class OutboxRelay:
@@ -77,7 +135,8 @@ class OutboxRelay:
     mark only causes a duplicate, which consumers drop by event id.
 
     Rows whose type has no bound queue yet (consumer not started) stay pending and are retried
-    after ``unroutable_retry`` seconds without blocking other event types.
+    with a backoff per event type (from ``unroutable_retry`` seconds, doubling) without
+    blocking other event types.
     """
 
     def __init__(
@@ -88,21 +147,25 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         batch_size: int = 100,
         *,
-        retention: timedelta = DEFAULT_RETENTION,
+        policy: OutboxPolicy | None = None,
         purge_interval: float = 3600.0,
-        unroutable_retry: float = 5.0,
+        unroutable_retry: float = UNROUTABLE_RETRY_S,
         pending_interval: float = 15.0,
+        stuck_log_interval: float = 600.0,
     ) -> None:
         self._db = db
         self._amqp_url = amqp_url
         self.exchange = exchange
         self.poll_interval = poll_interval
         self.batch_size = batch_size
-        self.retention = retention
+        self.policy = policy or OutboxPolicy()
         self.purge_interval = purge_interval
         self.unroutable_retry = unroutable_retry
         self.pending_interval = pending_interval
+        self.stuck_log_interval = stuck_log_interval
         self._held_until: dict[str, float] = {}
+        self._hold_s: dict[str, float] = {}
+        self._stuck_logged_at = float("-inf")
         self._publisher: Publisher | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -141,19 +204,44 @@ class OutboxRelay:
                     publisher.publish(events_pb2.Envelope.FromString(row.envelope))
                 except UnroutableError:
                     held.add(row.event_type)
-                    self._held_until[row.event_type] = now + self.unroutable_retry
-                    log.warning(
-                        "outbox_event_unroutable", event_id=row.event_id, event_type=row.event_type
-                    )
+                    self._hold(row.event_type, now)
                     continue
                 except PublishError as exc:
                     failure = exc
                     break
+                self._hold_s.pop(row.event_type, None)
                 row.published_at = utcnow()
                 published += 1
         if failure is not None:
             raise failure
         return published
+
+    def _hold(self, event_type: str, now: float) -> None:
+        """No queue is bound for this type (its consumer has not declared it yet): try again
+        later, backing off, and say so once per try rather than once per row."""
+        delay = self._hold_s.get(event_type, self.unroutable_retry / 2) * 2
+        delay = min(delay, UNROUTABLE_RETRY_MAX_S)
+        self._hold_s[event_type] = delay
+        self._held_until[event_type] = now + delay
+        log.warning("outbox_event_unroutable", event_type=event_type, retry_in=round(delay, 1))
+
+    def check_pending(self) -> None:
+        """Update the pending gauges; log rows stuck past `stuck_after` (at most every
+        `stuck_log_interval`)."""
+        stuck_before = utcnow() - timedelta(seconds=self.policy.stuck_after_s)
+        count, oldest_s, stuck = pending_summary(self._db, stuck_before)
+        metrics.OUTBOX_PENDING.set(count)
+        metrics.OUTBOX_OLDEST_PENDING.set(oldest_s)
+        now = time.monotonic()
+        if stuck and now - self._stuck_logged_at >= self.stuck_log_interval:
+            self._stuck_logged_at = now
+            log.warning(
+                "outbox_events_stuck",
+                schema=self._db.schema,
+                oldest_s=round(oldest_s),
+                by_type=stuck,
+                discard_after_s=self.policy.discard_after_s,
+            )
 
     def start(self) -> None:
         """Relay in a daemon thread with its own connection until stop()."""
@@ -176,10 +264,10 @@ class OutboxRelay:
                     # Counted before publishing, so the gauge still moves while the broker is down.
                     if time.monotonic() >= next_count:
                         next_count = time.monotonic() + self.pending_interval
-                        metrics.OUTBOX_PENDING.set(count_pending(self._db))
+                        self.check_pending()
                     count = self._publish_batch(publisher)
                     if time.monotonic() >= next_purge:
-                        purge_kernel_tables(self._db, self.retention)
+                        purge_kernel_tables(self._db, self.policy)
                         next_purge = time.monotonic() + self.purge_interval
                 except Exception as exc:
                     # Broker or database down: rows stay pending and are retried.

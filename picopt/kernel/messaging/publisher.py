@@ -1,4 +1,8 @@
-"""Confirmed, persistent, mandatory publishing of envelopes."""
+"""Confirmed, persistent, mandatory publishing of envelopes.
+
+Mandatory: an event no queue is bound to comes back as `UnroutableError` (its consumer has
+not declared its queue yet), except the events the catalog marks as possibly unsubscribed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 
 from picopt.events.v1 import events_pb2
+from picopt.kernel.messaging.catalog import may_go_unrouted
 from picopt.kernel.messaging.connection import RECONNECT_ERRORS, connection_parameters
 from picopt.kernel.messaging.envelope import CONTENT_TYPE
 from picopt.kernel.messaging.topology import DEFAULT_EXCHANGE
@@ -82,7 +87,8 @@ class Publisher:
                     routing_key=envelope.type,
                     body=body,
                     properties=properties,
-                    mandatory=True,
+                    # An event that may have no subscriber is not returned when none is bound.
+                    mandatory=not may_go_unrouted(envelope.type),
                 )
                 return
             except pika.exceptions.UnroutableError as exc:

@@ -4,148 +4,33 @@ dedup). Every test uses its own exchanges and queues, deleted afterwards."""
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import pika
 import pytest
 import sqlalchemy as sa
 
 from picopt.events.v1 import events_pb2
 from picopt.kernel.db import Database, OutboxRow, ProcessedEvent
 from picopt.kernel.messaging import (
-    Consumer,
     HandlerContext,
     Outbox,
     OutboxRelay,
     PermanentError,
     Publisher,
+    RetryPolicy,
     Subscription,
     TopologyMismatchError,
+    TransientError,
     UnroutableError,
     new_envelope,
 )
+from picopt.kernel.tests.bus import AMQP_URL, JOB, REPO_ROOT, Bus, job, running, wait_for
 from picopt.kernel.tests.demo_models import Widget
-
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-MIGRATIONS = Path(__file__).parent / "demo_migrations"
-REPO_ROOT = Path(__file__).resolve().parents[3]
-JOB = "job.submitted"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-@dataclass
-class Bus:
-    """Unique exchange/dlx/service names for one test, plus an admin channel."""
-
-    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
-    queues: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.exchange = f"test.events.{self.suffix}"
-        self.dlx = f"test.dlx.{self.suffix}"
-        self.service = f"svc{self.suffix}"
-        self.connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-        self.channel = self.connection.channel()
-
-    def consumer(self, subscriptions: list[Subscription], **kwargs: Any) -> Consumer:
-        consumer = Consumer(
-            AMQP_URL, self.service, subscriptions, exchange=self.exchange, dlx=self.dlx, **kwargs
-        )
-        self.queues.update(consumer.queues)
-        return consumer
-
-    def publisher(self) -> Publisher:
-        return Publisher(AMQP_URL, self.exchange)
-
-    def publish_raw(self, body: bytes, routing_key: str = JOB) -> None:
-        self.channel.basic_publish(self.exchange, routing_key, body)
-
-    def count(self, queue: str) -> int:
-        return self.channel.queue_declare(queue, passive=True).method.message_count
-
-    def drain(self, queue: str, expected: int, timeout: float = 15.0) -> list[tuple[Any, bytes]]:
-        got: list[tuple[Any, bytes]] = []
-
-        def _get() -> bool:
-            method, props, body = self.channel.basic_get(queue, auto_ack=True)
-            if method is not None:
-                got.append((props, body))
-            return len(got) >= expected
-
-        wait_for(_get, timeout, f"{expected} messages in {queue}")
-        return got
-
-    def close(self) -> None:
-        for queue in self.queues:
-            for name in (queue, f"{queue}.retry", f"{queue}.dlq"):
-                self.channel.queue_delete(name)
-        self.channel.exchange_delete(self.exchange)
-        self.channel.exchange_delete(self.dlx)
-        self.connection.close()
-
-
-@pytest.fixture
-def bus() -> Iterator[Bus]:
-    b = Bus()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'svc.db'}", "svc")
-    db.migrate(MIGRATIONS)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def pg_db() -> Iterator[Database]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    db = Database(PG_URL, schema)
-    db.migrate(MIGRATIONS)
-    yield db
-    with db.engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    db.dispose()
-
-
-@contextmanager
-def running(consumer: Consumer) -> Iterator[threading.Thread]:
-    consumer.declare()
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        consumer.stop()
-        thread.join(15)
-        assert not thread.is_alive(), "consumer did not stop"
-
-
-def job(job_id: str) -> events_pb2.Envelope:
-    return new_envelope(JOB, events_pb2.JobSubmitted(job_id=job_id, owner_id="o1"), "test")
 
 
 def close_broker_side(name_fragment: str) -> None:
@@ -257,7 +142,9 @@ def test_failure_is_retried_with_delay_then_succeeds(bus: Bus, sqlite_db: Databa
         done.set()
 
     consumer = bus.consumer(
-        [Subscription(JOB, events_pb2.JobSubmitted, handler)], db=sqlite_db, retry_delay_ms=300
+        [Subscription(JOB, events_pb2.JobSubmitted, handler)],
+        db=sqlite_db,
+        retry=RetryPolicy(base_s=0.3, max_delay_s=2.4),
     )
     with running(consumer):
         publisher = bus.publisher()
@@ -266,12 +153,13 @@ def test_failure_is_retried_with_delay_then_succeeds(bus: Bus, sqlite_db: Databa
         assert done.wait(15)
     assert [a for a, _ in attempts] == [1, 2, 3]
     gaps = [b - a for (_, a), (_, b) in itertools.pairwise(attempts)]
-    assert all(gap >= 0.25 for gap in gaps), gaps
+    # Exponential with jitter: the n-th wait lies in the upper half of 0.3 s * 2^n.
+    assert gaps[0] >= 0.14 and gaps[1] >= 0.29, gaps
     with sqlite_db.session() as session:
         # The failed attempts' writes were rolled back.
         assert session.scalars(sa.select(Widget.name)).all() == ["attempt-3"]
     queue = consumer.queues[0]
-    assert bus.count(queue) == bus.count(f"{queue}.retry") == bus.count(f"{queue}.dlq") == 0
+    assert bus.count(queue) == bus.delayed() == bus.count(f"{queue}.dlq") == 0
 
 
 def test_always_failing_goes_to_dlq_after_max_attempts(bus: Bus) -> None:
@@ -282,7 +170,8 @@ def test_always_failing_goes_to_dlq_after_max_attempts(bus: Bus) -> None:
         raise RuntimeError("always broken")
 
     consumer = bus.consumer(
-        [Subscription(JOB, events_pb2.JobSubmitted, handler)], max_attempts=3, retry_delay_ms=50
+        [Subscription(JOB, events_pb2.JobSubmitted, handler)],
+        retry=RetryPolicy(base_s=0.05, max_delay_s=0.4, max_attempts=3),
     )
     envelope = job("poison")
     with running(consumer):
@@ -294,8 +183,32 @@ def test_always_failing_goes_to_dlq_after_max_attempts(bus: Bus) -> None:
     assert events_pb2.Envelope.FromString(body).event_id == envelope.event_id
     assert props.headers["x-attempt"] == 3
     assert props.headers["x-queue"] == consumer.queues[0]
-    assert props.headers["x-error"].startswith("RuntimeError")
+    assert props.headers["x-reason"] == "max_attempts_exceeded"
+    # The exception's class only: its message could quote personal data.
+    assert props.headers["x-error"] == "RuntimeError"
+    assert "always broken" not in repr(props.headers)
     assert props.message_id == envelope.event_id
+
+
+def test_a_transient_failure_past_its_window_is_dead_lettered(bus: Bus) -> None:
+    calls: list[int] = []
+
+    def handler(ctx: HandlerContext) -> None:
+        calls.append(ctx.attempt)
+        raise TransientError("provider busy")
+
+    policy = RetryPolicy(base_s=0.05, max_delay_s=0.2, max_attempts=2, transient_for_s=1)
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, handler)], retry=policy)
+    with running(consumer):
+        publisher = bus.publisher()
+        publisher.publish(job("busy"))
+        publisher.close()
+        ((props, _body),) = bus.drain(f"{consumer.queues[0]}.dlq", 1)
+    # Tried well past max_attempts, each time as attempt 1, until the window closed.
+    assert len(calls) > policy.max_attempts and set(calls) == {1}
+    assert props.headers["x-reason"] == "transient_for_too_long"
+    assert props.headers["x-error"] == "TransientError"
+    assert props.headers["x-retries"] == len(calls) - 1
 
 
 def test_permanent_error_dead_letters_at_once(bus: Bus, sqlite_db: Database) -> None:
@@ -313,7 +226,9 @@ def test_permanent_error_dead_letters_at_once(bus: Bus, sqlite_db: Database) -> 
         ((props, _body),) = bus.drain(f"{consumer.queues[0]}.dlq", 1)
     assert calls == [1]
     assert props.headers["x-attempt"] == 1
-    assert props.headers["x-error"] == "PermanentError: unsupported format"
+    assert props.headers["x-reason"] == "permanent_error"
+    assert props.headers["x-error"] == "PermanentError"
+    assert "unsupported format" not in repr(props.headers)
     with sqlite_db.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent)) == 0
 
@@ -348,7 +263,7 @@ def test_malformed_messages_go_to_dlq_and_consumer_keeps_serving(bus: Bus) -> No
         assert done.wait(15)
         dead = bus.drain(f"{consumer.queues[0]}.dlq", len(malformed))
     assert handled == ["good"]
-    assert {body: props.headers["x-error"] for props, body in dead} == malformed
+    assert {body: props.headers["x-reason"] for props, body in dead} == malformed
 
 
 def test_outbox_publishes_committed_rows_exactly_once(bus: Bus, pg_db: Database) -> None:
@@ -638,7 +553,7 @@ def test_concurrent_duplicates_on_two_consumers_have_one_effect(bus: Bus, pg_db:
             queue = first.queues[0]
             with pg_db.session() as session:
                 done = session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent))
-            return done == 1 and bus.count(queue) == 0 and bus.count(f"{queue}.retry") == 0
+            return done == 1 and bus.count(queue) == 0 and bus.delayed() == 0
 
         wait_for(both_settled, what="both copies settled")
     publisher.close()

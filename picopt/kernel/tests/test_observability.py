@@ -27,16 +27,7 @@ from picopt.kernel.grpc_client import make_channel
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.messaging import HandlerContext, Outbox, OutboxRelay, Subscription
 from picopt.kernel.settings import Env, SettingsError
-from picopt.kernel.tests.test_messaging import (
-    AMQP_URL,
-    JOB,
-    Bus,
-    bus,  # noqa: F401  (fixture)
-    job,
-    running,
-    sqlite_db,  # noqa: F401  (fixture)
-    wait_for,
-)
+from picopt.kernel.tests.bus import AMQP_URL, JOB, Bus, job, running, wait_for
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -102,8 +93,8 @@ def test_grpc_call_continues_the_callers_trace_and_is_counted(
 
 
 def test_event_continues_the_producers_trace_and_logs_carry_it(
-    bus: Bus,  # noqa: F811
-    sqlite_db: Database,  # noqa: F811
+    bus: Bus,
+    sqlite_db: Database,
     spans: InMemorySpanExporter,
     log_lines: io.StringIO,
 ) -> None:
@@ -148,7 +139,7 @@ def test_event_continues_the_producers_trace_and_logs_carry_it(
 
 
 def test_event_without_traceparent_starts_its_own_trace(
-    bus: Bus,  # noqa: F811
+    bus: Bus,
     spans: InMemorySpanExporter,
 ) -> None:
     seen: list[str] = []
@@ -168,7 +159,7 @@ def test_event_without_traceparent_starts_its_own_trace(
 
 
 def test_counters_of_business_facts_count_only_committed_transactions(
-    sqlite_db: Database,  # noqa: F811
+    sqlite_db: Database,
 ) -> None:
     counted: list[str] = []
     with sqlite_db.session() as session:
@@ -184,7 +175,7 @@ def test_counters_of_business_facts_count_only_committed_transactions(
 
 
 def test_stop_grace_abandons_the_message_for_redelivery(
-    bus: Bus,  # noqa: F811
+    bus: Bus,
 ) -> None:
     """A handler that outlives the grace period is left behind; the broker gets it back."""
     entered, release = threading.Event(), threading.Event()
