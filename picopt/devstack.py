@@ -1,13 +1,17 @@
 """A small supervisor for the one-machine stack, driven by the repo's Procfile.
 
 `python -m picopt.devstack` (what `make up` runs) starts every process in the
-foreground with prefixed output and stops them all on Ctrl-C or SIGTERM, or
-when one of them dies. The integration tests and the demo use the same
-`Stack` class with their own ports and database.
+foreground with prefixed output and stops them all on Ctrl-C or SIGTERM. A process
+that dies (a non-zero status: a crash, the OOM killer's SIGKILL) is restarted after
+a pause that doubles with each restart, as Compose and Kubernetes would; one that
+dies more than DEVSTACK_MAX_RESTARTS times within DEVSTACK_RESTART_WINDOW_S makes
+the supervisor give up and stop everything. The integration tests and the demo use
+the same `Stack` class with their own ports and database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -26,7 +30,10 @@ import grpc
 import pika
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from picopt.kernel.settings import DEFAULT_GRPC_PORTS
+from picopt.kernel import logs
+from picopt.kernel.settings import DEFAULT_GRPC_PORTS, Env
+
+log = logs.get_logger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
@@ -144,24 +151,61 @@ def _hand_to_broker_user(base: Path) -> None:
         shutil.chown(path, "rabbitmq", "rabbitmq")
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Restart a dead process after `first_delay_s`, doubling per recent restart up to
+    `max_delay_s`; give up when it died more than `max_restarts` times within `window_s`."""
+
+    max_restarts: int = 5
+    window_s: float = 600.0
+    first_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RestartPolicy:
+        e = Env(env)
+        return cls(
+            max_restarts=e.int("DEVSTACK_MAX_RESTARTS", cls.max_restarts),
+            window_s=e.float("DEVSTACK_RESTART_WINDOW_S", cls.window_s),
+        )
+
+    def delay(self, recent_restarts: int) -> float:
+        return float(min(self.max_delay_s, self.first_delay_s * 2**recent_restarts))
+
+
 @dataclass
 class Process:
     name: str
     argv: list[str]
     popen: subprocess.Popen[bytes] | None = None
     pump: threading.Thread | None = None
+    # Stopped on purpose (Stack.kill, stop, a clean exit): never restarted.
+    expected_exit: bool = False
+    # When the supervisor starts it again, once it has noticed it died.
+    restart_at: float | None = None
 
 
 @dataclass
 class Stack:
-    """The whole system as local processes."""
+    """The whole system as local processes, supervised."""
 
     env: dict[str, str]
     workers: int = 2
     log_dir: Path | None = None
     echo: bool = True
     processes: dict[str, Process] = field(default_factory=dict)
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    procfile: Path = PROCFILE
+    # (process name, exit status) of every unexpected death, in order.
+    exits: list[tuple[str, int]] = field(default_factory=list)
+    # Restart times (monotonic) per process name.
+    restarts: dict[str, list[float]] = field(default_factory=dict)
+    # Why the supervisor gave up and stopped everything; None while it has not.
+    gave_up: str | None = None
     _broker: PrivateBroker | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
 
     @classmethod
     def from_environment(
@@ -171,12 +215,13 @@ class Stack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("SESSION_COOKIE_SECURE", "false")
         workers = int(env.get("PROCESSOR_WORKERS", "2"))
+        kwargs.setdefault("restart_policy", RestartPolicy.from_env(env))
         return cls(env=env, workers=workers, **kwargs)  # type: ignore[arg-type]
 
     def plan(self) -> list[Process]:
         python = sys.executable
         plan = []
-        for name, command in read_procfile().items():
+        for name, command in read_procfile(self.procfile).items():
             argv = [python if part == "python" else part for part in command.split()]
             copies = self.workers if name == "worker" else 1
             for i in range(copies):
@@ -186,8 +231,70 @@ class Stack:
     def start(self) -> None:
         var_dir = Path(self.env.get("VAR_DIR", "var"))
         self._broker = ensure_broker(self.env, var_dir)
-        for proc in self.plan():
-            self._spawn(proc)
+        with self._lock:
+            for proc in self.plan():
+                self._spawn(proc)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="devstack-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.2):
+            with self._lock:
+                for proc in list(self.processes.values()):
+                    if self._tend(proc):
+                        break
+            if self.gave_up is not None:
+                self.stop()
+                return
+
+    def _tend(self, proc: Process) -> bool:
+        """Notice a death, or restart when its pause is over; True when giving up."""
+        assert proc.popen is not None
+        status = proc.popen.poll()
+        if status is None or proc.expected_exit or self._stopping.is_set():
+            return False
+        now = time.monotonic()
+        if proc.restart_at is not None:
+            if now >= proc.restart_at:
+                self.restarts.setdefault(proc.name, []).append(now)
+                self._spawn(Process(proc.name, proc.argv))
+                log.info("process_restarted", process=proc.name, pid=self._pid(proc.name))
+            return False
+        if status == 0:
+            proc.expected_exit = True
+            log.info("process_exited", process=proc.name, status=0, restart=False)
+            return False
+        self.exits.append((proc.name, status))
+        window = self.restart_policy.window_s
+        recent = [t for t in self.restarts.get(proc.name, []) if now - t < window]
+        if len(recent) >= self.restart_policy.max_restarts:
+            self.gave_up = (
+                f"{proc.name} exited ({status}) after {len(recent)} restarts within {window:.0f}s"
+            )
+            log.error(
+                "process_restart_limit_reached",
+                process=proc.name,
+                status=status,
+                restarts=len(recent),
+                window_s=window,
+            )
+            return True
+        delay = self.restart_policy.delay(len(recent))
+        proc.restart_at = now + delay
+        log.warning(
+            "process_exited",
+            process=proc.name,
+            status=status,
+            restart_in_s=delay,
+            restarts=len(recent),
+        )
+        return False
+
+    def _pid(self, name: str) -> int | None:
+        popen = self.processes[name].popen
+        return popen.pid if popen is not None else None
 
     def _spawn(self, proc: Process) -> None:
         out: int | IO[bytes] = subprocess.PIPE
@@ -250,11 +357,20 @@ class Stack:
             time.sleep(0.2)
 
     def _check_alive(self) -> None:
-        for proc in self.processes.values():
-            if proc.popen is not None and proc.popen.poll() is not None:
-                raise StackError(
-                    f"{proc.name} exited with status {proc.popen.returncode}{self._log_tail(proc)}"
-                )
+        """While waiting to be healthy, a death is an error (it is restarted all the same)."""
+        if self.gave_up is not None:
+            raise StackError(f"gave up: {self.gave_up}")
+        with self._lock:
+            dead = [
+                p
+                for p in self.processes.values()
+                if p.popen is not None and not p.expected_exit and p.popen.poll() is not None
+            ]
+        for proc in dead:
+            assert proc.popen is not None
+            raise StackError(
+                f"{proc.name} exited with status {proc.popen.returncode}{self._log_tail(proc)}"
+            )
 
     def _log_tail(self, proc: Process, lines: int = 5) -> str:
         """The end of a dead process's log, so a failed start explains itself."""
@@ -269,54 +385,66 @@ class Stack:
         return "; last log lines:\n" + "\n".join(line[:500] for line in tail)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.processes[name]
+        """Stop one process on purpose: the supervisor leaves it down until `restart`."""
+        with self._lock:
+            proc = self.processes[name]
+            proc.expected_exit = True
         assert proc.popen is not None
-        os.killpg(proc.popen.pid, sig)
+        _signal_group(proc.popen, sig)
         proc.popen.wait(timeout=30)
 
     def restart(self, name: str) -> None:
         proc = self.processes[name]
         if proc.popen is not None and proc.popen.poll() is None:
             self.kill(name, signal.SIGTERM)
-        self._spawn(Process(proc.name, proc.argv))
+        with self._lock:
+            self._spawn(Process(proc.name, proc.argv))
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM everyone, wait, then SIGKILL stragglers; the private broker last."""
-        for proc in self.processes.values():
-            if proc.popen is not None and proc.popen.poll() is None:
-                os.killpg(proc.popen.pid, signal.SIGTERM)
+        self._stopping.set()
+        with self._lock:
+            procs = list(self.processes.values())
+            for proc in procs:
+                proc.expected_exit = True
+        for proc in procs:
+            if proc.popen is not None:
+                _signal_group(proc.popen, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for proc in self.processes.values():
+        for proc in procs:
             if proc.popen is None:
                 continue
             try:
                 proc.popen.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.popen.pid, signal.SIGKILL)
+                _signal_group(proc.popen, signal.SIGKILL)
                 proc.popen.wait()
-        if self._broker is not None:
-            self._broker.stop()
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            broker.stop()
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join(timeout=5)
 
     def run_foreground(self) -> int:
-        """Run until a signal or a dead process; always stop everything."""
+        """Run until a signal, or until the supervisor gives up; always stop everything."""
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         self.start()
-        status = 0
         try:
-            while not stop.wait(0.5):
-                for proc in self.processes.values():
-                    assert proc.popen is not None
-                    if proc.popen.poll() is not None:
-                        print(
-                            f"devstack: {proc.name} exited ({proc.popen.returncode}); stopping all"
-                        )
-                        status = 1
-                        stop.set()
+            while not stop.wait(0.5) and self.gave_up is None:
+                pass
         finally:
             self.stop()
-        return status
+        return 0 if self.gave_up is None else 1
+
+
+def _signal_group(popen: subprocess.Popen[bytes], sig: int) -> None:
+    """Signal the process and its children (a decoder child, gunicorn workers), if alive."""
+    if popen.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, sig)
 
 
 def health_status(address: str, timeout: float = 1.0) -> str:
@@ -331,6 +459,7 @@ def health_status(address: str, timeout: float = 1.0) -> str:
 
 
 def main() -> int:
+    logs.configure("devstack", os.environ.get("LOG_LEVEL", "info"))
     try:
         return Stack.from_environment().run_foreground()
     except StackError as err:

@@ -1,4 +1,5 @@
-"""`make up`: the one-machine supervisor starts everything, and stops everything on SIGTERM."""
+"""`make up`: the one-machine supervisor starts everything, restarts what dies, gives up on a
+crash loop, and stops everything on SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from structlog.testing import capture_logs
 
-from picopt.devstack import GRPC_SERVICES, ROOT, free_port, health_status
+from picopt.devstack import GRPC_SERVICES, ROOT, RestartPolicy, Stack, free_port, health_status
 from tests.integration.harness import fresh_database, fresh_vhost, infrastructure
 
 pytestmark = pytest.mark.integration
@@ -160,3 +162,56 @@ def test_a_service_started_before_its_broker_waits_for_it(tmp_path: Path) -> Non
             finally:
                 if proc.poll() is None:
                     proc.kill()
+
+
+def supervised(tmp_path: Path, procfile: str, policy: RestartPolicy) -> Stack:
+    """A stack of stand-in processes (the real broker, nothing else) under the supervisor."""
+    (tmp_path / "Procfile").write_text(procfile)
+    env = {**os.environ, "VAR_DIR": str(tmp_path / "var")}
+    return Stack(env=env, echo=False, restart_policy=policy, procfile=tmp_path / "Procfile")
+
+
+IDLE = "idle: python -m http.server --bind 127.0.0.1 0\n"
+
+
+def test_a_process_killed_from_outside_is_restarted_and_logged(tmp_path: Path) -> None:
+    stack = supervised(tmp_path, IDLE, RestartPolicy(first_delay_s=0.2))
+    with capture_logs() as logs:
+        stack.start()
+        try:
+            first = stack.processes["idle"].popen
+            assert first is not None
+            os.killpg(first.pid, signal.SIGKILL)  # as the OOM killer would
+            deadline = time.monotonic() + 20
+            while stack.processes["idle"].popen is first or not logs_with(
+                logs, "process_restarted"
+            ):
+                assert time.monotonic() < deadline, "not restarted"
+                time.sleep(0.05)
+            again = stack.processes["idle"].popen
+            assert again is not None and again.poll() is None
+            assert stack.exits == [("idle", -signal.SIGKILL)]
+            # Stopped on purpose through the stack (tests do): it stays down.
+            stack.kill("idle", signal.SIGTERM)
+            time.sleep(1.0)
+            assert stack.processes["idle"].popen is again and again.poll() is not None
+        finally:
+            stack.stop()
+    (exited,) = logs_with(logs, "process_exited")
+    assert exited["status"] == -9 and exited["restart_in_s"] == 0.2
+
+
+def test_a_crash_loop_makes_the_supervisor_give_up_and_stop_all(tmp_path: Path) -> None:
+    procfile = IDLE + "broken: python -m picopt_no_such_module\n"
+    stack = supervised(tmp_path, procfile, RestartPolicy(max_restarts=2, first_delay_s=0.05))
+    with capture_logs() as logs:
+        assert stack.run_foreground() == 1  # what `make up` exits with
+    assert stack.gave_up is not None and stack.gave_up.startswith("broken exited (1)")
+    assert [name for name, _ in stack.exits] == ["broken"] * 3
+    assert [line["restart_in_s"] for line in logs_with(logs, "process_exited")] == [0.05, 0.1]
+    assert logs_with(logs, "process_restart_limit_reached")
+    assert all(p.popen is not None and p.popen.poll() is not None for p in stack.processes.values())
+
+
+def logs_with(logs: list[dict[str, object]], event: str) -> list[dict[str, object]]:
+    return [line for line in logs if line["event"] == event]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.client import ApiError, Client
 from picopt.devstack import Stack
 from picopt.events.v1 import events_pb2
-from picopt.kernel.messaging import new_envelope
+from picopt.kernel.messaging import DeadLetterQueues, new_envelope
 from tests.integration.conftest import blob_dir, wait_for
 from tests.integration.images import graphic_png, large_photo, skimage_photo
 
@@ -118,7 +119,7 @@ def test_duplicate_submission_events_produce_one_result_and_one_capture(
     assert processed == 1
 
 
-def test_worker_killed_mid_job_completes_elsewhere_with_one_capture(
+def test_a_worker_killed_mid_job_is_restarted_by_the_supervisor_and_every_job_finishes(
     stack: Stack, user: Client
 ) -> None:
     stack.kill("worker.2", signal.SIGTERM)  # one worker takes the job ...
@@ -131,19 +132,25 @@ def test_worker_killed_mid_job_completes_elsewhere_with_one_capture(
             interval=0.05,
             what="worker to claim the job",
         )
-        stack.kill("worker.1", signal.SIGKILL)  # ... and dies in the middle of it.
+        killed = stack.processes["worker.1"].popen
+        assert killed is not None
+        os.killpg(killed.pid, signal.SIGKILL)  # ... and dies in the middle of it, as OOM kills do.
+        killed.wait(timeout=30)
+        # Accepted meanwhile: it waits in the queue.
+        waiting = user.submit(graphic_png(), metadata=False)
         assert user.job(job["id"])["status"] == "processing"
-    finally:
-        stack.restart("worker.2")
-    try:
-        done = user.wait(job["id"], timeout=180)
-        assert done["status"] == "done", done["error"]
+        # The supervisor starts worker.1 again by itself; nothing else does.
+        wait_for(lambda: stack.processes["worker.1"].popen is not killed, what="a restart")
+        assert ("worker.1", -signal.SIGKILL) in stack.exits
+        for accepted in (job, waiting):
+            done = user.wait(accepted["id"], timeout=180)
+            assert done["status"] == "done", done["error"]
+            assert settled_ledger(stack, user, accepted["id"]) == ["capture", "reserve"]
+            assert len(result_files(stack, accepted["id"])) == 1
         (attempts,) = sql(stack, "SELECT attempts FROM processor.jobs WHERE id = %s", job["id"])[0]
         assert attempts == 2
-        assert settled_ledger(stack, user, job["id"]) == ["capture", "reserve"]
-        assert len(result_files(stack, job["id"])) == 1
     finally:
-        stack.restart("worker.1")
+        stack.restart("worker.2")
 
 
 def test_malformed_message_is_dead_lettered_and_the_worker_keeps_serving(
@@ -155,6 +162,13 @@ def test_malformed_message_is_dead_lettered_and_the_worker_keeps_serving(
     wait_for(lambda: queue_depth(stack, dlq) == before + 1, what="poison message in the DLQ")
     job = user.submit(graphic_png(), metadata=False)
     assert user.wait(job["id"], timeout=60)["status"] == "done"
+    # Staff find it among every service's DLQs, see why, and delete it.
+    letters = DeadLetterQueues(stack.env["AMQP_URL"])
+    assert dlq in letters.find()
+    (poison,) = [m for m in letters.messages(dlq) if m.event_id == "poison-1"]
+    assert poison.reason == "malformed_envelope" and poison.age_s is not None
+    assert [m.event_id for m in letters.purge(dlq, ["poison-1"])] == ["poison-1"]
+    assert queue_depth(stack, dlq) == before
 
 
 @pytest.mark.parametrize("backend", ["processor", "billing"])

@@ -92,7 +92,9 @@ class Bus:
         for queue in self.queues:
             for name in (queue, f"{queue}.retry", f"{queue}.dlq", f"{queue}.dlq.migrating"):
                 self.channel.queue_delete(name)
-        for name in self.delay_queues:
+        # Consumers in other processes (consumer_proc) use the default levels.
+        defaults = {delay_queue_name(self.exchange, ms) for ms in RetryPolicy().levels_ms()}
+        for name in self.delay_queues | defaults:
             self.channel.queue_delete(name)
         for exchange in (self.exchange, self.dlx, retry_exchange_name(self.exchange)):
             self.channel.exchange_delete(exchange)
