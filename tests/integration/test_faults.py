@@ -19,7 +19,7 @@ from picopt.billing.v1 import billing_pb2, billing_pb2_grpc
 from picopt.client import ApiError, Client
 from picopt.devstack import Stack
 from picopt.events.v1 import events_pb2
-from picopt.kernel.messaging import DeadLetterQueues, new_envelope
+from picopt.kernel.messaging import DeadLetterQueues, dead_letter_depths, new_envelope
 from tests.integration.conftest import blob_dir, wait_for
 from tests.integration.images import graphic_png, large_photo, skimage_photo
 
@@ -162,9 +162,11 @@ def test_malformed_message_is_dead_lettered_and_the_worker_keeps_serving(
     wait_for(lambda: queue_depth(stack, dlq) == before + 1, what="poison message in the DLQ")
     job = user.submit(graphic_png(), metadata=False)
     assert user.wait(job["id"], timeout=60)["status"] == "done"
-    # Staff find it among every service's DLQs, see why, and delete it.
+    # The compliance report sees it among every service's DLQs, with its age ...
+    depths = {d.queue: d for d in dead_letter_depths(stack.env["AMQP_URL"])}
+    assert depths[dlq].depth == before + 1 and depths[dlq].oldest_age_s is not None
+    # ... and staff see why and delete it.
     letters = DeadLetterQueues(stack.env["AMQP_URL"])
-    assert dlq in letters.find()
     (poison,) = [m for m in letters.messages(dlq) if m.event_id == "poison-1"]
     assert poison.reason == "malformed_envelope" and poison.age_s is not None
     assert [m.event_id for m in letters.purge(dlq, ["poison-1"])] == ["poison-1"]

@@ -7,7 +7,12 @@ from picopt.kernel.messaging.consumer import (
     Subscription,
     TopologyMismatchError,
 )
-from picopt.kernel.messaging.deadletters import DeadLetter, DeadLetterQueues, QueueDepth
+from picopt.kernel.messaging.deadletters import (
+    DeadLetter,
+    DeadLetterQueues,
+    QueueDepth,
+    dead_letter_depths,
+)
 from picopt.kernel.messaging.envelope import CONTENT_TYPE, new_envelope
 from picopt.kernel.messaging.outbox import (
     Outbox,
@@ -48,6 +53,7 @@ __all__ = [
     "TopologyMismatchError",
     "TransientError",
     "UnroutableError",
+    "dead_letter_depths",
     "dead_letter_queue_name",
     "delete_kernel_rows",
     "is_transient",

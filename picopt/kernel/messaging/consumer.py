@@ -59,8 +59,6 @@ from picopt.kernel.messaging.transient import PermanentError, is_transient
 
 log = structlog.get_logger(__name__)
 
-PERSISTENT = pika.DeliveryMode.Persistent
-
 
 @dataclass
 class HandlerContext:
@@ -577,7 +575,7 @@ class Consumer:
             exchange="",
             routing_key=delay_queue_name(self.exchange, level_ms),
             body=body,
-            properties=self._copy_properties(props, hdrs, expiration=str(delay_ms)),
+            properties=headers.copy_properties(props, hdrs, expiration=str(delay_ms)),
             mandatory=True,
         )
         channel.basic_ack(method.delivery_tag)
@@ -620,25 +618,11 @@ class Consumer:
             exchange=self.dlx,
             routing_key=queue,
             body=body,
-            properties=self._copy_properties(props, hdrs),
+            properties=headers.copy_properties(props, hdrs),
             mandatory=True,
         )
         channel.basic_ack(method.delivery_tag)
         metrics.EVENTS_CONSUMED.labels(queue, "dead_lettered").inc()
         log.warning(
             "message_dead_lettered", queue=queue, event_id=event_id, reason=reason, attempt=attempt
-        )
-
-    @staticmethod
-    def _copy_properties(
-        props: BasicProperties, hdrs: dict[str, Any], expiration: str | None = None
-    ) -> BasicProperties:
-        return pika.BasicProperties(
-            content_type=props.content_type,
-            message_id=props.message_id,
-            type=props.type,
-            timestamp=props.timestamp,
-            delivery_mode=PERSISTENT,
-            headers=hdrs,
-            expiration=expiration,
         )

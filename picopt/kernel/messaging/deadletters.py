@@ -33,7 +33,7 @@ from picopt.kernel.messaging.catalog import EVENTS, event_kind
 from picopt.kernel.messaging.connection import connection_parameters
 from picopt.kernel.messaging.policy import DeadLetterPolicy
 from picopt.kernel.messaging.topology import dead_letter_queue_name, origin_queue, queue_name
-from picopt.kernel.settings import SERVICES
+from picopt.kernel.settings import SERVICES, Env
 
 log = structlog.get_logger(__name__)
 
@@ -194,14 +194,20 @@ def _jsonable(value: Any) -> Any:
 def replay_properties(properties: BasicProperties) -> BasicProperties:
     """Fresh attempts for the consumer; only the replay count remembers the past."""
     replayed = headers.int_header(properties.headers, headers.REPLAYED) + 1
-    return pika.BasicProperties(
-        content_type=properties.content_type,
-        message_id=properties.message_id,
-        type=properties.type,
-        timestamp=properties.timestamp,
-        delivery_mode=pika.DeliveryMode.Persistent,
-        headers={headers.REPLAYED: replayed},
-    )
+    return headers.copy_properties(properties, {headers.REPLAYED: replayed})
+
+
+def _only(event_ids: Iterable[str] | None, action: Action) -> Decide:
+    """`action` for the given event ids (every message when None), keep the rest."""
+    wanted = None if event_ids is None else set(event_ids)
+    return lambda item: action if wanted is None or item.letter.event_id in wanted else Action.KEEP
+
+
+def dead_letter_depths(amqp_url: str, env: Mapping[str, str] | None = None) -> list[QueueDepth]:
+    """Depth and oldest message age of every dead-letter queue of the deployment: the
+    evidence the compliance report shows (TTLs from EVENT_DLQ_* in `env`)."""
+    policy = DeadLetterPolicy.from_env(Env(env))
+    return DeadLetterQueues(amqp_url, policy=policy).depths()
 
 
 class DeadLetterQueues:
@@ -259,27 +265,15 @@ class DeadLetterQueues:
 
     def replay(self, queue: str, event_ids: Iterable[str] | None = None) -> list[DeadLetter]:
         """Send the given dead letters (all when None) back to their consumer queue."""
-        wanted = None if event_ids is None else set(event_ids)
-        outcome = self._pass(
-            queue,
-            lambda item: (
-                Action.REPLAY if wanted is None or item.letter.event_id in wanted else Action.KEEP
-            ),
-        )
-        log.info("dead_letters_replayed", queue=queue, count=len(outcome.replayed))
-        return outcome.replayed
+        replayed = self._pass(queue, _only(event_ids, Action.REPLAY)).replayed
+        log.info("dead_letters_replayed", queue=queue, count=len(replayed))
+        return replayed
 
     def purge(self, queue: str, event_ids: Iterable[str] | None = None) -> list[DeadLetter]:
         """Delete the given dead letters (all when None)."""
-        wanted = None if event_ids is None else set(event_ids)
-        outcome = self._pass(
-            queue,
-            lambda item: (
-                Action.DROP if wanted is None or item.letter.event_id in wanted else Action.KEEP
-            ),
-        )
-        log.info("dead_letters_purged", queue=queue, count=len(outcome.dropped))
-        return outcome.dropped
+        dropped = self._pass(queue, _only(event_ids, Action.DROP)).dropped
+        log.info("dead_letters_purged", queue=queue, count=len(dropped))
+        return dropped
 
     def remove_naming(self, service: str, identifiers: Iterable[str]) -> int:
         """Erasure: delete every dead letter of `service` whose message names one of the ids
@@ -364,8 +358,9 @@ class DeadLetterQueues:
                 if time.monotonic() > deadline:
                     raise DeadLetterQueueBusy(f"{queue} is held by another pass") from exc
                 time.sleep(0.2)
-        # Delivered until none is ready, then the frames still on the wire.
-        while self._counts(connection, queue)[0] > 0:
+        # Delivered until none is ready (or the queue fills faster than it empties), then the
+        # frames still on the wire.
+        while self._counts(connection, queue)[0] > 0 and time.monotonic() < deadline:
             connection.process_data_events(time_limit=0.1)
         connection.process_data_events(time_limit=0.2)
         return channel, str(tag), held

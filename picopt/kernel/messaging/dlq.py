@@ -15,7 +15,7 @@ from typing import Any
 
 from picopt.kernel.messaging.deadletters import DeadLetter, DeadLetterQueues
 from picopt.kernel.messaging.policy import DeadLetterPolicy
-from picopt.kernel.settings import Env, Settings
+from picopt.kernel.settings import Settings
 
 
 def _age(seconds: float | None) -> str:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, letters: DeadLetterQueues) -> tuple[int, Any, 
         )
         return 0, [d.as_dict() for d in depths], text
     if args.command == "list":
-        queues = args.queue or [d.queue for d in letters.depths(letters.find(args.service))]
+        queues = args.queue or letters.find(args.service)
         found = [m for q in queues for m in letters.messages(q)]
         return 0, [m.as_dict() for m in found], _letters(found)
     if args.command == "show":
@@ -96,9 +96,7 @@ def run(args: argparse.Namespace, letters: DeadLetterQueues) -> tuple[int, Any, 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.load("staff")
-    letters = DeadLetterQueues(
-        settings.amqp_url, policy=DeadLetterPolicy.from_env(Env(settings.env.env))
-    )
+    letters = DeadLetterQueues(settings.amqp_url, policy=DeadLetterPolicy.from_env(settings.env))
     try:
         status, result, text = run(args, letters)
     except KeyError as err:

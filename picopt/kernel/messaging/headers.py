@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import pika
+from pika.spec import BasicProperties
+
 ATTEMPT = "x-attempt"  # the attempt the handler sees: failures that were not transient + 1
 RETRIES = "x-retries"  # retries of any kind so far: picks the backoff level
 FIRST_FAILED_AT = "x-first-failed-at"  # unix seconds of the first failure
@@ -60,3 +63,19 @@ def dead_lettered_at(headers: Mapping[str, Any] | None) -> float | None:
         if isinstance(when, datetime):
             return when.timestamp()
     return None
+
+
+def copy_properties(
+    properties: BasicProperties, hdrs: dict[str, Any], expiration: str | None = None
+) -> BasicProperties:
+    """The message's identity (id, type, content type, timestamp), persistent, with new
+    headers and, for a delay queue or a migrated dead letter, its own expiration."""
+    return pika.BasicProperties(
+        content_type=properties.content_type,
+        message_id=properties.message_id,
+        type=properties.type,
+        timestamp=properties.timestamp,
+        delivery_mode=pika.DeliveryMode.Persistent,
+        headers=hdrs,
+        expiration=expiration,
+    )

@@ -92,16 +92,10 @@ def _migrate(
     connection: pika.BlockingConnection, name: str, arguments: dict[str, Any], bindings: Bindings
 ) -> None:
     temp = migrating_name(name)
-    ttl_ms = _ttl_ms(arguments)
     if not _declare(connection, temp, arguments, bindings):
         raise RuntimeError(f"{temp} exists with other arguments; move or delete it by hand")
-    with _channel(connection) as channel:
-        # From here new dead letters land in the temporary queue only.
-        for exchange, routing_key in bindings:
-            channel.queue_unbind(queue=name, exchange=exchange, routing_key=routing_key)
-        channel.confirm_delivery()
-        moved = move_messages(channel, name, temp, lambda p: scrubbed(p, ttl_ms))
-        _delete_drained(channel, name, temp, ttl_ms)
+    # From here new dead letters land in the temporary queue only.
+    moved = _empty_into(connection, name, temp, arguments, bindings)
     log.info("queue_migration_started", queue=name, moved=moved)
     if not _declare(connection, name, arguments, bindings):
         raise RuntimeError(f"{name} was declared again with other arguments during migration")
@@ -111,26 +105,34 @@ def _migrate(
 def _finish(
     connection: pika.BlockingConnection, name: str, arguments: dict[str, Any], bindings: Bindings
 ) -> None:
-    temp = migrating_name(name)
-    ttl_ms = _ttl_ms(arguments)
-    with _channel(connection) as channel:
-        for exchange, routing_key in bindings:
-            channel.queue_unbind(queue=temp, exchange=exchange, routing_key=routing_key)
-        channel.confirm_delivery()
-        moved = move_messages(channel, temp, name, lambda p: scrubbed(p, ttl_ms))
-        _delete_drained(channel, temp, name, ttl_ms)
+    moved = _empty_into(connection, migrating_name(name), name, arguments, bindings)
     log.info("queue_migrated", queue=name, moved=moved)
 
 
-def _delete_drained(channel: BlockingChannel, source: str, target: str, ttl_ms: int | None) -> None:
-    """Delete the unbound, emptied `source` (quorum queues have no delete-if-empty: whatever
-    reached it meanwhile is moved first, and a message still lost in the last instant is
-    logged by count)."""
-    while channel.queue_declare(queue=source, passive=True).method.message_count:
-        move_messages(channel, source, target, lambda p: scrubbed(p, ttl_ms))
-    lost = channel.queue_delete(queue=source).method.message_count
+def _empty_into(
+    connection: pika.BlockingConnection,
+    source: str,
+    target: str,
+    arguments: dict[str, Any],
+    bindings: Bindings,
+) -> int:
+    """Unbind `source`, move its messages to `target` (scrubbed, keeping their age), delete it.
+
+    Quorum queues have no delete-if-empty: whatever reached it meanwhile is moved first, and
+    a message still lost in the last instant is logged by count.
+    """
+    ttl_ms = _ttl_ms(arguments)
+    with _channel(connection) as channel:
+        for exchange, routing_key in bindings:
+            channel.queue_unbind(queue=source, exchange=exchange, routing_key=routing_key)
+        channel.confirm_delivery()
+        moved = 0
+        while channel.queue_declare(queue=source, passive=True).method.message_count:
+            moved += move_messages(channel, source, target, lambda p: scrubbed(p, ttl_ms))
+        lost = channel.queue_delete(queue=source).method.message_count
     if lost:
         log.error("queue_migration_lost_messages", queue=source, count=lost)
+    return moved
 
 
 def move_messages(channel: BlockingChannel, source: str, target: str, transform: Transform) -> int:
@@ -177,12 +179,4 @@ def scrubbed(properties: BasicProperties, ttl_ms: int | None) -> BasicProperties
         if left_ms <= 0:
             return None
         expiration = str(left_ms)
-    return pika.BasicProperties(
-        content_type=properties.content_type,
-        message_id=properties.message_id,
-        type=properties.type,
-        timestamp=properties.timestamp,
-        delivery_mode=pika.DeliveryMode.Persistent,
-        headers=kept,
-        expiration=expiration,
-    )
+    return headers.copy_properties(properties, kept, expiration)
