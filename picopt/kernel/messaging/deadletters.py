@@ -323,9 +323,16 @@ class DeadLetterQueues:
             for item in held:
                 self._settle(channel, queue, item, decide, ttl_s, result)
             channel.basic_cancel(tag)
-            # Everything not acknowledged goes back, in order, in one go.
+            # Everything not acknowledged goes back, in order, in one go; the queue takes
+            # them back asynchronously, so wait until it shows them (the next pass would
+            # otherwise find it empty).
             channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
             channel.close()
+            deadline = time.monotonic() + self.busy_timeout_s
+            while self._counts(connection, queue)[0] < len(result.kept):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
         if result.expired:
             log.info("dead_letters_expired", queue=queue, count=result.expired)
         return result
