@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import time
 from dataclasses import dataclass
 
+import cv2
 import structlog
 from PIL import Image
 
@@ -24,7 +26,7 @@ from .api import (
     OptimizeOptions,
     OptimizeResult,
 )
-from .choose import Target, choose
+from .choose import ANIMATION_SAMPLES, Target, choose
 from .codecs import CODECS, Extras
 from .decode import Decoded, decode
 from .geometry import Plan, plan
@@ -43,6 +45,11 @@ WEB_SAFE_EXTRA = ("gif",)
 # for 2 MP on this machine) start only while the job has used less than this share of its
 # timeout.
 POLISH_TIME_SHARE = 0.4
+# Peak memory of a judge for one image and one scored encode, per pixel: 33 (grey) to 37 (RGB)
+# bytes measured on a 4000x3000 image. A score target is kept only while that fits in this
+# share of the job's memory ceiling (decoded frames and encoders need the rest).
+JUDGE_BYTES_PER_PIXEL = 40
+JUDGE_MEMORY_SHARE = 0.6
 
 
 def target_of(options: OptimizeOptions) -> Target:
@@ -114,6 +121,10 @@ def optimize(
     except MemoryError as exc:
         raise EngineError("too_large", "The image needs more memory than the job may use.") from exc
     except Exception as exc:
+        if _out_of_memory(exc):
+            raise EngineError(
+                "too_large", "The image needs more memory than the job may use."
+            ) from exc
         log.exception("engine_failed", error=type(exc).__name__)
         raise EngineError("internal_error", f"Unexpected failure: {type(exc).__name__}.") from exc
     result.ms = round((time.perf_counter() - started) * 1000, 1)
@@ -164,7 +175,8 @@ def _optimize(
         frames = apply_plan(source_frames, p)
         holding = _holding(frames, formats, extras, explicit=options.format != "auto")
         frames = _still_unless_movable(frames, holding)
-        choice = choose(frames, holding, target, extras, polish_until)
+        affordable, holding = _affordable(target, frames, holding, limits)
+        choice = choose(frames, holding, affordable, extras, polish_until)
         out = OptimizedImage(
             data=choice.data,
             format=choice.format,
@@ -190,6 +202,39 @@ def _optimize(
         result.blurhash = blurhash_of(decoded.frames[0])
         result.lqip = lqip_of(decoded.frames[0])
     return result
+
+
+def _affordable(
+    target: Target, frames: list[Image.Image], holding: tuple[str, ...], limits: Limits
+) -> tuple[Target, tuple[str, ...]]:
+    """A score target needs the image scored at full size (about JUDGE_BYTES_PER_PIXEL); an
+    image too large for that within the job's memory is encoded losslessly, which meets any
+    target, as PNG when it may be (oxipng needs the least memory: a 98 MP mostly empty PNG
+    under a 2 GB ceiling; lossless WebP ran out)."""
+    if target.score is None:
+        return target, holding
+    scored = frames[0].width * frames[0].height * min(len(frames), ANIMATION_SAMPLES)
+    budget = limits.max_memory_mb * 1024 * 1024 * JUDGE_MEMORY_SHARE
+    if scored * JUDGE_BYTES_PER_PIXEL <= budget:
+        return target, holding
+    log.info("lossless_to_fit_memory", pixels=scored, max_memory_mb=limits.max_memory_mb)
+    return Target(lossless=True), ("png",) if "png" in holding else holding
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """Libraries that report an allocation failure their own way (OpenCV, zlib, libvips)."""
+    if isinstance(exc, cv2.error):
+        return bool(exc.code == cv2.Error.StsNoMem)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        return True
+    text = str(exc).lower()
+    # Pillow's WebP encoder reports libwebp's VP8_ENC_ERROR_OUT_OF_MEMORY (1) and
+    # VP8_ENC_ERROR_BITSTREAM_OUT_OF_MEMORY (2) as "encoding error N".
+    return (
+        "insufficient memory" in text
+        or "out of memory" in text
+        or text in ("encoding error 1", "encoding error 2")
+    )
 
 
 def _still_unless_movable(frames: list[Image.Image], formats: tuple[str, ...]) -> list[Image.Image]:

@@ -323,3 +323,13 @@ def test_an_output_that_does_not_decode_is_never_returned(monkeypatch: pytest.Mo
     with pytest.raises(EngineError) as err:
         optimize(encode(photo(), "PNG"), OptimizeOptions(format="png"))
     assert err.value.code == "internal_error"
+
+
+def test_an_image_too_large_to_score_within_the_memory_ceiling_is_encoded_losslessly() -> None:
+    """Scoring needs ~40 bytes a pixel at full size: 12 MP under a 256 MB ceiling cannot be
+    scored, so the output is lossless PNG (which meets any target) instead of a memory error."""
+    im = Image.new("L", (4000, 3000), 0)
+    im.paste(255, (100, 100, 400, 300))
+    data = encode(im, "PNG")
+    main = optimize(data, OptimizeOptions(width=3999), Limits(max_memory_mb=256)).main
+    assert main.format == "png" and main.quality is None and main.ssimulacra2 == 100.0
