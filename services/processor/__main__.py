@@ -11,6 +11,7 @@ from picopt.kernel.runtime import ServiceApp
 from picopt.processor.v1 import processor_pb2, processor_pb2_grpc
 from services.processor.analyzed import AnalyzedHandler
 from services.processor.engine import Limits
+from services.processor.engine.isolated import sandbox
 from services.processor.expiry import JobExpiry
 from services.processor.grpc_api import ProcessorServicer
 from services.processor.jobs import JobService
@@ -44,13 +45,10 @@ def run_worker() -> None:
     app = ServiceApp("processor")
     env = app.settings.env
     db = app.database(MIGRATIONS)
-    limits = Limits(
-        max_bytes=env.int("ENGINE_MAX_BYTES", 50 * 1024 * 1024),
-        max_pixels=env.int("ENGINE_MAX_PIXELS", 100_000_000),
-        max_frames=env.int("ENGINE_MAX_FRAMES", 1000),
-        timeout_s=env.float("ENGINE_TIMEOUT_S", 120.0),
-        max_memory_mb=env.int("ENGINE_MAX_MEMORY_MB", 2048),
-    )
+    limits = Limits.from_env(env)
+    # The decoder host starts now: its network state is logged at start-up, and with
+    # ENGINE_NETWORK_ISOLATION=required a platform that cannot isolate stops the worker here.
+    sandbox(limits.network).start()
     max_attempts = env.int("WORKER_MAX_ATTEMPTS", 3)
     worker = Worker(db, app.blobs(), Outbox("processor"), limits, max_attempts)
     app.metrics_port = env.int("WORKER_METRICS_PORT", app.metrics_port)

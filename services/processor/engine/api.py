@@ -8,6 +8,10 @@ names of formats and options come from `picopt.formats`, the table every client 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from picopt.kernel.settings import Env
 
 from picopt import formats
 
@@ -29,13 +33,28 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource ceilings for one job; every one is an operator setting."""
+    """Resource ceilings for one job; every one is an operator setting (ENGINE_*)."""
 
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
     max_frames: int = 1000
     timeout_s: float = 120.0
     max_memory_mb: int = 2048
+    # The isolated decoder's network: "auto" leaves it where the platform allows (and says so
+    # in the log where it does not), "required" refuses to run without, "off" never tries.
+    network: str = "auto"
+
+    @classmethod
+    def from_env(cls, env: Env) -> Limits:
+        """The limits an operator set: the worker and `picopt optimize` read the same ones."""
+        return cls(
+            max_bytes=env.int("ENGINE_MAX_BYTES", cls.max_bytes),
+            max_pixels=env.int("ENGINE_MAX_PIXELS", cls.max_pixels),
+            max_frames=env.int("ENGINE_MAX_FRAMES", cls.max_frames),
+            timeout_s=env.float("ENGINE_TIMEOUT_S", cls.timeout_s),
+            max_memory_mb=env.int("ENGINE_MAX_MEMORY_MB", cls.max_memory_mb),
+            network=env.str("ENGINE_NETWORK_ISOLATION", cls.network),
+        )
 
 
 # How much CPU a job may spend to reach its target: `max` searches exhaustively for the
