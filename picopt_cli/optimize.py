@@ -1,4 +1,9 @@
-"""`picopt optimize`: the engine on local files, no services needed."""
+"""`picopt optimize`: the engine on local files, no services needed.
+
+Each file runs through the same isolated decoder as a worker's job, with the same `ENGINE_*`
+ceilings (memory, time, pixels, frames, bytes): a hostile file fails with the same code as in
+the service, and one failing file never costs the others of the same run their outputs.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,15 @@ from pathlib import Path
 
 from picopt import formats
 from picopt.kernel import logs
-from services.processor.engine import EngineError, OptimizeOptions, optimize
+from picopt.kernel.settings import Env
+from services.processor.engine import (
+    EngineError,
+    Limits,
+    OptimizedImage,
+    OptimizeOptions,
+    OptimizeResult,
+    optimize_isolated,
+)
 
 QUALITY_CHOICES = "|".join((*formats.QUALITY_WORDS, "1-100"))
 FORMAT_CHOICES = ("auto", *formats.REQUESTABLE)
@@ -25,6 +38,7 @@ REPORT_KEYS = (
     "height",
     "ssimulacra2",
     "no_gain",
+    "larger_reason",
     "ms",
 )
 
@@ -43,6 +57,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=_positive)
     p.add_argument("--height", type=_positive)
     p.add_argument("--fit", default=formats.DEFAULT_FIT, choices=formats.FITS)
+    p.add_argument("--enlarge", action="store_true", help="let --width/--height upscale")
+    p.add_argument(
+        "--widths",
+        type=_widths,
+        default=(),
+        help=f"responsive variants, e.g. 480,960 (at most {formats.MAX_WIDTHS}); "
+        "each is written as NAME-<width>w.<ext>",
+    )
+    p.add_argument(
+        "--placeholder", action="store_true", help="report a BlurHash and a tiny data URI"
+    )
     p.add_argument(
         "--keep-metadata", default=formats.DEFAULT_KEEP_METADATA, choices=formats.KEEP_METADATA
     )
@@ -57,9 +82,18 @@ def _quality(value: str) -> str:
 
 
 def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError("expected a positive whole number")
+    if not value.isdigit() or not 1 <= int(value) <= formats.MAX_DIMENSION:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {formats.MAX_DIMENSION}"
+        )
     return int(value)
+
+
+def _widths(value: str) -> tuple[int, ...]:
+    widths = tuple(_positive(w.strip()) for w in value.split(",") if w.strip())
+    if not widths or len(widths) > formats.MAX_WIDTHS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {formats.MAX_WIDTHS} widths, e.g. 480,960")
+    return widths
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,21 +108,30 @@ def run(args: argparse.Namespace) -> int:
         width=args.width,
         height=args.height,
         fit=args.fit,
+        enlarge=args.enlarge,
+        widths=args.widths,
         keep_metadata=args.keep_metadata,
+        placeholder=args.placeholder,
     )
+    limits = Limits.from_env(Env())
     if args.out_dir is not None:
         args.out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     for path in args.inputs:
-        report = _one(path, args.output, args.out_dir, options)
+        report = _one(path, args.output, args.out_dir, options, limits)
         failures += "error" in report
         _print(report, args.json)
     return 1 if failures else 0
 
 
 def _one(
-    path: Path, output: Path | None, out_dir: Path | None, options: OptimizeOptions
+    path: Path,
+    output: Path | None,
+    out_dir: Path | None,
+    options: OptimizeOptions,
+    limits: Limits,
 ) -> dict[str, object]:
+    """Optimise one file and write its outputs; every failure becomes the report's `error`."""
     started = time.perf_counter()
     report: dict[str, object] = dict.fromkeys(REPORT_KEYS)
     report["input"] = str(path)
@@ -99,33 +142,63 @@ def _one(
         return report
     report["bytes_in"] = len(data)
     try:
-        result = optimize(data, options)
+        result = optimize_isolated(data, options, limits)
+        written = _write(result, path, output, out_dir)
     except EngineError as exc:
         report["error"] = {"code": exc.code, "message": exc.message}
-        report["ms"] = round((time.perf_counter() - started) * 1000, 1)
-        return report
+    except OSError as exc:
+        report["error"] = {"code": "unwritable", "message": exc.strerror or str(exc)}
+    else:
+        main = result.main
+        report.update(
+            output=str(written[0]),
+            format_in=result.format_in,
+            format_out=main.format,
+            bytes_out=len(main.data),
+            width=main.width,
+            height=main.height,
+            ssimulacra2=main.ssimulacra2,
+            no_gain=main.no_gain,
+            larger_reason=main.larger_reason,
+        )
+        if options.widths:
+            report["variants"] = [
+                _variant(out, target)
+                for out, target in zip(result.outputs[1:], written[1:], strict=True)
+            ]
+        if options.placeholder:
+            report["placeholder"] = {"blurhash": result.blurhash, "lqip": result.lqip}
+    report["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return report
+
+
+def _write(
+    result: OptimizeResult, path: Path, output: Path | None, out_dir: Path | None
+) -> list[Path]:
+    """Write the main output (never over the input) and each variant as NAME-<width>w.<ext>."""
     main = result.main
     suffix = "." + formats.extension(main.format)
     target = output or (out_dir or path.parent) / (path.stem + suffix)
     if target.resolve() == path.resolve():
         target = target.with_name(path.stem + ".min" + suffix)
-    try:
-        target.write_bytes(main.data)
-    except OSError as exc:
-        report["error"] = {"code": "unwritable", "message": exc.strerror or str(exc)}
-        return report
-    report.update(
-        output=str(target),
-        format_in=result.format_in,
-        format_out=main.format,
-        bytes_out=len(main.data),
-        width=main.width,
-        height=main.height,
-        ssimulacra2=main.ssimulacra2,
-        no_gain=main.no_gain,
-        ms=round((time.perf_counter() - started) * 1000, 1),
-    )
-    return report
+    targets = [target]
+    for variant in result.outputs[1:]:
+        name = f"{target.stem}-{variant.width}w.{formats.extension(variant.format)}"
+        targets.append(target.with_name(name))
+    for out, where in zip(result.outputs, targets, strict=True):
+        where.write_bytes(out.data)
+    return targets
+
+
+def _variant(out: OptimizedImage, target: Path) -> dict[str, object]:
+    return {
+        "output": str(target),
+        "format": out.format,
+        "bytes": len(out.data),
+        "width": out.width,
+        "height": out.height,
+        "larger_reason": out.larger_reason,
+    }
 
 
 def _print(report: dict[str, object], as_json: bool) -> None:
