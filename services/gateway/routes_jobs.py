@@ -303,7 +303,7 @@ def download(job_id: str, query: ResultQuery) -> Response:
     key = output.blob_key if output else job.result_key
     fmt = output.format if output else job.output_format
     try:
-        blob = current_app.extensions["blobs"].open(key)
+        blob = current_app.extensions["blobs"].open(key, owner=user_id)
     except BlobNotFound as exc:
         raise Problem(
             410, "result-gone", "the result was deleted after download or expiry"

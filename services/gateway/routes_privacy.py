@@ -219,7 +219,7 @@ def download_export(export_id: str) -> Response | tuple[Response, int]:
     if reply.status != "ready":
         raise Problem(410, "export-gone", "the export expired; request a new one")
     try:
-        blob = current_app.extensions["blobs"].open(reply.blob_key)
+        blob = current_app.extensions["blobs"].open(reply.blob_key, owner=user_id)
     except BlobNotFound as exc:
         raise Problem(410, "export-gone", "the export expired; request a new one") from exc
     return Response(

@@ -81,7 +81,7 @@ class AnalyzedHandler:
     def _blur(self, key: str, fmt: str, owner: str, deadline: datetime) -> int:
         """Replace the object with its blurred copy; returns the new size (0 if it is gone)."""
         try:
-            data = self.blobs.get(key)
+            data = self.blobs.get(key, owner=owner)
         except BlobNotFound:
             return 0  # already gone (expired or erased): nothing left to show
         # The codecs (Pillow, libvips, OpenCV) load only when a blur is needed: the processor

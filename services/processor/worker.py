@@ -104,7 +104,7 @@ class Worker:
             started = time.perf_counter()
             try:
                 with tracing.span("fetch_input"):
-                    data = self.blobs.get(job.input_key)
+                    data = self.blobs.get(job.input_key, owner=job.owner_id)
                 with tracing.span("optimize", attributes={"picopt.bytes_in": len(data)}):
                     result = optimize_isolated(data, engine_options(event.options), self.limits)
                 with tracing.span("store_outputs"):

@@ -28,10 +28,12 @@ class Analyzer:
     safety: SafetyPolicy
 
     def analyze_blob(
-        self, key: str, language: str = "", provider: str = ""
+        self, key: str, language: str = "", provider: str = "", owner: str | None = None
     ) -> vision_pb2.ImageMetadata:
+        """Metadata of a stored image; with `owner`, only an object of that user is read."""
         chosen = self.providers.resolve(provider)
-        return chosen.analyze(prepare_image(self.blobs.get(key)), language=language or "en")
+        image = prepare_image(self.blobs.get(key, owner=owner))
+        return chosen.analyze(image, language=language or "en")
 
     def subscriptions(self) -> list[Subscription]:
         return [Subscription("job.optimized", events_pb2.JobOptimized, self.on_optimized)]
@@ -41,7 +43,7 @@ class Analyzer:
         with bound_context(job_id=event.job_id):
             try:
                 metadata = self.analyze_blob(
-                    event.result_key, event.language, event.vision_provider
+                    event.result_key, event.language, event.vision_provider, event.owner_id or None
                 )
             except BlobNotFound:
                 # The result was deleted (expired or cancelled): complete without metadata.

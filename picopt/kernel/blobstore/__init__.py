@@ -8,7 +8,14 @@ runs during an upgrade); both are always read.
 
 from __future__ import annotations
 
-from picopt.kernel.blobstore.base import Blob, BlobInfo, BlobNotFound, BlobStore, validate_key
+from picopt.kernel.blobstore.base import (
+    Blob,
+    BlobInfo,
+    BlobNotFound,
+    BlobStore,
+    BlobTampered,
+    validate_key,
+)
 from picopt.kernel.blobstore.crypto import EnvelopeCipher
 from picopt.kernel.blobstore.filesystem import FilesystemBlobStore
 from picopt.kernel.blobstore.s3 import S3BlobStore
@@ -19,6 +26,7 @@ __all__ = [
     "BlobInfo",
     "BlobNotFound",
     "BlobStore",
+    "BlobTampered",
     "EnvelopeCipher",
     "FilesystemBlobStore",
     "S3BlobStore",

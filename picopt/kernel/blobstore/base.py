@@ -10,11 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
+from picopt.kernel.logs import get_logger
+
+log = get_logger(__name__)
+
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)*$")
 
 
 class BlobNotFound(KeyError):
-    """No object under that key (never stored, or already deleted)."""
+    """No object under that key (never stored, or already deleted), or, when the reader
+    named an owner, none of theirs."""
+
+
+class BlobTampered(ValueError):
+    """The object's authenticated header names another key: it was copied or moved in
+    storage (someone's result put where another's is read)."""
 
 
 def validate_key(key: str) -> str:
@@ -81,14 +91,35 @@ class BlobStore(ABC):
     ) -> BlobInfo:
         """Store the `size` bytes `source` reads, encrypted chunk by chunk."""
 
-    def get(self, key: str) -> bytes:
-        """Decrypted bytes; raises BlobNotFound."""
-        with self.open(key) as blob:
+    def get(self, key: str, *, owner: str | None = None) -> bytes:
+        """Decrypted bytes; raises BlobNotFound (see `open`)."""
+        with self.open(key, owner=owner) as blob:
             return b"".join(blob)
 
+    def open(self, key: str, *, owner: str | None = None) -> Blob:
+        """The object's metadata and its decrypted chunks; raises BlobNotFound at once.
+
+        The key and owner in the object's header are authenticated with its ciphertext
+        (an edited header fails to decrypt), and they are checked here against what the
+        reader asked for: an object stored under another key raises BlobTampered, and with
+        `owner` an object of anyone else is BlobNotFound, so a result copied or moved in
+        storage is never served as someone else's.
+        """
+        blob = self._open(key)
+        try:
+            if blob.info.key != key:
+                raise BlobTampered(f"the object stored under {key} was written for another key")
+            if owner is not None and blob.info.owner != owner:
+                log.warning("blob_owner_mismatch", key=key)
+                raise BlobNotFound(key)
+        except BaseException:
+            blob.close()
+            raise
+        return blob
+
     @abstractmethod
-    def open(self, key: str) -> Blob:
-        """The object's metadata and its decrypted chunks; raises BlobNotFound at once."""
+    def _open(self, key: str) -> Blob:
+        """The backend's read: the header parsed, the chunks decrypted as they are read."""
 
     @abstractmethod
     def info(self, key: str) -> BlobInfo:

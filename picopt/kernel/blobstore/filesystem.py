@@ -45,7 +45,7 @@ class FilesystemBlobStore(BlobStore):
         self._write(path, header, body)
         return info_from_header(header)
 
-    def open(self, key: str) -> Blob:
+    def _open(self, key: str) -> Blob:
         path = self._path(key)
         try:
             fh = open(path, "rb")  # noqa: SIM115 - closed by the Blob

@@ -127,7 +127,7 @@ class S3BlobStore(BlobStore):
             raise
         return header, body
 
-    def open(self, key: str) -> Blob:
+    def _open(self, key: str) -> Blob:
         header, body = self._stream(key)
         if header.get("v", 1) == 1:
             chunks: Iterator[bytes] = iter([self.cipher.open(header, body.read())])

@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from picopt.kernel.blobstore import (
     BlobNotFound,
     BlobStore,
+    BlobTampered,
     EnvelopeCipher,
     FilesystemBlobStore,
     S3BlobStore,
@@ -134,6 +135,23 @@ def test_edited_header_fails_to_decrypt(backend: Backend) -> None:
     backend.write_raw("results/job-2/0", pack(header, ciphertext))
     with pytest.raises(InvalidTag):
         store.get("results/job-2/0")
+
+
+def test_reads_check_the_key_and_owner_their_header_authenticates(backend: Backend) -> None:
+    """Issue 13, Low list: an object copied under another key in storage (someone with write
+    access to the bucket putting Alice's result where Bob's is read) is refused, and a reader
+    naming the owner never gets anyone else's object."""
+    store = backend.open(keys(KEY_A))
+    store.put("results/alice/0", PLAINTEXT, owner="alice", deadline=deadline())
+    store.put("results/bob/0", b"bob's own picture", owner="bob", deadline=deadline())
+    backend.write_raw("results/bob/0", backend.raw("results/alice/0"))
+    with pytest.raises(BlobTampered):
+        store.get("results/bob/0")
+    with pytest.raises(BlobTampered):
+        store.open("results/bob/0", owner="alice")
+    with pytest.raises(BlobNotFound):
+        store.get("results/alice/0", owner="bob")
+    assert store.get("results/alice/0", owner="alice") == PLAINTEXT
 
 
 def test_rotation_rewraps_without_touching_data(backend: Backend) -> None:
