@@ -112,6 +112,13 @@ class Ledger:
         ).one()
         return int(granted), int(purchased)
 
+    def credits_of(self, s: Session, idem_key: str) -> int | None:
+        """The credits of the entry written under `idem_key` (None if there is none)."""
+        found: int | None = s.scalar(
+            select(LedgerEntry.credits).where(LedgerEntry.idem_key == idem_key)
+        )
+        return found
+
     def _done(self, s: Session, idem_key: str) -> bool:
         return s.scalar(select(LedgerEntry.id).where(LedgerEntry.idem_key == idem_key)) is not None
 
@@ -206,6 +213,33 @@ class Ledger:
             reason=reason,
         )
         log.info("credits_debited", user_id=user_id, credits=credits, kind=kind, bucket=bucket)
+        return True
+
+    def note(
+        self,
+        session: Session,
+        user_id: str,
+        idem_key: str,
+        reason: str,
+        *,
+        kind: str,
+        purchase_id: str | None = None,
+    ) -> bool:
+        """A zero-credit entry once per idem_key: a step that happened and moved nothing
+        (a dispute won before its withdrawal arrived), so a later event sees it."""
+        self.lock_account(session, user_id)
+        if self._done(session, idem_key):
+            return False
+        self._entry(
+            session,
+            user_id,
+            kind,
+            0,
+            idem_key,
+            bucket=PURCHASED,
+            purchase_id=purchase_id,
+            reason=reason,
+        )
         return True
 
     def adjust(self, user_id: str, credits: int, reason: str, idem_key: str) -> Balance:

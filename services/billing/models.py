@@ -31,7 +31,8 @@ class LedgerEntry(Base):
     """Append-only. Balance is the sum of `credits`; `idem_key` makes every write happen once.
 
     kinds and signs: grant +n, purchase +n, refund -n, adjust +/-n, reserve -n,
-    release +n, capture 0 (the reserved credits become spent), expire -n.
+    release +n, capture 0 (the reserved credits become spent), expire -n, dispute -n
+    (a chargeback), dispute_won +n (the same credits back when the dispute is won).
     `bucket` keeps granted credits (trial, staff) apart from purchased ones; only
     granted credits can expire (`expires_at` on their grant entry).
     """
@@ -93,6 +94,8 @@ class Purchase(Base):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     credits_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Credits an open or lost payment dispute took back (services/billing/disputes.py).
+    credits_disputed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     receipt_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from picopt.kernel.db import utcnow
 from picopt.kernel.logs import get_logger
+from services.billing.disputes import Disputes
 from services.billing.models import Purchase, StripeEvent
 from services.billing.purchases import Purchases
 from services.billing.stripe_api import StripeApi
@@ -45,6 +46,7 @@ class StripeWebhooks:
         self.db = purchases.db
         self.stripe = stripe_api
         self.on_paid = on_paid
+        self.disputes = Disputes(purchases.ledger)
 
     def handle(self, payload: bytes, signature: str) -> WebhookResult:
         event = self.stripe.verify(payload, signature)
@@ -100,22 +102,38 @@ class StripeWebhooks:
             if found is None:
                 return "unknown_purchase", None
             return p.mark_paid(s, found, obj["id"]), found
-        if event_type == "charge.refunded":
-            intent_id = str(obj.get("payment_intent") or "")
-            found = p.find(s, purchase_id, payment_intent_id=intent_id)
-            if found is None and intent_id and self.stripe.configured:
-                # In checkout mode the charge may beat the session event that tells us the
-                # intent id; the intent's own metadata names the purchase.
-                meta = self.stripe.payment_intent_metadata(intent_id)
-                found = p.find(s, meta.get("purchase_id", ""), payment_intent_id=intent_id)
-                if found is not None and not found.payment_intent_id:
-                    found.payment_intent_id = intent_id
+        if event_type == "charge.refunded" or event_type.startswith("charge.dispute."):
+            found = self._paid_by(s, purchase_id, str(obj.get("payment_intent") or ""))
             if found is None:
                 return "unknown_purchase", None
-            return p.mark_refunded(s, found, int(obj.get("amount_refunded") or 0)), found
+            if event_type == "charge.refunded":
+                return p.mark_refunded(s, found, int(obj.get("amount_refunded") or 0)), found
+            return self._dispute(s, event_type, obj, found), found
         if event_type == "checkout.session.expired":
             found = p.find(s, purchase_id or str(obj.get("client_reference_id") or ""), obj["id"])
             if found is None:
                 return "unknown_purchase", None
             return p.mark_expired(s, found), found
         return "ignored", None
+
+    def _paid_by(self, s: Session, purchase_id: str, intent_id: str) -> Purchase | None:
+        """The purchase a charge event is about, by our id or its PaymentIntent."""
+        found = self.purchases.find(s, purchase_id, payment_intent_id=intent_id)
+        if found is None and intent_id and self.stripe.configured:
+            # In checkout mode the charge may beat the session event that tells us the
+            # intent id; the intent's own metadata names the purchase.
+            meta = self.stripe.payment_intent_metadata(intent_id)
+            found = self.purchases.find(s, meta.get("purchase_id", ""), payment_intent_id=intent_id)
+            if found is not None and not found.payment_intent_id:
+                found.payment_intent_id = intent_id
+        return found
+
+    def _dispute(self, s: Session, event_type: str, obj: dict[str, Any], found: Purchase) -> str:
+        dispute_id = str(obj["id"])
+        if event_type in ("charge.dispute.created", "charge.dispute.funds_withdrawn"):
+            return self.disputes.opened(s, found, dispute_id, int(obj.get("amount") or 0))
+        if event_type == "charge.dispute.funds_reinstated":
+            return self.disputes.reinstated(s, found, dispute_id)
+        if event_type == "charge.dispute.closed":
+            return self.disputes.closed(s, found, dispute_id, str(obj.get("status") or ""))
+        return "ignored"

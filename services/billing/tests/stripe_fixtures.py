@@ -84,3 +84,19 @@ def session_expired(purchase_id: str, session_id: str) -> bytes:
             "metadata": {"purchase_id": purchase_id},
         },
     )
+
+
+def dispute(event_type: str, dispute_id: str, intent_id: str, amount: int, status: str) -> bytes:
+    """A `charge.dispute.*` event: the dispute object names the charge's PaymentIntent."""
+    return event(
+        event_type,
+        {
+            "id": dispute_id,
+            "object": "dispute",
+            "amount": amount,
+            "charge": f"ch_{uuid.uuid4().hex[:20]}",
+            "payment_intent": intent_id,
+            "reason": "fraudulent",
+            "status": status,
+        },
+    )
