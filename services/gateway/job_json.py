@@ -28,6 +28,7 @@ def job_json(job: processor_pb2.Job) -> dict[str, Any]:
             "height": job.output_height,
             "ssimulacra2": round(job.ssimulacra2, 2) if job.ssimulacra2 else None,
             "no_gain": job.no_gain,
+            "larger_reason": job.larger_reason or None,
             "saving_percent": (
                 round(100.0 * (1 - job.output_bytes / job.input_bytes), 1)
                 if job.input_bytes
@@ -46,7 +47,14 @@ def job_json(job: processor_pb2.Job) -> dict[str, Any]:
         },
         "output": output,
         "variants": [
-            {"index": i, "format": o.format, "bytes": o.bytes, "width": o.width, "height": o.height}
+            {
+                "index": i,
+                "format": o.format,
+                "bytes": o.bytes,
+                "width": o.width,
+                "height": o.height,
+                "larger_reason": o.larger_reason or None,
+            }
             for i, o in enumerate(job.outputs)
         ]
         if done

@@ -179,6 +179,9 @@ class JobOutput(BaseModel):
     height: int
     ssimulacra2: float | None
     no_gain: bool
+    # Why an output bigger than the input was returned instead of the input itself:
+    # format_not_accepted, resized or orientation (README, "Job errors").
+    larger_reason: str | None
     saving_percent: float | None
 
 
@@ -188,6 +191,7 @@ class JobVariant(BaseModel):
     bytes: int
     width: int
     height: int
+    larger_reason: str | None
 
 
 class JobError(BaseModel):

@@ -58,6 +58,7 @@ def job_message(job: Job) -> processor_pb2.Job:
         expires_at=to_timestamp(job.expires_at),
         result_gone=job.results_deleted_at is not None or as_utc(job.expires_at) <= utcnow(),
         outputs=[processor_pb2.JobOutput(**o) for o in job.outputs or []],
+        larger_reason=(job.outputs or [{}])[0].get("larger_reason", ""),
     )
     if job.metadata_pb:
         msg.metadata.CopyFrom(vision_pb2.ImageMetadata.FromString(job.metadata_pb))

@@ -134,6 +134,7 @@ class Worker:
             "bytes": len(output.data),
             "width": output.width,
             "height": output.height,
+            "larger_reason": output.larger_reason or "",
         }
 
     def record(self, ctx: HandlerContext) -> None:

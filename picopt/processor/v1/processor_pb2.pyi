@@ -49,21 +49,23 @@ class JobError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class JobOutput(_message.Message):
-    __slots__ = ("blob_key", "format", "bytes", "width", "height")
+    __slots__ = ("blob_key", "format", "bytes", "width", "height", "larger_reason")
     BLOB_KEY_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    LARGER_REASON_FIELD_NUMBER: _ClassVar[int]
     blob_key: str
     format: str
     bytes: int
     width: int
     height: int
-    def __init__(self, blob_key: _Optional[str] = ..., format: _Optional[str] = ..., bytes: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+    larger_reason: str
+    def __init__(self, blob_key: _Optional[str] = ..., format: _Optional[str] = ..., bytes: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., larger_reason: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "owner_id", "status", "options", "input_format", "input_bytes", "input_width", "input_height", "output_format", "output_bytes", "output_width", "output_height", "result_key", "ssimulacra2", "no_gain", "metadata", "error", "created_at", "updated_at", "expires_at", "result_gone", "input_name", "outputs", "blurhash", "lqip")
+    __slots__ = ("id", "owner_id", "status", "options", "input_format", "input_bytes", "input_width", "input_height", "output_format", "output_bytes", "output_width", "output_height", "result_key", "ssimulacra2", "no_gain", "metadata", "error", "created_at", "updated_at", "expires_at", "result_gone", "input_name", "outputs", "blurhash", "lqip", "larger_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +91,7 @@ class Job(_message.Message):
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     BLURHASH_FIELD_NUMBER: _ClassVar[int]
     LQIP_FIELD_NUMBER: _ClassVar[int]
+    LARGER_REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     owner_id: str
     status: str
@@ -114,7 +117,8 @@ class Job(_message.Message):
     outputs: _containers.RepeatedCompositeFieldContainer[JobOutput]
     blurhash: str
     lqip: str
-    def __init__(self, id: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[str] = ..., options: _Optional[_Union[JobOptions, _Mapping]] = ..., input_format: _Optional[str] = ..., input_bytes: _Optional[int] = ..., input_width: _Optional[int] = ..., input_height: _Optional[int] = ..., output_format: _Optional[str] = ..., output_bytes: _Optional[int] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., result_key: _Optional[str] = ..., ssimulacra2: _Optional[float] = ..., no_gain: _Optional[bool] = ..., metadata: _Optional[_Union[_vision_pb2.ImageMetadata, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result_gone: _Optional[bool] = ..., input_name: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[JobOutput, _Mapping]]] = ..., blurhash: _Optional[str] = ..., lqip: _Optional[str] = ...) -> None: ...
+    larger_reason: str
+    def __init__(self, id: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[str] = ..., options: _Optional[_Union[JobOptions, _Mapping]] = ..., input_format: _Optional[str] = ..., input_bytes: _Optional[int] = ..., input_width: _Optional[int] = ..., input_height: _Optional[int] = ..., output_format: _Optional[str] = ..., output_bytes: _Optional[int] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., result_key: _Optional[str] = ..., ssimulacra2: _Optional[float] = ..., no_gain: _Optional[bool] = ..., metadata: _Optional[_Union[_vision_pb2.ImageMetadata, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result_gone: _Optional[bool] = ..., input_name: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[JobOutput, _Mapping]]] = ..., blurhash: _Optional[str] = ..., lqip: _Optional[str] = ..., larger_reason: _Optional[str] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
     __slots__ = ("job_id", "owner_id", "input_key", "input_bytes", "input_format", "options", "input_name", "expires_at")

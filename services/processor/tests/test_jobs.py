@@ -16,7 +16,8 @@ from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import to_timestamp
 from picopt.processor.v1 import processor_pb2
 from services.processor.__main__ import MIGRATIONS
-from services.processor.jobs import JobService
+from services.processor.jobs import JobService, job_message
+from services.processor.models import Job
 
 
 @pytest.fixture
@@ -98,3 +99,37 @@ def test_cancel_announces_failure_once(jobs: JobService) -> None:
     with pytest.raises(FailedPrecondition):
         jobs.cancel(job_id, "user-a")
     assert events(jobs) == ["job.submitted", "job.failed"]
+
+
+def test_a_result_bigger_than_its_input_says_why(jobs: JobService) -> None:
+    job = Job(
+        id="job-1",
+        owner_id="user-a",
+        status="done",
+        input_key="uploads/job-1",
+        input_bytes=25_409,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+        created_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC),
+        outputs=[
+            {
+                "blob_key": "results/job-1/0",
+                "format": "webp",
+                "bytes": 51_104,
+                "width": 8,
+                "height": 8,
+                "larger_reason": "format_not_accepted",
+            },
+            {
+                "blob_key": "results/job-1/1",
+                "format": "webp",
+                "bytes": 900,
+                "width": 4,
+                "height": 4,
+                "larger_reason": "",
+            },
+        ],
+    )
+    message = job_message(job)
+    assert message.larger_reason == "format_not_accepted"
+    assert [o.larger_reason for o in message.outputs] == ["format_not_accepted", ""]
