@@ -20,7 +20,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -55,6 +55,13 @@ class SmtpConfig:
     password: str
     timeout_s: float
     ca_file: str = ""  # PEM bundle to trust instead of the system CAs (a private relay)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
 
 
 class Mailer:
@@ -105,7 +112,13 @@ class Mailer:
         raise SettingsError(f"MAIL_TRANSPORT must be file or smtp, got {transport!r}")
 
     def send(
-        self, to: str, subject: str, text: str, html: str | None = None, kind: str = ""
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        kind: str = "",
+        attachments: Sequence[Attachment] = (),
     ) -> str:
         """Send one message; returns its Message-ID. `kind` (e.g. "confirm_email") is logged."""
         message = EmailMessage()
@@ -117,6 +130,9 @@ class Mailer:
         message.set_content(text)
         if html is not None:
             message.add_alternative(html, subtype="html")
+        for a in attachments:
+            maintype, _, subtype = a.content_type.partition("/")
+            message.add_attachment(a.data, maintype=maintype, subtype=subtype, filename=a.filename)
         if self.mail_dir is not None:
             self._write(message)
         else:

@@ -12,17 +12,16 @@ letters of the service that name the user (their id, or an id from
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import as_utc
 from picopt.kernel.errors import InvalidArgument
+from picopt.kernel.exports import ExportPart, export_chunks
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import HandlerContext, Outbox, Subscription, delete_kernel_rows
@@ -35,21 +34,9 @@ log = get_logger(__name__)
 Counts = dict[str, int]
 EraseFn = Callable[[Session, str], Counts]
 PurgeFn = Callable[[Session, datetime], Counts]
-ExportFn = Callable[[str], dict[str, Any]]
+# A user's part of the export, as files (see picopt.kernel.exports).
+ExportFn = Callable[[str], Iterable[ExportPart]]
 IdsFn = Callable[[Session, str], Iterable[str]]
-
-
-def to_json(data: Any) -> bytes:
-    """Export files are UTF-8 JSON; datetimes become ISO 8601 in UTC."""
-
-    def default(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return as_utc(value).astimezone(UTC).isoformat()
-        if isinstance(value, bytes):
-            return value.hex()
-        raise TypeError(f"cannot export {type(value).__name__}")
-
-    return json.dumps(data, indent=2, sort_keys=True, default=default).encode()
 
 
 @dataclass
@@ -121,13 +108,9 @@ class _DataSubjectServicer(privacy_pb2_grpc.DataSubjectServiceServicer):
     def __init__(self, participant: PrivacyParticipant) -> None:
         self.participant = participant
 
-    def ExportUserData(
-        self, request: privacy_pb2.ExportUserDataRequest, context: Any
-    ) -> privacy_pb2.ExportUserDataResponse:
+    def StreamUserData(
+        self, request: privacy_pb2.StreamUserDataRequest, context: Any
+    ) -> Iterator[privacy_pb2.StreamUserDataResponse]:
         if not request.user_id:
             raise InvalidArgument("user_id is required", code="invalid_user_id")
-        files = self.participant.export(request.user_id)
-        return privacy_pb2.ExportUserDataResponse(
-            service=self.participant.service,
-            files=[privacy_pb2.ExportFile(name=n, content=to_json(d)) for n, d in files.items()],
-        )
+        yield from export_chunks(self.participant.export(request.user_id))

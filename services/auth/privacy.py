@@ -8,19 +8,25 @@ Mail files (MAIL_TRANSPORT=file) sent to any of the user's addresses go too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from picopt.kernel.errors import NotFound
+from picopt.kernel.exports import ROWS_PER_FETCH, ExportPart
 from picopt.kernel.grpc_server import GrpcServer
+from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.privacy import PrivacyParticipant
-from picopt.kernel.protos import service_name
+from picopt.kernel.protos import service_name, to_timestamp
 from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
-from services.auth.models import ApiKey, EmailToken, OAuthIdentity, User
+from services.auth.models import ApiCallRecord, ApiKey, EmailToken, OAuthIdentity, User
 from services.auth.models import Session as SignInSession
-from services.auth.service import AuthService
+from services.auth.service import AuthService, normalize_email
+
+log = get_logger(__name__)
 
 MAX_RECIPIENT_PAGE = 500
 
@@ -50,73 +56,114 @@ class AuthPrivacy:
             found |= {user.email, user.pending_email or ""}
         return {a for a in found if a}
 
-    def export(self, user_id: str) -> dict[str, Any]:
+    def export(self, user_id: str) -> Iterator[ExportPart]:
+        """Everything auth holds about the user, no secrets (hashes, tokens) and no cap:
+        the API call log is streamed whole (it is purged after the log retention)."""
         with self.service.db.session(readonly=True) as s:
             user = s.get(User, user_id)
             if user is None:
-                return {}
-            identities = list(
-                s.scalars(select(OAuthIdentity).where(OAuthIdentity.user_id == user_id))
+                return
+            yield ExportPart.one(
+                "profile.json",
+                "users",
+                {
+                    "id": user.id,
+                    "name": user.name,
+                    "email": user.email,
+                    "email_confirmed_at": user.email_confirmed_at,
+                    "pending_email": user.pending_email,
+                    "has_password": user.password_hash is not None,
+                    "created_at": user.created_at,
+                    "disabled_at": user.disabled_at,
+                    "vision_provider": user.vision_provider,
+                    "language": user.language,
+                },
             )
-            keys = list(s.scalars(select(ApiKey).where(ApiKey.user_id == user_id)))
-            sessions = list(
-                s.scalars(select(SignInSession).where(SignInSession.user_id == user_id))
-            )
-            profile = {
-                "id": user.id,
-                "name": user.name,
-                "email": user.email,
-                "email_confirmed_at": user.email_confirmed_at,
-                "pending_email": user.pending_email,
-                "created_at": user.created_at,
-                "disabled_at": user.disabled_at,
-                "vision_provider": user.vision_provider,
-                "language": user.language,
-            }
-            sign_in = {
-                "password": user.password_hash is not None,
-                "external": [
+            yield ExportPart(
+                "sign_in_methods.json",
+                "oauth_identities",
+                (
                     {"provider": i.provider, "subject": i.subject, "linked_at": i.created_at}
-                    for i in identities
-                ],
-            }
-            api_keys = [
-                {
-                    "id": k.id,
-                    "name": k.name,
-                    "prefix": k.prefix,
-                    "created_at": k.created_at,
-                    "last_used_at": k.last_used_at,
-                    "revoked_at": k.revoked_at,
-                }
-                for k in keys
-            ]
-            session_rows = [
-                {
-                    "created_at": x.created_at,
-                    "expires_at": x.expires_at,
-                    "last_seen_at": x.last_seen_at,
-                }
-                for x in sessions
-            ]
-        calls = [
-            {
-                "at": c.at,
-                "method": c.method,
-                "route": c.route,
-                "status": c.status,
-                "duration_ms": c.duration_ms,
-                "api_key_id": c.key_id,
-            }
-            for c in self.service.list_api_calls(user_id, 500)
-        ]
-        return {
-            "profile.json": profile,
-            "sign_in_methods.json": sign_in,
-            "api_keys.json": api_keys,
-            "sessions.json": session_rows,
-            "api_calls.json": calls,
-        }
+                    for i in s.scalars(
+                        select(OAuthIdentity).where(OAuthIdentity.user_id == user_id)
+                    )
+                ),
+            )
+            yield ExportPart(
+                "email_tokens.json",
+                "email_tokens",
+                (
+                    {
+                        "purpose": t.purpose,
+                        "sent_to": t.email,
+                        "created_at": t.created_at,
+                        "expires_at": t.expires_at,
+                        "used_at": t.used_at,
+                    }
+                    for t in s.scalars(
+                        select(EmailToken)
+                        .where(EmailToken.user_id == user_id)
+                        .order_by(EmailToken.created_at)
+                    )
+                ),
+            )
+            yield ExportPart(
+                "api_keys.json",
+                "api_keys",
+                (
+                    {
+                        "id": k.id,
+                        "name": k.name,
+                        "prefix": k.prefix,
+                        "created_at": k.created_at,
+                        "last_used_at": k.last_used_at,
+                        "revoked_at": k.revoked_at,
+                    }
+                    for k in s.scalars(select(ApiKey).where(ApiKey.user_id == user_id))
+                ),
+            )
+            yield ExportPart(
+                "sessions.json",
+                "sessions",
+                (
+                    {
+                        "created_at": x.created_at,
+                        "expires_at": x.expires_at,
+                        "last_seen_at": x.last_seen_at,
+                    }
+                    for x in s.scalars(
+                        select(SignInSession).where(SignInSession.user_id == user_id)
+                    )
+                ),
+            )
+            calls = s.execute(
+                select(
+                    ApiCallRecord.at,
+                    ApiCallRecord.method,
+                    ApiCallRecord.route,
+                    ApiCallRecord.status,
+                    ApiCallRecord.duration_ms,
+                    ApiCallRecord.key_id,
+                )
+                .where(ApiCallRecord.user_id == user_id)
+                .order_by(ApiCallRecord.at, ApiCallRecord.id)
+                .execution_options(yield_per=ROWS_PER_FETCH)
+            )
+            yield ExportPart(
+                "api_calls.json",
+                "api_calls",
+                (
+                    {
+                        "at": at,
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                        "api_key_id": key_id,
+                    }
+                    for at, method, route, status, duration_ms, key_id in calls
+                ),
+            )
 
     def recipients(self, after_user_id: str, page_size: int) -> list[User]:
         """Enabled users in id order after a cursor: the audience of a policy mail."""
@@ -132,6 +179,28 @@ class AuthPrivacy:
             )
             s.expunge_all()
             return rows
+
+    def recipient(self, user_id: str) -> User:
+        """One user, to mail them what they asked for (an export delivered by staff)."""
+        with self.service.db.session(readonly=True) as s:
+            user = s.get(User, user_id) if user_id else None
+            if user is None:
+                raise NotFound("user not found", code="user_not_found")
+            s.expunge(user)
+            return user
+
+    def find(self, email: str) -> User:
+        """The account behind an address, current or pending, for compliance staff."""
+        address = normalize_email(email)
+        with self.service.db.session(readonly=True) as s:
+            user = s.scalar(
+                select(User).where(or_(User.email == address, User.pending_email == address))
+            )
+            if user is None:
+                raise NotFound("no account has this address", code="user_not_found")
+            s.expunge(user)
+            log.info("staff_user_lookup", user_id=user.id)
+            return user
 
     def register(self, server: GrpcServer) -> None:
         self.participant.register(server)
@@ -150,8 +219,26 @@ class _RecipientServicer(privacy_pb2_grpc.RecipientServiceServicer):
         self, request: privacy_pb2.ListRecipientsRequest, context: Any
     ) -> privacy_pb2.ListRecipientsResponse:
         users = self.privacy.recipients(request.after_user_id, request.page_size)
-        return privacy_pb2.ListRecipientsResponse(
-            recipients=[
-                privacy_pb2.Recipient(user_id=u.id, email=u.email, name=u.name) for u in users
-            ]
+        return privacy_pb2.ListRecipientsResponse(recipients=[_recipient(u) for u in users])
+
+    def GetRecipient(
+        self, request: privacy_pb2.GetRecipientRequest, context: Any
+    ) -> privacy_pb2.GetRecipientResponse:
+        return privacy_pb2.GetRecipientResponse(
+            recipient=_recipient(self.privacy.recipient(request.user_id))
         )
+
+    def FindRecipient(
+        self, request: privacy_pb2.FindRecipientRequest, context: Any
+    ) -> privacy_pb2.FindRecipientResponse:
+        user = self.privacy.find(request.email)
+        return privacy_pb2.FindRecipientResponse(
+            recipient=_recipient(user),
+            created_at=to_timestamp(user.created_at),
+            email_confirmed=user.email_confirmed_at is not None,
+            disabled=user.disabled_at is not None,
+        )
+
+
+def _recipient(user: User) -> privacy_pb2.Recipient:
+    return privacy_pb2.Recipient(user_id=user.id, email=user.email, name=user.name)

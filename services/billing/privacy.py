@@ -25,18 +25,21 @@ Billing never stores names, emails or card data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from picopt.kernel.db import Database
 from picopt.kernel.errors import Unavailable
+from picopt.kernel.exports import ROWS_PER_FETCH, ExportPart
 from picopt.kernel.logs import get_logger
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.privacy import PrivacyParticipant
 from services.billing.models import (
+    Account,
     LedgerEntry,
     Purchase,
     Reservation,
@@ -47,6 +50,8 @@ from services.billing.models import (
 from services.billing.stripe_api import StripeApi
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 
 class BillingPrivacy:
@@ -109,63 +114,112 @@ class BillingPrivacy:
         events = s.execute(delete(StripeEvent).where(StripeEvent.received_at < older_than))
         return {"stripe_events": int(events.rowcount or 0)}  # type: ignore[attr-defined]
 
-    def export(self, user_id: str) -> dict[str, Any]:
+    def export(self, user_id: str) -> Iterator[ExportPart]:
+        """The ledger, purchases with their Stripe ids, reservations, the Stripe customer id
+        and the trial claim's digest, streamed (a long ledger costs no memory)."""
         with self.db.session(readonly=True) as s:
-            entries = s.scalars(
-                select(LedgerEntry)
-                .where(LedgerEntry.user_id == user_id)
-                .order_by(LedgerEntry.created_at)
+            account = s.get(Account, user_id)
+            if account is not None:
+                yield ExportPart.one(
+                    "account.json",
+                    "accounts",
+                    {"user_id": user_id, "created_at": account.created_at},
+                )
+            yield ExportPart(
+                "ledger.json",
+                "ledger_entries",
+                (
+                    {
+                        "id": e.id,
+                        "kind": e.kind,
+                        "bucket": e.bucket,
+                        "credits": e.credits,
+                        "job_id": e.job_id,
+                        "purchase_id": e.purchase_id,
+                        "reason": e.reason,
+                        "expires_at": e.expires_at,
+                        "created_at": e.created_at,
+                    }
+                    for e in _rows(
+                        s,
+                        select(LedgerEntry)
+                        .where(LedgerEntry.user_id == user_id)
+                        .order_by(LedgerEntry.created_at, LedgerEntry.id),
+                    )
+                ),
             )
-            ledger = [
-                {
-                    "id": e.id,
-                    "kind": e.kind,
-                    "bucket": e.bucket,
-                    "credits": e.credits,
-                    "job_id": e.job_id,
-                    "purchase_id": e.purchase_id,
-                    "reason": e.reason,
-                    "expires_at": e.expires_at,
-                    "created_at": e.created_at,
-                }
-                for e in entries
-            ]
-            purchases = [
-                {
-                    "id": p.id,
-                    "pack": p.pack_name,
-                    "credits": p.credits,
-                    "amount": p.amount,
-                    "currency": p.currency,
-                    "status": p.status,
-                    "amount_refunded": p.amount_refunded,
-                    "stripe_checkout_session_id": p.checkout_session_id,
-                    "stripe_payment_intent_id": p.payment_intent_id,
-                    "created_at": p.created_at,
-                    "paid_at": p.paid_at,
-                }
-                for p in s.scalars(
-                    select(Purchase)
-                    .where(Purchase.user_id == user_id)
-                    .order_by(Purchase.created_at)
-                )
-            ]
-            usage = [
-                {
-                    "job_id": r.job_id,
-                    "credits": r.credits,
-                    "status": r.status,
-                    "created_at": r.created_at,
-                    "updated_at": r.updated_at,
-                }
-                for r in s.scalars(
-                    select(Reservation)
-                    .where(Reservation.user_id == user_id)
-                    .order_by(Reservation.created_at)
-                )
-            ]
-        return {
-            "ledger.json": ledger,
-            "purchases.json": purchases,
-            "usage.json": usage,
-        }
+            yield ExportPart(
+                "purchases.json",
+                "purchases",
+                (
+                    {
+                        "id": p.id,
+                        "pack": p.pack_name,
+                        "credits": p.credits,
+                        "amount": p.amount,
+                        "currency": p.currency,
+                        "status": p.status,
+                        "amount_refunded": p.amount_refunded,
+                        "stripe_customer_id": p.stripe_customer_id,
+                        "stripe_checkout_session_id": p.checkout_session_id,
+                        "stripe_payment_intent_id": p.payment_intent_id,
+                        "receipt_sent_at": p.receipt_sent_at,
+                        "created_at": p.created_at,
+                        "paid_at": p.paid_at,
+                        "closed_at": p.closed_at,
+                    }
+                    for p in _rows(
+                        s,
+                        select(Purchase)
+                        .where(Purchase.user_id == user_id)
+                        .order_by(Purchase.created_at),
+                    )
+                ),
+            )
+            yield ExportPart(
+                "usage.json",
+                "reservations",
+                (
+                    {
+                        "job_id": r.job_id,
+                        "credits": r.credits,
+                        "status": r.status,
+                        "created_at": r.created_at,
+                        "updated_at": r.updated_at,
+                    }
+                    for r in _rows(
+                        s,
+                        select(Reservation)
+                        .where(Reservation.user_id == user_id)
+                        .order_by(Reservation.created_at),
+                    )
+                ),
+            )
+            yield ExportPart(
+                "stripe_customers.json",
+                "stripe_customers",
+                (
+                    {"stripe_customer_id": c.customer_id, "created_at": c.created_at}
+                    for c in s.scalars(
+                        select(StripeCustomer).where(StripeCustomer.user_id == user_id)
+                    )
+                ),
+            )
+            yield ExportPart(
+                "trial_claims.json",
+                "trial_claims",
+                (
+                    {
+                        # A keyed HMAC of the confirmed address: a trial is granted once per
+                        # address without billing ever knowing the address.
+                        "email_digest": t.email_digest,
+                        "claimed_at": t.claimed_at,
+                    }
+                    for t in s.scalars(select(TrialClaim).where(TrialClaim.user_id == user_id))
+                ),
+            )
+
+
+def _rows(s: Session, query: Select[T]) -> Iterator[T]:
+    """Entities of a query fetched a page at a time, so a long history streams."""
+    return iter(s.scalars(query.execution_options(yield_per=ROWS_PER_FETCH)))

@@ -46,6 +46,20 @@ class ExportPendingReply(BaseModel):
     status: str
 
 
+class ExportItem(BaseModel):
+    """One export archive of the signed-in user."""
+
+    id: str
+    status: str
+    created_at: str
+    expires_at: str | None
+    download: str | None
+
+
+class ExportList(BaseModel):
+    exports: list[ExportItem]
+
+
 class AiProvider(BaseModel):
     name: str
     # True when the provider gets a copy of the image over the network.
@@ -208,6 +222,47 @@ def request_export() -> tuple[Response, int]:
     problems=[404, 410],
 )
 def download_export(export_id: str) -> Response | tuple[Response, int]:
+    return _export_archive(export_id)
+
+
+@bp.get("/v1/account/exports")
+@operation(
+    "Your exports, newest first: pending, ready (with the download link) or expired",
+    tags=["privacy"],
+    responses={200: ExportList},
+)
+def list_exports() -> Response:
+    user_id = current_user_id()
+    with calling("retention"):
+        reply = _privacy().ListExports(retention_pb2.ListExportsRequest(user_id=user_id))
+    items = [
+        ExportItem(
+            id=e.id,
+            status=e.status,
+            created_at=e.created_at.ToDatetime().isoformat() + "Z",
+            expires_at=e.expires_at.ToDatetime().isoformat() + "Z"
+            if e.expires_at.seconds
+            else None,
+            download=f"/v1/account/exports/{e.id}" if e.status == "ready" else None,
+        )
+        for e in reply.exports
+    ]
+    return jsonify(ExportList(exports=items).model_dump(mode="json"))
+
+
+@bp.get("/v1/account/exports/<export_id>")
+@operation(
+    "Download one of your exports once it is ready (it expires within 24 hours)",
+    tags=["privacy"],
+    responses={200: "application/zip", 202: ExportPendingReply},
+    problems=[404, 410],
+)
+def download_listed_export(export_id: str) -> Response | tuple[Response, int]:
+    return _export_archive(export_id)
+
+
+def _export_archive(export_id: str) -> Response | tuple[Response, int]:
+    """The zip of the signed-in user's export; 202 while pending, 410 once expired."""
     user_id = current_user_id()
     with calling("retention"):
         reply = _privacy().GetExport(

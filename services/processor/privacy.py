@@ -8,6 +8,7 @@ before the purge cutoff are deleted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from picopt.kernel.db import Database
+from picopt.kernel.exports import ROWS_PER_FETCH, ExportPart
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.privacy import PrivacyParticipant
 from picopt.vision.v1 import vision_pb2
@@ -53,15 +55,17 @@ class ProcessorPrivacy:
         jobs = s.execute(delete(Job).where(Job.status.in_(FINAL), Job.updated_at < older_than))
         return {"jobs": int(jobs.rowcount or 0)}  # type: ignore[attr-defined]
 
-    def export(self, user_id: str) -> dict[str, Any]:
+    def export(self, user_id: str) -> Iterator[ExportPart]:
+        """Every job of the user with its options, sizes, AI metadata and (while its results
+        exist) preview and BlurHash, streamed a page at a time."""
         with self.db.session(readonly=True) as s:
-            jobs = [
-                _job(j)
-                for j in s.scalars(
-                    select(Job).where(Job.owner_id == user_id).order_by(Job.created_at)
-                )
-            ]
-        return {"jobs.json": jobs}
+            jobs = s.scalars(
+                select(Job)
+                .where(Job.owner_id == user_id)
+                .order_by(Job.created_at, Job.id)
+                .execution_options(yield_per=ROWS_PER_FETCH)
+            )
+            yield ExportPart("jobs.json", "jobs", (_job(j) for j in jobs))
 
 
 def _job(j: Job) -> dict[str, Any]:
@@ -94,4 +98,6 @@ def _job(j: Job) -> dict[str, Any]:
         "updated_at": j.updated_at,
         "expires_at": j.expires_at,
         "downloaded_at": j.downloaded_at,
+        "placeholder": {"blurhash": j.blurhash, "lqip": j.lqip} if j.blurhash or j.lqip else None,
+        "results_deleted_at": j.results_deleted_at,
     }

@@ -17,7 +17,8 @@ from picopt.kernel.settings import SettingsError
 from picopt.privacy.v1 import privacy_pb2_grpc
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.retention.deleter import Deleter
-from services.retention.erasure import RetentionData
+from services.retention.delivery import DEFAULT_MAIL_MAX_BYTES, Delivery
+from services.retention.erasure import RetentionData, export_own_part
 from services.retention.exports import Exports
 from services.retention.grpc_api import PrivacyServicer, Retention, RetentionServicer
 from services.retention.logpurge import LogPurges
@@ -48,28 +49,48 @@ def main() -> None:
         return
     outbox = Outbox("retention")
     requests = Requests(db, outbox, policy)
-    exports = Exports(
-        db,
-        app.blobs(),
-        policy,
-        {s: privacy_pb2_grpc.DataSubjectServiceStub(app.channel(s)) for s in policy.exporters},
-    )
     log_purges = LogPurges(db, outbox, policy)
     mailer = Mailer.from_settings(app.settings)
+    recipients = privacy_pb2_grpc.RecipientServiceStub(app.channel("auth"))
+    public_url = env.str("PUBLIC_URL", "http://127.0.0.1:8080")
     policies = Policies(
         db,
         mailer,
-        privacy_pb2_grpc.RecipientServiceStub(app.channel("auth")),
+        recipients,
         batch_size=env.int("RETENTION_NOTIFY_BATCH", 100),
-        public_url=env.str("PUBLIC_URL", "http://127.0.0.1:8080"),
+        public_url=public_url,
         notice=policy.policy_notice,
     )
     policies.bootstrap(Path(env.str("PRIVACY_POLICY_FILE", str(DEFAULT_POLICY_FILE))))
     sessions = Sessions(db, deleter, policy)
     own = RetentionData(deleter, sessions)
-    participant = PrivacyParticipant("retention", outbox, own.erase, own.purge, lambda _: {})
+    # Retention builds the archive: its own part is read in the build's transaction.
+    participant = PrivacyParticipant("retention", outbox, own.erase, own.purge, lambda _: ())
+    exports = Exports(
+        db,
+        app.blobs(),
+        policy,
+        {s: privacy_pb2_grpc.DataSubjectServiceStub(app.channel(s)) for s in policy.exporters},
+        own_parts=export_own_part,
+    )
+    delivery = Delivery(
+        db,
+        app.blobs(),
+        exports,
+        requests,
+        mailer,
+        recipients,
+        public_url=public_url,
+        max_attached_bytes=env.int("RETENTION_EXPORT_MAIL_MAX_BYTES", DEFAULT_MAIL_MAX_BYTES),
+    )
     retention = Retention(
-        deleter, requests, exports, log_purges, policies, app.settings.master_keys().current_id
+        deleter,
+        requests,
+        exports,
+        log_purges,
+        policies,
+        app.settings.master_keys().current_id,
+        delivery,
     )
 
     server = app.grpc_server()

@@ -109,6 +109,10 @@ def run(argv: Sequence[str], stub: Any, token: str) -> tuple[Any, str]:
     pub = sub.add_parser("publish-policy", help="publish a policy file (front matter + text)")
     pub.add_argument("file", type=Path)
     sub.add_parser("policies", help="published versions and mail fan-out progress")
+    find = sub.add_parser("find-user", help="the account registered under an email address")
+    find.add_argument("email")
+    deliver = sub.add_parser("deliver-export", help="mail a ready export to its user")
+    deliver.add_argument("id", help="the export request's id")
     args = parser.parse_args(argv)
     md = staff_metadata(token)
     cmd = args.command
@@ -163,6 +167,27 @@ def run(argv: Sequence[str], stub: Any, token: str) -> tuple[Any, str]:
             metadata=md,
         )
         return r, _policies_table([r.policy])
+    if cmd == "find-user":
+        r = stub.FindUser(retention_pb2.FindUserRequest(email=args.email), metadata=md)
+        account = table(
+            ["user", "name", "created", "confirmed", "disabled"],
+            [
+                [
+                    r.user_id,
+                    r.name,
+                    _ts(r.created_at),
+                    "yes" if r.email_confirmed else "no",
+                    "yes" if r.disabled else "no",
+                ]
+            ],
+        )
+        return r, account + "\n\n" + _requests_table(r.requests)
+    if cmd == "deliver-export":
+        r = stub.DeliverExport(retention_pb2.DeliverExportRequest(request_id=args.id), metadata=md)
+        how = "attached" if r.attached else "linked (too large to attach)"
+        return r, table(
+            ["request", "archive bytes", "mailed"], [[r.request_id, r.archive_bytes, how]]
+        )
     r = stub.ListPolicies(retention_pb2.ListPoliciesRequest(), metadata=md)
     return r, _policies_table(r.policies)
 

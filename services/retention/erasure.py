@@ -1,4 +1,4 @@
-"""Retention's own part of erasure and log purge.
+"""Retention's own part of erasure, log purge and export.
 
 Blobs carry their owner, so erasing needs no event history: uploads, results
 and export archives of the user are deleted (and verified gone) wherever they
@@ -13,18 +13,23 @@ versions whose mail fan-out finished.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from picopt.kernel.exports import ExportPart
 from services.retention.deleter import Deleter
 from services.retention.models import (
     DataExport,
     DeletionRecord,
     PolicyNotice,
     PolicyVersion,
+    PrivacyRequest,
+    ProcessingSession,
+    RequestAudit,
     SweepRun,
     TrackedObject,
 )
@@ -74,3 +79,69 @@ class RetentionData:
             "policy_notices": int(notices.rowcount or 0),  # type: ignore[attr-defined]
             **self.sessions.purge(s, older_than),
         }
+
+
+def export_own_part(s: Session, user_id: str) -> Iterator[ExportPart]:
+    """The user's requests with their audit trails, sessions, exports and policy mails."""
+    requests = s.scalars(
+        select(PrivacyRequest)
+        .where(PrivacyRequest.user_id == user_id)
+        .order_by(PrivacyRequest.created_at)
+    )
+    yield ExportPart(
+        "requests.json",
+        "privacy_requests",
+        (
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "status": r.status,
+                "created_at": r.created_at,
+                "deadline": r.deadline,
+                "completed_at": r.completed_at,
+                "audit": [
+                    {"at": a.at, "action": a.action, "service": a.service}
+                    for a in s.scalars(
+                        select(RequestAudit)
+                        .where(RequestAudit.request_id == r.id)
+                        .order_by(RequestAudit.id)
+                    )
+                ],
+            }
+            for r in list(requests)
+        ),
+    )
+    yield ExportPart(
+        "exports.json",
+        "data_exports",
+        (
+            {"id": e.request_id, "status": e.status, "expires_at": e.expires_at}
+            for e in s.scalars(select(DataExport).where(DataExport.user_id == user_id))
+        ),
+    )
+    yield ExportPart(
+        "sessions.json",
+        "processing_sessions",
+        (
+            {
+                "id": x.id,
+                "status": x.status,
+                "created_at": x.created_at,
+                "expires_at": x.expires_at,
+                "ended_at": x.ended_at,
+            }
+            for x in s.scalars(
+                select(ProcessingSession)
+                .where(ProcessingSession.user_id == user_id)
+                .order_by(ProcessingSession.created_at)
+            )
+        ),
+    )
+    yield ExportPart(
+        "policy_notices.json",
+        "policy_notices",
+        (
+            {"policy_version": n.version, "mailed_at": n.sent_at}
+            for n in s.scalars(select(PolicyNotice).where(PolicyNotice.user_id == user_id))
+        ),
+    )

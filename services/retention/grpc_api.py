@@ -9,7 +9,8 @@ from typing import Any
 from picopt.kernel.protos import to_timestamp
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.retention.deleter import Deleter
-from services.retention.exports import Exports
+from services.retention.delivery import Delivery
+from services.retention.exports import Exports, ExportView
 from services.retention.keys import rotate_keys
 from services.retention.logpurge import LogPurges
 from services.retention.models import PolicyVersion
@@ -30,6 +31,7 @@ class Retention:
     log_purges: LogPurges
     policies: Policies
     current_key_id: str
+    delivery: Delivery
 
 
 def request_message(view: RequestView) -> retention_pb2.PrivacyRequest:
@@ -196,6 +198,41 @@ class RetentionServicer(retention_pb2_grpc.RetentionServiceServicer):
             ]
         )
 
+    def DeliverExport(
+        self, request: retention_pb2.DeliverExportRequest, context: Any
+    ) -> retention_pb2.DeliverExportResponse:
+        require_staff(context, self.token)
+        delivered = self.r.delivery.deliver(request.request_id)
+        return retention_pb2.DeliverExportResponse(
+            request_id=request.request_id,
+            attached=delivered.attached,
+            archive_bytes=delivered.archive_bytes,
+        )
+
+    def FindUser(
+        self, request: retention_pb2.FindUserRequest, context: Any
+    ) -> retention_pb2.FindUserResponse:
+        require_staff(context, self.token)
+        found = self.r.delivery.find_user(request.email)
+        account = found.account
+        return retention_pb2.FindUserResponse(
+            user_id=account.recipient.user_id,
+            name=account.recipient.name,
+            created_at=account.created_at,
+            email_confirmed=account.email_confirmed,
+            disabled=account.disabled,
+            requests=[request_message(v) for v in found.requests],
+        )
+
+
+def export_message(view: ExportView) -> retention_pb2.DataExport:
+    return retention_pb2.DataExport(
+        id=view.id,
+        status=view.status,
+        created_at=to_timestamp(view.created_at),
+        expires_at=to_timestamp(view.expires_at),
+    )
+
 
 class PrivacyServicer(retention_pb2_grpc.PrivacyServiceServicer):
     """What the gateway asks on behalf of the signed-in user."""
@@ -225,6 +262,13 @@ class PrivacyServicer(retention_pb2_grpc.PrivacyServiceServicer):
             status=status.status,
             blob_key=status.blob_key,
             expires_at=to_timestamp(status.expires_at),
+        )
+
+    def ListExports(
+        self, request: retention_pb2.ListExportsRequest, context: Any
+    ) -> retention_pb2.ListExportsResponse:
+        return retention_pb2.ListExportsResponse(
+            exports=[export_message(v) for v in self.r.exports.list(request.user_id)]
         )
 
     def GetPolicy(

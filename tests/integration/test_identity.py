@@ -210,6 +210,7 @@ def test_another_users_things_answer_404(stack: Stack) -> None:
         ("DELETE", f"/v1/jobs/{job['id']}"),
         ("DELETE", f"/v1/api-keys/{alice_key['id']}"),
         ("GET", f"/v1/account/export/{export_id}"),
+        ("GET", f"/v1/account/exports/{export_id}"),
         ("DELETE", f"/v1/account/identities/{alice_key['id']}"),
     ]
     for method, path in owned:
@@ -226,6 +227,7 @@ def test_another_users_things_answer_404(stack: Stack) -> None:
         "/v1/api-keys",
         "/v1/account/api-calls",
         "/v1/account/identities",
+        "/v1/account/exports",
         "/v1/billing/balance",
         "/v1/billing/purchases",
         "/v1/usage",

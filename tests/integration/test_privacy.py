@@ -12,10 +12,13 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from picopt.kernel.blobstore import EnvelopeCipher, FilesystemBlobStore
 from picopt.kernel.settings import Settings
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from tests.integration.conftest import blob_dir, mail_dir, wait_for
-from tests.integration.harness import running_stack
+from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
 from tests.integration.images import graphic_png
 
 pytestmark = pytest.mark.integration
@@ -41,8 +44,17 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, localstripe: str) -> Iterator[Stack]:
     env = {
+        "STRIPE_API_KEY": LOCALSTRIPE_KEY,
+        "STRIPE_API_BASE": localstripe,
+        "BILLING_PURCHASE_MODE": "payment_intent",
         "RETENTION_STAFF_TOKEN": STAFF_TOKEN,
         "RETENTION_REQUEST_CHECK_INTERVAL": "1",
         "RETENTION_ERASURE_RETRY": "5",
@@ -250,11 +262,12 @@ def test_export_archive_holds_every_service_part_without_secrets(stack: Stack) -
     } <= names
     assert files["auth/profile.json"]["email"] == email
     assert files["auth/profile.json"]["name"] == name
-    assert files["auth/sign_in_methods.json"]["password"] is True
+    assert files["auth/profile.json"]["has_password"] is True
+    assert files["auth/sign_in_methods.json"] == []
     assert [k["name"] for k in files["auth/api_keys.json"]] == ["privacy"]
     assert [j["id"] for j in files["processor/jobs.json"]] == [job["id"]]
     assert any(e["kind"] == "grant" for e in files["billing/ledger.json"])
-    assert [r["kind"] for r in files["retention/requests.json"]["requests"]] == ["export"]
+    assert [r["kind"] for r in files["retention/requests.json"]] == ["export"]
     assert files["manifest.json"]["expires_at"]
     assert api_key.encode() not in raw and PASSWORD.encode() not in raw
     assert b"argon2" not in raw and b"key_hash" not in raw and b"token_hash" not in raw
@@ -456,3 +469,226 @@ def test_the_restore_runbook_lists_the_erasures_a_restore_would_forget(stack: St
 
     assert user_id in erasures_since(before)
     assert user_id not in erasures_since(datetime.now(UTC) + timedelta(minutes=1))
+
+
+# Columns that tie a row to a person: a table with one must hold a row of the test user
+# below (or be listed in the README as not exported), so a new table naming users fails
+# the export test until it is exported or excluded.
+PERSON_COLUMNS = {"user_id", "owner_id", "email", "pending_email"}
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_exclusions() -> dict[str, str]:
+    """The README's table of tables that name users but are not exported, with the reason."""
+    lines = README.read_text().splitlines()
+    start = lines.index("### Not in the export")
+    found = {}
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 2 and cells[1]:
+            found[cells[0].strip("`")] = cells[1]
+    return found
+
+
+def excluded(table: str, exclusions: dict[str, str]) -> bool:
+    return table in exclusions or f"*.{table.split('.')[1]}" in exclusions
+
+
+def rows_naming(stack: Stack, needles: list[str]) -> tuple[dict[str, int], set[str]]:
+    """Per table of every service schema, the rows in which any column holds a needle; and
+    every table that has a column tying rows to a person (walked from the catalog)."""
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        columns = conn.execute(
+            "SELECT table_schema, table_name, column_name, data_type"
+            " FROM information_schema.columns JOIN information_schema.tables"
+            " USING (table_schema, table_name)"
+            " WHERE table_type = 'BASE TABLE'"
+            " AND table_schema IN ('auth', 'billing', 'processor', 'retention', 'vision',"
+            " 'gateway')"
+        ).fetchall()
+        by_table: dict[str, list[tuple[str, str]]] = {}
+        for schema, table, column, kind in columns:
+            by_table.setdefault(f"{schema}.{table}", []).append((column, kind))
+        personal = {t for t, cols in by_table.items() if any(c in PERSON_COLUMNS for c, _ in cols)}
+        hits = {}
+        for table, cols in by_table.items():
+            conditions, params = [], []
+            for column, kind in cols:
+                for needle in needles:
+                    if kind == "bytea":
+                        conditions.append(f'position(%s::bytea in "{column}") > 0')
+                        params.append(needle.encode())
+                    elif kind in ("text", "character varying", "character", "json", "jsonb"):
+                        conditions.append(f'"{column}"::text ILIKE %s')
+                        params.append(f"%{needle}%")
+            if not conditions:
+                continue
+            schema, name = table.split(".")
+            query = f'SELECT count(*) FROM "{schema}"."{name}" WHERE ' + " OR ".join(conditions)
+            count = conn.execute(query, params).fetchone()[0]  # type: ignore[index]
+            if count:
+                hits[table] = count
+    return hits, personal
+
+
+def test_the_export_holds_every_row_that_names_the_user(
+    stack: Stack, staff: Any, tmp_path: Path
+) -> None:
+    name, email = unique_person()
+    user = named_user(stack, name, email)
+    user_id = user.account()["id"]
+    # A row in every table that can name a person: sessions, keys, tokens, calls (above),
+    # a job with its preview, a processing session, a Stripe customer and purchase, ...
+    session = user._call("POST", "/v1/sessions", json={}).json()
+    job = user.submit(
+        graphic_png(), filename="mine.png", placeholder=True, session_id=session["id"]
+    )
+    assert user.wait(job["id"])["status"] == "done"
+    intent = user.checkout("pack_100")["payment_intent_id"]
+    url = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        # A provider sign-in (the flow itself is tested in test_identity_secure.py), and a
+        # call log longer than any page (every call of the 90-day window is exported).
+        conn.execute(
+            "INSERT INTO auth.oauth_identities (id, user_id, provider, subject, created_at)"
+            " VALUES (%s, %s, 'corp', 'subject-of-zelda', now())",
+            (str(uuid.uuid4()), user_id),
+        )
+        conn.execute(
+            "INSERT INTO auth.api_calls (user_id, key_id, method, route, status, duration_ms, at)"
+            " SELECT %s, NULL, 'GET', '/v1/jobs', 200, 3, now() - i * interval '1 hour'"
+            " FROM generate_series(1, 1200) AS i",
+            (user_id,),
+        )
+    # A material policy change mailed to the user (a policy notice).
+    version = f"9.{uuid.uuid4().hex[:6]}"
+    staff.PublishPolicy(
+        retention_pb2.PublishPolicyRequest(
+            version=version, effective_date="2031-01-01", material=True, text="Terms.\n"
+        ),
+        metadata=MD,
+    )
+    wait_for(
+        lambda: any(
+            p.version == version and p.notification_done
+            for p in staff.ListPolicies(retention_pb2.ListPoliciesRequest(), metadata=MD).policies
+        ),
+        timeout=60,
+        what="policy notices",
+    )
+    time.sleep(3)  # the gateway's call log reaches auth within a second or two
+
+    # Staff open the export, so no API call of the user's lands after the snapshot.
+    request = staff.OpenRequest(
+        retention_pb2.OpenRequestRequest(user_id=user_id, kind="export"), metadata=MD
+    ).request
+    wait_for(
+        lambda: (
+            staff.GetRequest(
+                retention_pb2.GetRequestRequest(id=request.id), metadata=MD
+            ).request.status
+            == "completed"
+        ),
+        timeout=60,
+        what="export built",
+    )
+    keys = Settings.load("retention", stack.env).master_keys()
+    archive = FilesystemBlobStore(blob_dir(stack), EnvelopeCipher(keys)).get(
+        f"exports/{request.id}.zip"
+    )
+    hits, personal = rows_naming(stack, [user_id, email, name])
+
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        files = {n: json.loads(z.read(n)) for n in z.namelist()}
+    manifest = files["manifest.json"]
+    exported = manifest["rows_per_table"]
+    exclusions = readme_exclusions()
+    assert set(exclusions) == set(manifest["not_exported"]), "README and manifest agree"
+    # Every table that can name a person holds a row of this user: the test covers them all.
+    uncovered = sorted(t for t in personal if t not in hits and not excluded(t, exclusions))
+    assert uncovered == [], f"give the test user a row in {uncovered} (or exclude it)"
+    # Every row naming the user is in the export, or its table is excluded with a reason.
+    missing = {
+        t: (n, exported.get(t, 0))
+        for t, n in hits.items()
+        if not excluded(t, exclusions) and exported.get(t, 0) != n
+    }
+    assert missing == {}, "rows naming the user (in the database, in the export)"
+    assert exported["auth.api_calls"] > 1200
+
+    # The items an export used to miss, by value.
+    raw = json.dumps(files)
+    assert [t["purpose"] for t in files["auth/email_tokens.json"]] == ["confirm"]
+    assert files["auth/sign_in_methods.json"][0]["subject"] == "subject-of-zelda"
+    assert files["billing/trial_claims.json"][0]["email_digest"]
+    (customer,) = files["billing/stripe_customers.json"]
+    assert customer["stripe_customer_id"] in raw
+    assert files["billing/purchases.json"][0]["stripe_payment_intent_id"] == intent
+    assert [x["id"] for x in files["retention/sessions.json"]] == [session["id"]]
+    assert version in [n["policy_version"] for n in files["retention/policy_notices.json"]]
+    (exported_job,) = files["processor/jobs.json"]
+    assert exported_job["placeholder"]["lqip"] and exported_job["placeholder"]["blurhash"]
+    assert PASSWORD not in raw and "argon2" not in raw and "token_hash" not in raw
+
+
+def test_exports_are_listed_and_staff_deliver_one_asked_for_by_email(
+    stack: Stack, staff: Any
+) -> None:
+    name, email = unique_person()
+    user = named_user(stack, name, email)
+    env = {**stack.env, "RETENTION_ADDR": stack.grpc_address("retention")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.retention.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    # The person writes in from their address; staff find the account behind it.
+    found = cli("--json", "find-user", email.upper())
+    assert found.returncode == 0, found.stderr
+    user_id = json.loads(found.stdout)["user_id"]
+    assert user_id == user.account()["id"]
+    assert cli("find-user", "nobody@example.test").returncode == 1
+    opened = staff.OpenRequest(
+        retention_pb2.OpenRequestRequest(user_id=user_id, kind="export"), metadata=MD
+    ).request
+    unknown = cli("deliver-export", str(uuid.uuid4()))
+    assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr
+    wait_for(
+        lambda: call(user, "GET", "/v1/account/exports").json()["exports"][0]["status"] == "ready",
+        what="export ready",
+    )
+    delivered = cli("--json", "deliver-export", opened.id)
+    assert delivered.returncode == 0, delivered.stderr
+    assert json.loads(delivered.stdout)["attached"] is True
+
+    def mailed() -> Any:
+        for f in mail_dir(stack).glob("*.eml"):
+            message = message_from_bytes(f.read_bytes(), policy=email_policy.default)
+            if message["To"] == email and message["Subject"] == "Your data export":
+                return message
+        return None
+
+    message = wait_for(mailed, what="the export mailed")
+    (attachment,) = message.iter_attachments()
+    with zipfile.ZipFile(io.BytesIO(attachment.get_content())) as z:
+        assert json.loads(z.read("auth/profile.json"))["email"] == email
+    trail = staff.GetRequest(retention_pb2.GetRequestRequest(id=opened.id), metadata=MD).audit
+    assert "export_delivered" in [a.action for a in trail]
+    assert email not in " ".join(a.detail for a in trail)
+
+    # The user lists their exports and downloads one from the list.
+    (listed,) = call(user, "GET", "/v1/account/exports").json()["exports"]
+    assert (listed["id"], listed["status"]) == (opened.id, "ready") and listed["expires_at"]
+    archive = call(user, "GET", listed["download"])
+    assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
+    other = named_user(stack, *unique_person())
+    assert call(other, "GET", "/v1/account/exports").json()["exports"] == []
+    assert call(other, "GET", listed["download"]).status_code == 404

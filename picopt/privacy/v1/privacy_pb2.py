@@ -22,29 +22,36 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpicopt/privacy/v1/privacy.proto\x12\x11picopt.privacy.v1\"(\n\x15\x45xportUserDataRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"+\n\nExportFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"W\n\x16\x45xportUserDataResponse\x12\x0f\n\x07service\x18\x01 \x01(\t\x12,\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x1d.picopt.privacy.v1.ExportFile\"A\n\x15ListRecipientsRequest\x12\x15\n\rafter_user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"9\n\tRecipient\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"J\n\x16ListRecipientsResponse\x12\x30\n\nrecipients\x18\x01 \x03(\x0b\x32\x1c.picopt.privacy.v1.Recipient2{\n\x12\x44\x61taSubjectService\x12\x65\n\x0e\x45xportUserData\x12(.picopt.privacy.v1.ExportUserDataRequest\x1a).picopt.privacy.v1.ExportUserDataResponse2y\n\x10RecipientService\x12\x65\n\x0eListRecipients\x12(.picopt.privacy.v1.ListRecipientsRequest\x1a).picopt.privacy.v1.ListRecipientsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpicopt/privacy/v1/privacy.proto\x12\x11picopt.privacy.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"(\n\x15StreamUserDataRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"^\n\x16StreamUserDataResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x08\x12\r\n\x05table\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\x03\"A\n\x15ListRecipientsRequest\x12\x15\n\rafter_user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"9\n\tRecipient\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"J\n\x16ListRecipientsResponse\x12\x30\n\nrecipients\x18\x01 \x03(\x0b\x32\x1c.picopt.privacy.v1.Recipient\"&\n\x13GetRecipientRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"G\n\x14GetRecipientResponse\x12/\n\trecipient\x18\x01 \x01(\x0b\x32\x1c.picopt.privacy.v1.Recipient\"%\n\x14\x46indRecipientRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"\xa3\x01\n\x15\x46indRecipientResponse\x12/\n\trecipient\x18\x01 \x01(\x0b\x32\x1c.picopt.privacy.v1.Recipient\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65mail_confirmed\x18\x03 \x01(\x08\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x32}\n\x12\x44\x61taSubjectService\x12g\n\x0eStreamUserData\x12(.picopt.privacy.v1.StreamUserDataRequest\x1a).picopt.privacy.v1.StreamUserDataResponse0\x01\x32\xbe\x02\n\x10RecipientService\x12\x65\n\x0eListRecipients\x12(.picopt.privacy.v1.ListRecipientsRequest\x1a).picopt.privacy.v1.ListRecipientsResponse\x12_\n\x0cGetRecipient\x12&.picopt.privacy.v1.GetRecipientRequest\x1a\'.picopt.privacy.v1.GetRecipientResponse\x12\x62\n\rFindRecipient\x12\'.picopt.privacy.v1.FindRecipientRequest\x1a(.picopt.privacy.v1.FindRecipientResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'picopt.privacy.v1.privacy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=54
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=94
-  _globals['_EXPORTFILE']._serialized_start=96
-  _globals['_EXPORTFILE']._serialized_end=139
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=141
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=228
-  _globals['_LISTRECIPIENTSREQUEST']._serialized_start=230
-  _globals['_LISTRECIPIENTSREQUEST']._serialized_end=295
-  _globals['_RECIPIENT']._serialized_start=297
-  _globals['_RECIPIENT']._serialized_end=354
-  _globals['_LISTRECIPIENTSRESPONSE']._serialized_start=356
-  _globals['_LISTRECIPIENTSRESPONSE']._serialized_end=430
-  _globals['_DATASUBJECTSERVICE']._serialized_start=432
-  _globals['_DATASUBJECTSERVICE']._serialized_end=555
-  _globals['_RECIPIENTSERVICE']._serialized_start=557
-  _globals['_RECIPIENTSERVICE']._serialized_end=678
+  _globals['_STREAMUSERDATAREQUEST']._serialized_start=87
+  _globals['_STREAMUSERDATAREQUEST']._serialized_end=127
+  _globals['_STREAMUSERDATARESPONSE']._serialized_start=129
+  _globals['_STREAMUSERDATARESPONSE']._serialized_end=223
+  _globals['_LISTRECIPIENTSREQUEST']._serialized_start=225
+  _globals['_LISTRECIPIENTSREQUEST']._serialized_end=290
+  _globals['_RECIPIENT']._serialized_start=292
+  _globals['_RECIPIENT']._serialized_end=349
+  _globals['_LISTRECIPIENTSRESPONSE']._serialized_start=351
+  _globals['_LISTRECIPIENTSRESPONSE']._serialized_end=425
+  _globals['_GETRECIPIENTREQUEST']._serialized_start=427
+  _globals['_GETRECIPIENTREQUEST']._serialized_end=465
+  _globals['_GETRECIPIENTRESPONSE']._serialized_start=467
+  _globals['_GETRECIPIENTRESPONSE']._serialized_end=538
+  _globals['_FINDRECIPIENTREQUEST']._serialized_start=540
+  _globals['_FINDRECIPIENTREQUEST']._serialized_end=577
+  _globals['_FINDRECIPIENTRESPONSE']._serialized_start=580
+  _globals['_FINDRECIPIENTRESPONSE']._serialized_end=743
+  _globals['_DATASUBJECTSERVICE']._serialized_start=745
+  _globals['_DATASUBJECTSERVICE']._serialized_end=870
+  _globals['_RECIPIENTSERVICE']._serialized_start=873
+  _globals['_RECIPIENTSERVICE']._serialized_end=1191
 # @@protoc_insertion_point(module_scope)

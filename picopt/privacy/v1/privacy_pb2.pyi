@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -6,27 +9,25 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class ExportUserDataRequest(_message.Message):
+class StreamUserDataRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
-class ExportFile(_message.Message):
-    __slots__ = ("name", "content")
+class StreamUserDataResponse(_message.Message):
+    __slots__ = ("name", "data", "end", "table", "rows")
     NAME_FIELD_NUMBER: _ClassVar[int]
-    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
     name: str
-    content: bytes
-    def __init__(self, name: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
-
-class ExportUserDataResponse(_message.Message):
-    __slots__ = ("service", "files")
-    SERVICE_FIELD_NUMBER: _ClassVar[int]
-    FILES_FIELD_NUMBER: _ClassVar[int]
-    service: str
-    files: _containers.RepeatedCompositeFieldContainer[ExportFile]
-    def __init__(self, service: _Optional[str] = ..., files: _Optional[_Iterable[_Union[ExportFile, _Mapping]]] = ...) -> None: ...
+    data: bytes
+    end: bool
+    table: str
+    rows: int
+    def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ..., end: _Optional[bool] = ..., table: _Optional[str] = ..., rows: _Optional[int] = ...) -> None: ...
 
 class ListRecipientsRequest(_message.Message):
     __slots__ = ("after_user_id", "page_size")
@@ -51,3 +52,33 @@ class ListRecipientsResponse(_message.Message):
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
     recipients: _containers.RepeatedCompositeFieldContainer[Recipient]
     def __init__(self, recipients: _Optional[_Iterable[_Union[Recipient, _Mapping]]] = ...) -> None: ...
+
+class GetRecipientRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetRecipientResponse(_message.Message):
+    __slots__ = ("recipient",)
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    recipient: Recipient
+    def __init__(self, recipient: _Optional[_Union[Recipient, _Mapping]] = ...) -> None: ...
+
+class FindRecipientRequest(_message.Message):
+    __slots__ = ("email",)
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    def __init__(self, email: _Optional[str] = ...) -> None: ...
+
+class FindRecipientResponse(_message.Message):
+    __slots__ = ("recipient", "created_at", "email_confirmed", "disabled")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    recipient: Recipient
+    created_at: _timestamp_pb2.Timestamp
+    email_confirmed: bool
+    disabled: bool
+    def __init__(self, recipient: _Optional[_Union[Recipient, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., email_confirmed: _Optional[bool] = ..., disabled: _Optional[bool] = ...) -> None: ...

@@ -36,10 +36,10 @@ class DataSubjectServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.ExportUserData = channel.unary_unary(
-                '/picopt.privacy.v1.DataSubjectService/ExportUserData',
-                request_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ExportUserDataRequest.SerializeToString,
-                response_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ExportUserDataResponse.FromString,
+        self.StreamUserData = channel.unary_stream(
+                '/picopt.privacy.v1.DataSubjectService/StreamUserData',
+                request_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.StreamUserDataRequest.SerializeToString,
+                response_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.StreamUserDataResponse.FromString,
                 _registered_method=True)
 
 
@@ -48,8 +48,10 @@ class DataSubjectServiceServicer:
     retention gathers each service's part of a data export through it.
     """
 
-    def ExportUserData(self, request, context):
-        """This service's part of the user's export archive: JSON files, no secrets.
+    def StreamUserData(self, request, context):
+        """This service's part of the user's export archive, streamed so that neither side ever
+        holds it whole: each file arrives as one or more chunks in order, the last one marked
+        `end`. Files are JSON, without secrets.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -58,10 +60,10 @@ class DataSubjectServiceServicer:
 
 def add_DataSubjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'ExportUserData': grpc.unary_unary_rpc_method_handler(
-                    servicer.ExportUserData,
-                    request_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ExportUserDataRequest.FromString,
-                    response_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ExportUserDataResponse.SerializeToString,
+            'StreamUserData': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamUserData,
+                    request_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.StreamUserDataRequest.FromString,
+                    response_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.StreamUserDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -77,7 +79,7 @@ class DataSubjectService:
     """
 
     @staticmethod
-    def ExportUserData(request,
+    def StreamUserData(request,
             target,
             options=(),
             channel_credentials=None,
@@ -87,12 +89,12 @@ class DataSubjectService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
-            '/picopt.privacy.v1.DataSubjectService/ExportUserData',
-            picopt_dot_privacy_dot_v1_dot_privacy__pb2.ExportUserDataRequest.SerializeToString,
-            picopt_dot_privacy_dot_v1_dot_privacy__pb2.ExportUserDataResponse.FromString,
+            '/picopt.privacy.v1.DataSubjectService/StreamUserData',
+            picopt_dot_privacy_dot_v1_dot_privacy__pb2.StreamUserDataRequest.SerializeToString,
+            picopt_dot_privacy_dot_v1_dot_privacy__pb2.StreamUserDataResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -105,8 +107,9 @@ class DataSubjectService:
 
 
 class RecipientServiceStub:
-    """RecipientService is implemented by auth alone (the only holder of emails):
-    retention pages through it to mail a material policy change to every user.
+    """RecipientService is implemented by auth alone (the only holder of emails): retention
+    pages through it to mail a material policy change to every user, mails a user what they
+    asked for, and lets compliance staff find the account behind an address.
     """
 
     def __init__(self, channel):
@@ -120,15 +123,41 @@ class RecipientServiceStub:
                 request_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ListRecipientsRequest.SerializeToString,
                 response_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ListRecipientsResponse.FromString,
                 _registered_method=True)
+        self.GetRecipient = channel.unary_unary(
+                '/picopt.privacy.v1.RecipientService/GetRecipient',
+                request_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.GetRecipientRequest.SerializeToString,
+                response_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.GetRecipientResponse.FromString,
+                _registered_method=True)
+        self.FindRecipient = channel.unary_unary(
+                '/picopt.privacy.v1.RecipientService/FindRecipient',
+                request_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.FindRecipientRequest.SerializeToString,
+                response_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.FindRecipientResponse.FromString,
+                _registered_method=True)
 
 
 class RecipientServiceServicer:
-    """RecipientService is implemented by auth alone (the only holder of emails):
-    retention pages through it to mail a material policy change to every user.
+    """RecipientService is implemented by auth alone (the only holder of emails): retention
+    pages through it to mail a material policy change to every user, mails a user what they
+    asked for, and lets compliance staff find the account behind an address.
     """
 
     def ListRecipients(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecipient(self, request, context):
+        """One user's address and name; NOT_FOUND for an unknown (or erased) user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindRecipient(self, request, context):
+        """The account registered under an address (compared case-insensitively, pending address
+        changes included); NOT_FOUND when there is none.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -141,6 +170,16 @@ def add_RecipientServiceServicer_to_server(servicer, server):
                     request_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ListRecipientsRequest.FromString,
                     response_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.ListRecipientsResponse.SerializeToString,
             ),
+            'GetRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecipient,
+                    request_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.GetRecipientRequest.FromString,
+                    response_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.GetRecipientResponse.SerializeToString,
+            ),
+            'FindRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindRecipient,
+                    request_deserializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.FindRecipientRequest.FromString,
+                    response_serializer=picopt_dot_privacy_dot_v1_dot_privacy__pb2.FindRecipientResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'picopt.privacy.v1.RecipientService', rpc_method_handlers)
@@ -150,8 +189,9 @@ def add_RecipientServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RecipientService:
-    """RecipientService is implemented by auth alone (the only holder of emails):
-    retention pages through it to mail a material policy change to every user.
+    """RecipientService is implemented by auth alone (the only holder of emails): retention
+    pages through it to mail a material policy change to every user, mails a user what they
+    asked for, and lets compliance staff find the account behind an address.
     """
 
     @staticmethod
@@ -171,6 +211,60 @@ class RecipientService:
             '/picopt.privacy.v1.RecipientService/ListRecipients',
             picopt_dot_privacy_dot_v1_dot_privacy__pb2.ListRecipientsRequest.SerializeToString,
             picopt_dot_privacy_dot_v1_dot_privacy__pb2.ListRecipientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.privacy.v1.RecipientService/GetRecipient',
+            picopt_dot_privacy_dot_v1_dot_privacy__pb2.GetRecipientRequest.SerializeToString,
+            picopt_dot_privacy_dot_v1_dot_privacy__pb2.GetRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.privacy.v1.RecipientService/FindRecipient',
+            picopt_dot_privacy_dot_v1_dot_privacy__pb2.FindRecipientRequest.SerializeToString,
+            picopt_dot_privacy_dot_v1_dot_privacy__pb2.FindRecipientResponse.FromString,
             options,
             channel_credentials,
             insecure,

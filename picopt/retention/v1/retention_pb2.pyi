@@ -375,3 +375,65 @@ class CloseSessionResponse(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     session: ProcessingSession
     def __init__(self, session: _Optional[_Union[ProcessingSession, _Mapping]] = ...) -> None: ...
+
+class ListExportsRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class DataExport(_message.Message):
+    __slots__ = ("id", "status", "created_at", "expires_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListExportsResponse(_message.Message):
+    __slots__ = ("exports",)
+    EXPORTS_FIELD_NUMBER: _ClassVar[int]
+    exports: _containers.RepeatedCompositeFieldContainer[DataExport]
+    def __init__(self, exports: _Optional[_Iterable[_Union[DataExport, _Mapping]]] = ...) -> None: ...
+
+class DeliverExportRequest(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class DeliverExportResponse(_message.Message):
+    __slots__ = ("request_id", "attached", "archive_bytes")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTACHED_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    attached: bool
+    archive_bytes: int
+    def __init__(self, request_id: _Optional[str] = ..., attached: _Optional[bool] = ..., archive_bytes: _Optional[int] = ...) -> None: ...
+
+class FindUserRequest(_message.Message):
+    __slots__ = ("email",)
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    def __init__(self, email: _Optional[str] = ...) -> None: ...
+
+class FindUserResponse(_message.Message):
+    __slots__ = ("user_id", "name", "created_at", "email_confirmed", "disabled", "requests")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    name: str
+    created_at: _timestamp_pb2.Timestamp
+    email_confirmed: bool
+    disabled: bool
+    requests: _containers.RepeatedCompositeFieldContainer[PrivacyRequest]
+    def __init__(self, user_id: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., email_confirmed: _Optional[bool] = ..., disabled: _Optional[bool] = ..., requests: _Optional[_Iterable[_Union[PrivacyRequest, _Mapping]]] = ...) -> None: ...

@@ -87,6 +87,16 @@ class RetentionServiceStub:
                 request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesRequest.SerializeToString,
                 response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesResponse.FromString,
                 _registered_method=True)
+        self.DeliverExport = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/DeliverExport',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.DeliverExportRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.DeliverExportResponse.FromString,
+                _registered_method=True)
+        self.FindUser = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/FindUser',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserResponse.FromString,
+                _registered_method=True)
 
 
 class RetentionServiceServicer:
@@ -158,6 +168,22 @@ class RetentionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeliverExport(self, request, context):
+        """Mail a ready export to its user's address (for a request made by email): attached
+        up to RETENTION_EXPORT_MAIL_MAX_BYTES, else a link to sign in and download it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindUser(self, request, context):
+        """The account registered under an address (asked of auth, which holds addresses),
+        with its data-subject requests.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RetentionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -210,6 +236,16 @@ def add_RetentionServiceServicer_to_server(servicer, server):
                     servicer.ListPolicies,
                     request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesRequest.FromString,
                     response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListPoliciesResponse.SerializeToString,
+            ),
+            'DeliverExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeliverExport,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.DeliverExportRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.DeliverExportResponse.SerializeToString,
+            ),
+            'FindUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindUser,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -495,6 +531,60 @@ class RetentionService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def DeliverExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/DeliverExport',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.DeliverExportRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.DeliverExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/FindUser',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class PrivacyServiceStub:
     """PrivacyService is what the gateway calls for the signed-in user (no staff token).
@@ -520,6 +610,11 @@ class PrivacyServiceStub:
                 '/picopt.retention.v1.PrivacyService/GetExport',
                 request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportRequest.SerializeToString,
                 response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportResponse.FromString,
+                _registered_method=True)
+        self.ListExports = channel.unary_unary(
+                '/picopt.retention.v1.PrivacyService/ListExports',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListExportsRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListExportsResponse.FromString,
                 _registered_method=True)
         self.GetPolicy = channel.unary_unary(
                 '/picopt.retention.v1.PrivacyService/GetPolicy',
@@ -566,6 +661,13 @@ class PrivacyServiceServicer:
 
     def GetExport(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExports(self, request, context):
+        """The user's exports, newest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -621,6 +723,11 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
                     servicer.GetExport,
                     request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportRequest.FromString,
                     response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportResponse.SerializeToString,
+            ),
+            'ListExports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExports,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListExportsRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.ListExportsResponse.SerializeToString,
             ),
             'GetPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPolicy,
@@ -730,6 +837,33 @@ class PrivacyService:
             '/picopt.retention.v1.PrivacyService/GetExport',
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportRequest.SerializeToString,
             picopt_dot_retention_dot_v1_dot_retention__pb2.GetExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.PrivacyService/ListExports',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.ListExportsRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.ListExportsResponse.FromString,
             options,
             channel_credentials,
             insecure,

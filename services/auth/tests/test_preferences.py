@@ -77,7 +77,8 @@ def test_preferences_are_exported_and_erased_with_the_user(env: Env) -> None:
     user = env.signed_up()
     env.service.update_account(user.id, vision_provider="gemini", language="ja")
     privacy = AuthPrivacy(env.service, env.service.outbox)
-    profile = privacy.export(user.id)["profile.json"]
+    profile = next(p.single for p in privacy.export(user.id) if p.name == "profile.json")
+    assert profile is not None
     assert (profile["vision_provider"], profile["language"]) == ("gemini", "ja")
     with env.db.session() as s:
         privacy.erase(s, user.id)

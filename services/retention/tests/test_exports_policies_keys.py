@@ -17,6 +17,7 @@ import pytest
 from picopt.kernel.blobstore import EnvelopeCipher, FilesystemBlobStore
 from picopt.kernel.db import Database
 from picopt.kernel.errors import InvalidArgument, Unauthenticated
+from picopt.kernel.exports import ExportPart
 from picopt.kernel.grpc_server import GrpcServer
 from picopt.kernel.mailer import Mailer
 from picopt.kernel.messaging import Outbox
@@ -24,6 +25,7 @@ from picopt.kernel.privacy import PrivacyParticipant
 from picopt.kernel.settings import key_id
 from picopt.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.retention.deleter import Deleter
+from services.retention.erasure import export_own_part
 from services.retention.exports import Exports
 from services.retention.keys import rotate_keys
 from services.retention.policies import DEFAULT_POLICY_FILE, Policies, parse_policy
@@ -43,7 +45,11 @@ def exporter() -> Iterator[tuple[GrpcServer, str]]:
         Outbox("auth"),
         _nothing,
         _nothing,
-        lambda user_id: {"profile.json": {"id": user_id, "created_at": datetime(2025, 1, 1)}},
+        lambda user_id: [
+            ExportPart.one(
+                "profile.json", "users", {"id": user_id, "created_at": datetime(2025, 1, 1)}
+            )
+        ],
     )
     server = GrpcServer("auth", "127.0.0.1", 0)
     participant.register(server)
@@ -60,7 +66,7 @@ def test_export_waits_for_a_service_that_is_down_then_zips_every_part(
     live = privacy_pb2_grpc.DataSubjectServiceStub(grpc.insecure_channel(address))
     down = privacy_pb2_grpc.DataSubjectServiceStub(grpc.insecure_channel("127.0.0.1:9"))
     stubs: dict[str, Any] = {"auth": live, "billing": down, "processor": live}
-    exports = Exports(db, blobs, p, stubs, deadline_s=2)
+    exports = Exports(db, blobs, p, stubs, own_parts=export_own_part, deadline_s=2)
     request = Requests(db, Outbox("retention"), p).open("u1", "export", actor="user")
     export_id = request.request.id
 
@@ -79,8 +85,19 @@ def test_export_waits_for_a_service_that_is_down_then_zips_every_part(
         assert {"manifest.json", "auth/profile.json", "retention/requests.json"} <= names
         profile = json.loads(z.read("auth/profile.json"))
         assert profile == {"id": "u1", "created_at": "2025-01-01T00:00:00+00:00"}
-        (req,) = json.loads(z.read("retention/requests.json"))["requests"]
+        (req,) = json.loads(z.read("retention/requests.json"))
         assert req["kind"] == "export" and req["status"] == "completed"
+        manifest = json.loads(z.read("manifest.json"))
+        assert manifest["rows_per_table"] == {
+            "auth.users": 1,
+            "billing.users": 1,
+            "processor.users": 1,
+            "retention.privacy_requests": 1,
+            "retention.data_exports": 1,
+            "retention.processing_sessions": 0,
+            "retention.policy_notices": 0,
+        }
+        assert "*.outbox" in manifest["not_exported"]
     with pytest.raises(Exception, match="export not found"):
         exports.status("someone-else", export_id)
 
