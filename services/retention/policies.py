@@ -208,7 +208,8 @@ class Policies:
             if page:
                 row.notify_cursor = page[-1].user_id
             else:
-                row.notification_done_at = utcnow()
+                # The cursor (a user id) has done its job: nothing of a user stays behind.
+                row.notification_done_at, row.notify_cursor = utcnow(), ""
                 log.info("policy_notify_done", version=version, notified=row.notified)
         return sent
 

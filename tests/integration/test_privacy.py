@@ -544,7 +544,11 @@ def test_the_export_holds_every_row_that_names_the_user(
     # a job with its preview, a processing session, a Stripe customer and purchase, ...
     session = user._call("POST", "/v1/sessions", json={}).json()
     job = user.submit(
-        graphic_png(), filename="mine.png", placeholder=True, session_id=session["id"]
+        graphic_png(),
+        filename="mine.png",
+        placeholder=True,
+        metadata=False,
+        session_id=session["id"],
     )
     assert user.wait(job["id"])["status"] == "done"
     intent = user.checkout("pack_100")["payment_intent_id"]

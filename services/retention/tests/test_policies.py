@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from picopt.kernel.db import Database
 from picopt.kernel.errors import InvalidArgument, NotFound
 from picopt.kernel.mailer import Mailer
 from picopt.kernel.settings import SettingsError
+from picopt.privacy.v1 import privacy_pb2
 from services.retention.models import PolicyVersion
 from services.retention.policies import Policies, PolicyDocument
 from services.retention.tests.conftest import policy
@@ -78,3 +80,19 @@ def test_the_notice_period_cannot_be_shorter_than_the_policy_promises() -> None:
     for bad in ("29", "0", "400"):
         with pytest.raises(SettingsError, match="POLICY_NOTICE_DAYS"):
             policy(POLICY_NOTICE_DAYS=bad)
+
+
+def test_a_finished_fan_out_keeps_no_user_id_as_its_cursor(db: Database, tmp_path: Path) -> None:
+    class Auth:
+        pages = [[privacy_pb2.Recipient(user_id="u1", email="u1@example.test", name="U")], []]
+
+        def ListRecipients(self, request: Any) -> Any:
+            return privacy_pb2.ListRecipientsResponse(recipients=self.pages.pop(0))
+
+    p = Policies(db, Mailer("x <x@localhost>", mail_dir=tmp_path / "mail"), Auth())
+    p.publish(PolicyDocument("2.0", "2031-01-01", True, "New.\n"), today=TODAY)
+    assert p.notify_batch() == 1
+    assert p.get("2.0").notify_cursor == "u1"
+    p.notify_batch()
+    done = p.get("2.0")
+    assert done.notification_done_at is not None and done.notify_cursor == ""
