@@ -5,8 +5,8 @@ them in the alt text is a hit) and the tagger group its top tag should fall in (
 ImageNet group fits, e.g. galaxies). Textures have no subject: naming one there is a false
 subject. Photos appear once (the corpus copies of scikit-image photos are skipped) and are
 split in two: the cut-offs are tuned on "tune" and the targets are reported on "test".
-Sources: /work/shared/corpus (licences in its SOURCES.md) and the sample photos inside the
-scikit-image, scikit-learn and matplotlib wheels.
+Sources: the shared benchmark corpus (PICOPT_CORPUS; licences in its SOURCES.md) and the
+sample photos inside the scikit-image, scikit-learn and matplotlib wheels.
 """
 
 from __future__ import annotations
