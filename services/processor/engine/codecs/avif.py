@@ -32,6 +32,8 @@ POLISH_SPEED = 3
 # cores: Pillow's max_threads defaults to the CPUs this process may run on). On a 1.7 MP photo
 # at quality 60: speed 6 153.6 KB at score 81.2, speed 9 183.6 KB at 80.8, about 4x faster.
 SPEED_BY_EFFORT = {"balanced": 6, "fast": 9}
+# libavif's quality 100 is lossless.
+LOSSLESS_QUALITY = 100
 # At and above this quality the chroma is kept at full resolution.
 FULL_CHROMA_QUALITY = 90
 # An output still this far above the target tries the weaker deltaq strength (one more
@@ -55,6 +57,8 @@ class Avif(Codec):
         advanced = [TUNE]
         if extras.avif_strength != 100:
             advanced.append(("deltaq-strength", str(extras.avif_strength)))
+        if q >= LOSSLESS_QUALITY:
+            advanced = []  # libavif encodes losslessly there, and libaom refuses any tuning
         return save(
             im,
             "AVIF",

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from services.processor.engine import OptimizeOptions, optimize
 from services.processor.engine.codecs import CODECS, Extras, codec, encode_frames
 
-from .conftest import graphic, photo
+from .conftest import encode, graphic, photo
 
 
 @pytest.fixture(params=sorted(CODECS))
@@ -81,3 +82,9 @@ def test_candidates_and_settings_stay_in_the_codec_range(name: str) -> None:
     if plugin.lossless:
         kinds = {c.kind for c in plugin.candidates(False, False, lossless=True, alone=True)}
         assert kinds == {"lossless"}
+
+
+@pytest.mark.parametrize("quality", ["lossless", "100"])
+def test_avif_at_quality_100_is_encoded_not_a_crash(quality: str) -> None:
+    result = optimize(encode(photo(48, 32), "PNG"), OptimizeOptions(format="avif", quality=quality))
+    assert result.main.format == "avif" and _opened(result.main.data).size == (48, 32)
