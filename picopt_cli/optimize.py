@@ -71,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--keep-metadata", default=formats.DEFAULT_KEEP_METADATA, choices=formats.KEEP_METADATA
     )
+    p.add_argument(
+        "--effort",
+        default=formats.DEFAULT_EFFORT,
+        choices=formats.EFFORTS,
+        help="CPU spent for fewer bytes at the same quality (default: balanced)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     p.set_defaults(func=run)
 
@@ -112,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         widths=args.widths,
         keep_metadata=args.keep_metadata,
         placeholder=args.placeholder,
+        effort=args.effort,
     )
     limits = Limits.from_env(Env())
     if args.out_dir is not None:

@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, default="auto")
     p.add_argument("--accept", help="comma list of formats you accept (with --format auto)")
     p.add_argument("--quality", default="auto", help=f"{', '.join(formats.QUALITY_WORDS)} or 1-100")
+    p.add_argument(
+        "--effort", choices=formats.EFFORTS, help="CPU spent for fewer bytes (default: balanced)"
+    )
     p.add_argument("--width", type=int)
     p.add_argument("--height", type=int)
     p.add_argument("--fit", choices=formats.FITS)
@@ -62,6 +65,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "format": args.format,
         "accept": args.accept,
         "quality": args.quality,
+        "effort": args.effort,
         "width": args.width,
         "height": args.height,
         "fit": args.fit,

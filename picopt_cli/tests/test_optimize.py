@@ -161,3 +161,18 @@ def test_the_cli_applies_the_operators_engine_limits(
     monkeypatch.setenv(setting, value)
     assert main(["optimize", str(inputs[0]), "--out-dir", str(tmp_path), "--json"]) == 1
     assert _lines(capsys)[0]["error"]["code"] == code
+
+
+@pytest.mark.parametrize("effort", ["fast", "max"])
+def test_effort_is_passed_to_the_engine(
+    effort: str, inputs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / f"{effort}.out"
+    code = main(["optimize", str(inputs[0]), "-o", str(target), "--effort", effort, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ssimulacra2"] >= 80
+
+
+def test_an_unknown_effort_is_refused(inputs: list[Path]) -> None:
+    with pytest.raises(SystemExit):
+        main(["optimize", str(inputs[0]), "--effort", "slow"])

@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from picopt import formats
 from picopt.formats import (
     ALWAYS_ACCEPTED,
+    DEFAULT_EFFORT,
     DEFAULT_FIT,
     DEFAULT_KEEP_METADATA,
     DEFAULT_QUALITY,
+    EFFORTS,
     FITS,
     KEEP_METADATA,
     MAX_DIMENSION,
@@ -136,6 +138,9 @@ def parse_options(
     keep = form.get("keep_metadata", DEFAULT_KEEP_METADATA).strip().lower() or DEFAULT_KEEP_METADATA
     if keep not in KEEP_METADATA:
         raise _invalid("keep_metadata", f"keep_metadata must be one of {', '.join(KEEP_METADATA)}")
+    effort = form.get("effort", DEFAULT_EFFORT).strip().lower() or DEFAULT_EFFORT
+    if effort not in EFFORTS:
+        raise _invalid("effort", f"effort must be one of {', '.join(EFFORTS)}")
     widths: list[int] = []
     for raw in (w.strip() for w in form.get("widths", "").split(",") if w.strip()):
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_DIMENSION:
@@ -158,4 +163,5 @@ def parse_options(
             form.get("vision_provider", ""), os.environ if settings is None else settings
         ),
         language=language_choice(form.get("language", "")),
+        effort=effort,
     )

@@ -49,6 +49,11 @@ OPTION_FIELDS: dict[str, Any] = {
     "format": {"type": "string", "description": "auto (default) or an output format"},
     "accept": {"type": "string", "description": "comma list of formats the client accepts"},
     "quality": {"type": "string", "description": "auto, high, balanced, small, lossless, 1-100"},
+    "effort": {
+        "type": "string",
+        "enum": list(formats.EFFORTS),
+        "description": "CPU spent reaching the quality: fast, balanced (default) or max",
+    },
     "width": _TEXT,
     "height": _TEXT,
     "fit": _TEXT,

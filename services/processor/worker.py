@@ -50,6 +50,7 @@ def engine_options(options: processor_pb2.JobOptions) -> OptimizeOptions:
         widths=tuple(options.widths),
         keep_metadata=options.keep_metadata or "none",
         placeholder=options.placeholder,
+        effort=options.effort or "balanced",
     )
 
 

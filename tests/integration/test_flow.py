@@ -48,6 +48,7 @@ def test_photo_travels_the_whole_way(stack: Stack, user: Client) -> None:
     assert out["format"] in {"jpeg", "webp", "avif"}
     assert 0 < out["bytes"] < done["input"]["bytes"]
     assert out["ssimulacra2"] >= 80  # the default "balanced" target
+    assert done["options"]["effort"] == "balanced"  # the default effort, reported
     assert (out["width"], out["height"]) == (640, 427)
     meta = done["metadata"]
     assert meta["width"] > 0 and meta["alt_text"]
@@ -131,3 +132,14 @@ def test_several_50_mb_uploads_at_once_keep_the_gateway_memory_flat(
         assert list(pool.map(post, range(4))) == [202] * 4
     growth = max(_status(pid, "VmHWM") - baseline[pid] for pid in pids)
     assert growth < 48 * MB, f"a gateway process grew by {growth / MB:.0f} MB"
+
+
+def test_the_effort_asked_for_is_used_and_reported(stack: Stack, user: Client) -> None:
+    job = user.submit(skimage_photo("rocket.jpg"), effort="fast", metadata=False)
+    done = user.wait(job["id"], timeout=60)
+    assert done["status"] == "done", done["error"]
+    assert done["options"]["effort"] == "fast"
+    assert done["output"]["ssimulacra2"] >= 80
+    with pytest.raises(Exception) as refused:
+        user.submit(skimage_photo("rocket.jpg"), effort="slow")
+    assert getattr(refused.value, "status", None) == 400

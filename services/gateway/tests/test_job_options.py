@@ -56,3 +56,16 @@ def test_the_job_choice_wins_over_the_account_preferences() -> None:
 def test_a_preferred_provider_the_deployment_no_longer_enables_is_skipped() -> None:
     options = with_account_preferences(parse_options({}, "", {}), "anthropic", "de", {})
     assert (options.vision_provider, options.language) == ("", "de")
+
+
+def test_the_effort_is_balanced_unless_asked() -> None:
+    assert parse_options({}, "", {}).effort == "balanced"
+    assert parse_options({"effort": " Fast "}, "", {}).effort == "fast"
+    assert parse_options({"effort": "max"}, "", {}).effort == "max"
+
+
+def test_an_unknown_effort_is_a_400() -> None:
+    with pytest.raises(Problem) as caught:
+        parse_options({"effort": "slow"}, "", {})
+    assert caught.value.status == 400
+    assert caught.value.extra == {"field": "effort"}

@@ -143,6 +143,8 @@ def optimizer() -> str:
         "optimizer",
         input_formats=[f.label for f in formats.FORMATS.values() if f.readable],
         output_formats=[(name, formats.get(name).label) for name in formats.REQUESTABLE],
+        efforts=formats.EFFORTS,
+        default_effort=formats.DEFAULT_EFFORT,
         max_dimension=formats.MAX_DIMENSION,
     )
 

@@ -106,3 +106,10 @@ def test_the_optimizer_script_hard_codes_no_format() -> None:
     assert "/v1/formats" in script
     for name in formats.FORMATS:
         assert f'"{name}' not in script and f"{name}:" not in script, name
+
+
+def test_the_optimizer_offers_every_effort_with_the_default_chosen(app: Flask) -> None:
+    html = app.test_client().get(PAGES["optimizer"][0]).get_data(as_text=True)
+    for effort in formats.EFFORTS:
+        selected = " selected" if effort == formats.DEFAULT_EFFORT else ""
+        assert f'<option value="{effort}"{selected}>' in html

@@ -27,6 +27,7 @@ function options() {
   const chosen = {
     format: data.get("format"),
     quality: data.get("quality"),
+    effort: data.get("effort"),
     keep_metadata: data.get("keep_metadata"),
     metadata: form.elements.metadata.checked ? "true" : "false",
   };
