@@ -299,8 +299,10 @@ def _source_band(linear: np.ndarray, scale: int, scales: int) -> _SourceBand:
 class Ssimulacra2:
     """SSIMULACRA2 against one source image; `score()` any number of distorted versions.
 
-    Work is done in bands of rows, so peak memory stays near two linear images whatever the
-    size. Small sources (the search mosaics) keep their per-band planes between scores.
+    Work is done in bands of rows. The full scale is never held in floats: its bands are
+    linearised from the 8-bit pixels as they are needed, and the half scale is built band by
+    band, so peak memory stays near the 8-bit image plus a third of one linear image. Small
+    sources (the search mosaics) keep their per-band planes between scores.
     """
 
     CACHE_MAX_PIXELS = 1_500_000
@@ -309,54 +311,78 @@ class Ssimulacra2:
         """`cache` keeps the source planes whatever the size (None: only for small sources),
         so building this ahead, e.g. while the encoder runs, leaves half the work for score()."""
         self.shape = source_rgb.shape
-        self._linears: list[np.ndarray] = []
-        linear = to_linear(source_rgb)
-        for scale in range(_SCALES):
-            if linear.shape[0] < 8 or linear.shape[1] < 8:
-                break
-            self._linears.append(linear)
-            if scale < _SCALES - 1:
-                linear = _downsample(linear)
+        self._pyramid = _pyramid(source_rgb)
         self._cache: dict[tuple[int, int], _SourceBand] | None = None
         if cache is None:
             cache = source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS
         if cache:
+            scales = len(self._pyramid)
             self._cache = {
-                (s, i): _source_band(lin[band.lo : band.hi], s, len(self._linears))
-                for s, lin in enumerate(self._linears)
-                if any(_channels_used(len(self._linears), s))
-                for i, band in enumerate(_bands(lin.shape[0]))
+                (s, i): _source_band(_linear_rows(level, s, band.lo, band.hi), s, scales)
+                for s, level in enumerate(self._pyramid)
+                if any(_channels_used(scales, s))
+                for i, band in enumerate(_bands(level.shape[0]))
             }
 
     def score(self, distorted_rgb: np.ndarray) -> float:
         """Score 100 for identical images, about 90 visually lossless, 70 high quality."""
         if distorted_rgb.shape != self.shape:
             raise ValueError("the distorted image must have the source's size")
-        scales = len(self._linears)
+        scales = len(self._pyramid)
         # Per channel and scale: sums of d, d^4, artifact, artifact^4, detail lost, lost^4.
         sums = np.zeros((3, scales, 6))
-        linear = to_linear(distorted_rgb)
-        for s, source in enumerate(self._linears):
-            if s:
-                linear = _downsample(linear)
+        distorted = _pyramid(distorted_rgb)
+        for s, (source, level) in enumerate(zip(self._pyramid, distorted, strict=True)):
             if not any(_channels_used(scales, s)):
                 continue
-            jobs = [(s, i, band, source, linear) for i, band in enumerate(_bands(linear.shape[0]))]
+            jobs = [(s, i, band, source, level) for i, band in enumerate(_bands(level.shape[0]))]
             for band_sums in _POOL.map(lambda job: self._band(*job), jobs):
                 sums[:, s] += band_sums
-            sums[:, s] /= linear.shape[0] * linear.shape[1]
+            sums[:, s] /= level.shape[0] * level.shape[1]
         sums[..., 1::2] **= 0.25
         return _final_score(sums[..., :2], sums[..., 2:])
 
     def _band(
-        self, s: int, i: int, band: _Band, source: np.ndarray, linear: np.ndarray
+        self, s: int, i: int, band: _Band, source: np.ndarray, level: np.ndarray
     ) -> np.ndarray:
         """Sums for every channel of one band of one scale."""
         cached = self._cache.get((s, i)) if self._cache is not None else None
-        scales = len(self._linears)
-        src = cached or _source_band(source[band.lo : band.hi], s, scales)
-        planes = _xyb_planes(linear[band.lo : band.hi], _channels_used(scales, s))
+        scales = len(self._pyramid)
+        src = cached or _source_band(_linear_rows(source, s, band.lo, band.hi), s, scales)
+        rows = _linear_rows(level, s, band.lo, band.hi)
+        planes = _xyb_planes(rows, _channels_used(scales, s))
         return _band_sums(src, planes, band.core, s, scales)
+
+
+def _pyramid(rgb: np.ndarray) -> list[np.ndarray]:
+    """The scales the metric compares: the 8-bit image itself, then linear float32 images of
+    half the size each, while both sides stay at least 8 pixels (at most six scales)."""
+    rgb = np.ascontiguousarray(rgb)
+    if rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        return []
+    levels: list[np.ndarray] = [rgb]
+    half = _halved_in_bands(rgb)
+    while len(levels) < _SCALES and half.shape[0] >= 8 and half.shape[1] >= 8:
+        levels.append(half)
+        half = _downsample(half)
+    return levels
+
+
+def _halved_in_bands(rgb: np.ndarray) -> np.ndarray:
+    """`_downsample(to_linear(rgb))`, linearising an even number of rows at a time so the full
+    scale never exists in floats (the 2x2 averages are the same either way)."""
+    h, w = rgb.shape[:2]
+    out = np.empty(((h + 1) // 2, (w + 1) // 2, 3), dtype=np.float32)
+    step = 2 * BAND_ROWS
+    for top in range(0, h, step):
+        bottom = min(h, top + step)
+        out[top // 2 : (bottom + 1) // 2] = _downsample(to_linear(rgb[top:bottom]))
+    return out
+
+
+def _linear_rows(level: np.ndarray, scale: int, lo: int, hi: int) -> np.ndarray:
+    """Rows [lo, hi) of one scale in linear light (the full scale is kept in 8 bits)."""
+    return to_linear(level[lo:hi]) if scale == 0 else level[lo:hi]
 
 
 def _band_sums(
