@@ -14,6 +14,7 @@ from PIL import Image
 
 from .codecs import CODECS, Candidate, Extras, codec
 from .encode import encode
+from .predicted import predicted
 from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
 
 GRAPHIC_MAX_COLOURS = 1024
@@ -83,20 +84,29 @@ def choose(
     target: Target,
     extras: Extras,
     polish_until: float = math.inf,
+    effort: str = "max",
 ) -> Choice:
-    """Encode `frames` every way worth trying and keep the smallest that meets the target.
+    """The smallest accepted encode that meets the target.
 
-    The last, slowest encode (the codec's `polish`) only starts before `polish_until` (a
-    `time.perf_counter()` value): a job already slow on a busy machine skips it.
+    At `max` every way worth trying is searched; the last, slowest encode (the codec's
+    `polish`) only starts before `polish_until` (a `time.perf_counter()` value), so a job
+    already slow on a busy machine skips it. At `balanced` and `fast` a still photo gets
+    predicted settings, verified at full size (predicted.py), and the search only when the
+    prediction misses.
     """
     graphic = is_graphic(frames[0])
-    extras = replace(extras, graphic=graphic)
+    extras = replace(extras, graphic=graphic, effort=effort)
     alpha = any(f.mode == "RGBA" for f in frames)
     cands = candidates(formats, target, graphic, alpha, len(frames) > 1)
     if target.lossless or target.fixed_quality is not None:
         return _fixed(frames, cands, target, extras)
     judge = AnimationJudge(frames) if len(frames) > 1 else Judge(frames[0])
     score = target.score or 80.0
+    if effort != "max" and len(frames) == 1 and not graphic:
+        found = predicted(frames[0], cands, score, extras, effort, judge)
+        if found is not None:
+            return Choice(found.scored.data, found.format, found.scored.quality, found.scored.score)
+    extras = replace(extras, effort="max")
     choice, final = _searched(frames, cands, score, extras, judge)
     if final is not None and choice.quality is not None and time.perf_counter() < polish_until:
         best = Scored(choice.data, choice.quality, choice.score)

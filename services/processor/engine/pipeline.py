@@ -176,7 +176,7 @@ def _optimize(
         holding = _holding(frames, formats, extras, explicit=options.format != "auto")
         frames = _still_unless_movable(frames, holding)
         affordable, holding = _affordable(target, frames, holding, limits)
-        choice = choose(frames, holding, affordable, extras, polish_until)
+        choice = choose(frames, holding, affordable, extras, polish_until, options.effort)
         out = OptimizedImage(
             data=choice.data,
             format=choice.format,

@@ -41,7 +41,7 @@ class Judge:
             [Ssimulacra2(_over(rgba, bg)) for bg in BACKGROUNDS] if rgba is not None else []
         )
         self._opaque_ref = Ssimulacra2(
-            np.asarray(_over(rgba, 255)) if rgba is not None else np.asarray(im.convert("RGB")),
+            np.asarray(_over(rgba, 255)) if rgba is not None else _rgb(im),
             cache=cache,
         )
 
@@ -59,7 +59,13 @@ class Judge:
                 ref.score(_over(rgba, bg))
                 for ref, bg in zip(self._alpha_refs, BACKGROUNDS, strict=True)
             )
-        return self._opaque_ref.score(np.asarray(out.convert("RGB")))
+        return self._opaque_ref.score(_rgb(out))
+
+
+def _rgb(im: Image.Image) -> np.ndarray:
+    """The pixels as an RGB array, without an intermediate copy when they already are RGB (a
+    12 MP image is 36 MB a copy)."""
+    return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 def _over(rgba: np.ndarray, bg: int) -> np.ndarray:
@@ -68,9 +74,10 @@ def _over(rgba: np.ndarray, bg: int) -> np.ndarray:
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
-def mosaic(im: Image.Image) -> Image.Image:
-    """A grid of tiles taken evenly across the image, or the image itself when small."""
-    if im.width * im.height <= MOSAIC_MIN_PIXELS or min(im.size) < TILE * 2:
+def mosaic(im: Image.Image, min_pixels: int = MOSAIC_MIN_PIXELS) -> Image.Image:
+    """A grid of tiles taken evenly across the image, or the image itself when it has no more
+    than `min_pixels`."""
+    if im.width * im.height <= min_pixels or min(im.size) < TILE * 2:
         return im
     out = Image.new(im.mode, (TILE * MOSAIC_GRID, TILE * MOSAIC_GRID))
     for row in range(MOSAIC_GRID):

@@ -92,6 +92,9 @@ class Avif(Codec):
             Candidate(self.name, "lossy", "4:2:2"),
         ]
 
+    def keeps_chroma(self, quality: int, chroma: str | None) -> bool:
+        return chroma == "4:4:4" or quality >= FULL_CHROMA_QUALITY
+
     def encoder_variant(self, effort: str) -> str:
         return f"speed{SPEED_BY_EFFORT[effort]}" if effort in SPEED_BY_EFFORT else ""
 

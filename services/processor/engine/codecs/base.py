@@ -91,6 +91,11 @@ class Codec(Protocol):
         the only format the caller accepts."""
         ...
 
+    def keeps_chroma(self, quality: int, chroma: str | None) -> bool:
+        """Whether an encode at `quality` in layout `chroma` keeps colour at full resolution
+        (else its score cannot pass what chroma subsampling alone leaves)."""
+        return True
+
     def encoder_variant(self, effort: str) -> str:
         """Which encoder settings `effort` uses, for codecs whose encoder changes with it ("":
         one encoder at every effort); outputs of different variants need their own model."""

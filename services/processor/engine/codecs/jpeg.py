@@ -45,6 +45,9 @@ class Jpeg(Codec):
             data, copy=mozjpeg_lossless_optimization.COPY_MARKERS.ALL
         )
 
+    def keeps_chroma(self, quality: int, chroma: str | None) -> bool:
+        return quality >= FULL_CHROMA_QUALITY
+
     def candidates(
         self, graphic: bool, animated: bool, lossless: bool, alone: bool
     ) -> list[Candidate]:

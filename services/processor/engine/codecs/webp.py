@@ -32,6 +32,9 @@ class Webp(Codec):
             )
         return save(frames[0], "WEBP", extras, quality=quality, method=METHOD, **common)
 
+    def keeps_chroma(self, quality: int, chroma: str | None) -> bool:
+        return False  # lossy WebP is always 4:2:0
+
     def candidates(
         self, graphic: bool, animated: bool, lossless: bool, alone: bool
     ) -> list[Candidate]:

@@ -1,0 +1,1 @@
+"""Fit the engine's quality predictor (see __main__.py)."""

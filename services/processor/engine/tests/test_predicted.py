@@ -1,0 +1,127 @@
+"""The `balanced` and `fast` efforts: predicted settings, verified at full size, corrected once,
+and the exhaustive search when the prediction misses twice."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage
+from PIL import Image
+from structlog.testing import capture_logs
+
+from services.processor.engine import OptimizeOptions, optimize
+from services.processor.engine import predicted as predicted_module
+from services.processor.engine.codecs import Candidate, Extras
+from services.processor.engine.metric import ssimulacra2
+from services.processor.engine.predict import FEATURES, Model, models
+from services.processor.engine.search import Judge
+
+from .conftest import encode
+
+SHIPPED = Path(skimage.__file__).parent / "data"
+PHOTOS = ("chelsea.png", "coffee.png", "motorcycle_left.png", "retina.jpg", "grass.png")
+ACCEPT = ("jpeg", "webp", "avif")
+
+
+def _shipped(name: str, side: int = 320) -> Image.Image:
+    with Image.open(SHIPPED / name) as opened:
+        im = opened.convert("RGB")
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return im
+
+
+def _score(source: Image.Image, data: bytes) -> float:
+    with Image.open(io.BytesIO(data)) as out:
+        return ssimulacra2(np.asarray(source), np.asarray(out.convert("RGB")))
+
+
+def _fake(quality: float, slope_per_point: float = 0.0) -> Model:
+    """A model predicting `quality` whatever the image, with the given slope."""
+    n = len(FEATURES)
+    coef = np.zeros(2 * n + 2)
+    coef[0] = quality
+    coef[1 + n] = slope_per_point * 10.0
+    return Model(np.zeros(n), np.ones(n), coef, np.zeros(2 * n + 2), margin=0.0)
+
+
+def test_the_committed_models_cover_the_codecs_of_both_efforts() -> None:
+    expected = {
+        "jpeg",
+        "webp",
+        "avif@speed6",
+        "avif@speed9",
+        "avif-4:4:4@speed6",
+        "avif-4:4:4@speed9",
+    }
+    assert expected <= set(models())
+
+
+@pytest.mark.parametrize("effort", ["balanced", "fast"])
+@pytest.mark.parametrize("name", PHOTOS)
+def test_prediction_and_verification_never_deliver_below_target(name: str, effort: str) -> None:
+    im = _shipped(name)
+    for quality, target in (("auto", 80.0), ("high", 85.0)):
+        result = optimize(
+            encode(im, "PNG"), OptimizeOptions(accept=ACCEPT, quality=quality, effort=effort)
+        )
+        assert result.main.ssimulacra2 is not None and result.main.ssimulacra2 >= target
+        assert _score(im, result.main.data) >= target
+
+
+def test_a_good_prediction_is_one_encode(monkeypatch: pytest.MonkeyPatch) -> None:
+    im = _shipped("chelsea.png")
+    monkeypatch.setattr(predicted_module, "models", lambda: {"webp": _fake(95.0)})
+    found = predicted_module.predicted(
+        im, [Candidate("webp", "lossy")], 80.0, Extras(), "fast", Judge(im)
+    )
+    assert found is not None and found.encodes == 1 and found.scored.quality == 95
+    assert found.scored.score >= 80.0
+
+
+def test_a_low_prediction_gets_one_corrective_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    im = _shipped("chelsea.png")
+    monkeypatch.setattr(predicted_module, "models", lambda: {"webp": _fake(40.0, 6.0)})
+    found = predicted_module.predicted(
+        im, [Candidate("webp", "lossy")], 80.0, Extras(), "fast", Judge(im)
+    )
+    assert found is not None and found.encodes == 2
+    assert found.scored.quality is not None and found.scored.quality > 40
+    assert found.scored.score >= 80.0 and _score(im, found.scored.data) >= 80.0
+
+
+def test_a_prediction_missing_twice_falls_back_to_the_max_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    im = _shipped("coffee.png")
+    data = encode(im, "PNG")
+    options = OptimizeOptions(accept=("jpeg", "webp"), effort="fast")
+    monkeypatch.setattr(
+        predicted_module, "models", lambda: {"jpeg": _fake(20.0), "webp": _fake(20.0)}
+    )
+    with capture_logs() as logs:
+        missed = optimize(data, options)
+    assert any(entry["event"] == "prediction_missed" for entry in logs)
+    exhaustive = optimize(data, OptimizeOptions(accept=("jpeg", "webp"), effort="max"))
+    assert missed.main.data == exhaustive.main.data
+    assert missed.main.ssimulacra2 is not None and missed.main.ssimulacra2 >= 80.0
+
+
+def test_fast_encodes_one_format_and_balanced_at_most_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    im = _shipped("retina.jpg")
+    seen: list[str] = []
+    real = predicted_module.encode
+
+    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        seen.append(fmt)
+        return real(frames, fmt, q, extras)
+
+    monkeypatch.setattr(predicted_module, "encode", counting)
+    cands = [Candidate(f, "lossy") for f in ("jpeg", "webp", "avif")]
+    for effort, most in (("fast", 1), ("balanced", 2)):
+        seen.clear()
+        found = predicted_module.predicted(im, cands, 80.0, Extras(), effort, Judge(im))
+        assert found is not None
+        assert 1 <= len(set(seen)) <= most
