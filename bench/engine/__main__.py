@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,11 @@ from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.resize import apply_plan
 from services.processor.engine.search import Judge
 
-from .baselines import ALPHA_CAPABLE, BASELINES, BaselineResult, search
+from .baselines import ALPHA_CAPABLE, BASELINES, BaselineResult, search, vips_avif
 from .corpus import OUT, REPO, BenchImage, images
 
 ACCEPT = ("jpeg", "png", "webp", "avif")
+EFFORTS = ("fast", "balanced", "max")
 SPEED_IMAGE = "photo/dog_12mp_exif_orient6_xmp.jpg"
 RESULTS = REPO / "bench" / "RESULTS-engine.md"
 SPEED_ROUNDS = 5
@@ -45,6 +47,9 @@ class Row:
     image: BenchImage
     ours: dict[str, Any]
     baselines: list[BaselineResult] = field(default_factory=list)
+    # One libvips AVIF encode at effort 1 (libaom speed 8) of the same pixels, ms per MP.
+    vips_effort1_ms_per_mp: float | None = None
+    reference_score: float | None = None  # the reference package's score of our output
 
 
 def probe(path: Path, out: Path, options: dict[str, Any]) -> dict[str, Any]:
@@ -64,24 +69,70 @@ def same_pixels(path: Path, max_side: int) -> Image.Image:
     return apply_plan(decoded.frames[:1], p)[0]
 
 
-def compression(images_: list[BenchImage], max_side: int) -> list[Row]:
-    rows = []
+def compression(
+    images_: list[BenchImage], max_side: int, efforts: tuple[str, ...]
+) -> dict[str, list[Row]]:
+    """Each image at each effort, and the baselines searched to each effort's score."""
+    rows: dict[str, list[Row]] = {effort: [] for effort in efforts}
     for image in images_:
-        out = OUT / "engine" / (image.name.replace("/", "__") + ".out")
-        options = {"width": max_side, "height": max_side, "accept": list(ACCEPT)}
-        ours = probe(image.path, out, options)
-        row = Row(image, ours)
-        if "error" not in ours and ours.get("frames") == 1:
-            frame = same_pixels(image.path, max_side)
-            judge = Judge(frame)
-            target = 80.0 if ours["no_gain"] else float(ours["score"])
-            for name in BASELINES:
-                if frame.mode == "RGBA" and name not in ALPHA_CAPABLE:
-                    continue
-                row.baselines.append(search(name, frame, judge, target))
-        rows.append(row)
-        print(_row_line(row), flush=True)
+        frame: Image.Image | None = None
+        judge: Judge | None = None
+        searched: dict[tuple[str, float], BaselineResult] = {}
+        vips_ms: float | None = None
+        for effort in efforts:
+            out = OUT / "engine" / f"{image.name.replace('/', '__')}.{effort}.out"
+            options = {"width": max_side, "height": max_side, "accept": list(ACCEPT)}
+            ours = probe(image.path, out, {**options, "effort": effort})
+            row = Row(image, ours)
+            if "error" not in ours and ours.get("frames") == 1:
+                frame = frame or same_pixels(image.path, max_side)
+                judge = judge or Judge(frame)
+                target = 80.0 if ours["no_gain"] else float(ours["score"])
+                for name in BASELINES:
+                    if frame.mode == "RGBA" and name not in ALPHA_CAPABLE:
+                        continue
+                    if (name, target) not in searched:
+                        searched[name, target] = search(name, frame, judge, target)
+                    row.baselines.append(searched[name, target])
+                if vips_ms is None:
+                    vips_ms = vips_effort1_ms_per_mp(frame, row.baselines)
+                row.vips_effort1_ms_per_mp = vips_ms
+                if not ours["no_gain"]:
+                    row.reference_score = reference_score(frame, out.read_bytes())
+            rows[effort].append(row)
+            print(f"{effort}: {_row_line(row)}", flush=True)
     return rows
+
+
+def vips_effort1_ms_per_mp(frame: Image.Image, baselines: list[BaselineResult]) -> float:
+    """One libvips AVIF encode at effort 1 (imgproxy's default speed) of these pixels, at the
+    quality the vips-avif baseline needed (60 when it has none): the best of two, ms per MP."""
+    quality = next((b.quality for b in baselines if b.name == "vips-avif" and b.quality), 60)
+    return min(timed_ms(lambda: vips_avif(frame, quality, effort=1)) for _ in range(2)) / (
+        frame.width * frame.height / 1e6
+    )
+
+
+def reference_score(frame: Image.Image, data: bytes) -> float:
+    """The reference SSIMULACRA2 package's score of an output against the same pixels (flattened
+    onto white where transparent, as both are shown on a page)."""
+    import ssimulacra2 as reference
+
+    files = []
+    with Image.open(io.BytesIO(data)) as out:
+        for im in (frame, out.convert(frame.mode)):
+            buf = io.BytesIO()
+            flat = im if im.mode != "RGBA" else _on_white(im)
+            flat.convert("RGB").save(buf, "PNG")
+            buf.seek(0)
+            files.append(buf)
+    return float(reference.compute_ssimulacra2(*files))
+
+
+def _on_white(im: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", im.size, (255, 255, 255))
+    canvas.paste(im, mask=im.getchannel("A"))
+    return canvas
 
 
 def _row_line(row: Row) -> str:
@@ -97,7 +148,7 @@ def _row_line(row: Row) -> str:
     return " | ".join(parts)
 
 
-def _ms(fn: Callable[[], object]) -> float:
+def timed_ms(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return (time.perf_counter() - started) * 1000
@@ -109,12 +160,13 @@ def _min_ms(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, floa
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            times[name].append(_ms(fn))
+            times[name].append(timed_ms(fn))
     return {name: min(t) for name, t in times.items()}
 
 
 def speed(images_: list[BenchImage]) -> dict[str, float]:
-    """12 MP JPEG to a 2048 px WebP: fixed quality vs libvips, and quality=auto vs fixed."""
+    """12 MP JPEG to a 2048 px WebP: fixed quality vs libvips, and quality=auto vs fixed; the
+    same JPEG to 2048 px with the API's defaults at each effort."""
     source = next(i for i in images_ if i.name == SPEED_IMAGE).path
     data = source.read_bytes()
 
@@ -131,25 +183,39 @@ def speed(images_: list[BenchImage]) -> dict[str, float]:
             "vips_fixed_ms": vips_fixed,
             "ours_fixed_ms": lambda: optimize(data, fixed),
             "ours_auto_ms": lambda: optimize(data, auto),
+            **{
+                f"defaults_{effort}_ms": partial(optimize, data, defaults(effort))
+                for effort in EFFORTS
+            },
         },
         rounds=SPEED_ROUNDS,
     )
 
 
+def defaults(effort: str) -> OptimizeOptions:
+    """What the API sends for a 2048 px request with nothing else asked (accept: jpeg, png,
+    webp)."""
+    return OptimizeOptions(width=2048, height=2048, effort=effort)
+
+
 def memory(images_: list[BenchImage]) -> dict[str, float]:
-    """Peak RSS of a fresh process optimising a 36 MP JPEG to 2048 px (quality=auto)."""
+    """Peak RSS of a fresh process optimising a 36 MP JPEG to 2048 px, and the 12 MP JPEG kept
+    at full size, with the API's defaults."""
     source = next(i for i in images_ if i.name == SPEED_IMAGE).path
     big = OUT / "engine" / "upscaled_36mp.jpg"
     if not big.exists():
         vi = pyvips.Image.new_from_file(str(source)).resize(6930 / 4032, kernel="linear")
         vi.jpegsave(str(big), Q=90)
     report = probe(big, OUT / "engine" / "upscaled_36mp.out", {"width": 2048, "height": 2048})
+    full = probe(source, OUT / "engine" / "full_size_12mp.out", {})
     with Image.open(big) as im:
         mp = im.width * im.height / 1e6
     return {
         "megapixels": mp,
         "peak_rss_mb": float(report.get("peak_rss_mb", -1)),
         "ms": float(report.get("ms", -1)),
+        "full_size_peak_rss_mb": float(full.get("peak_rss_mb", -1)),
+        "full_size_ms": float(full.get("ms", -1)),
     }
 
 
@@ -197,7 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="8 images instead of all")
     parser.add_argument("--max-side", type=int, default=1600, help="fit inside N x N px")
     parser.add_argument("--write-results", action="store_true", help="update RESULTS-engine.md")
+    parser.add_argument(
+        "--efforts", default=",".join(EFFORTS), help="comma list of efforts to run (default: all)"
+    )
     args = parser.parse_args(argv)
+    efforts = tuple(e for e in EFFORTS if e in args.efforts.split(","))
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     # Repeated timing runs must decode each time, for libvips as for us.
     pyvips.cache_set_max(0)
@@ -206,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = images(quick=args.quick)
     started = time.perf_counter()
     load = {"load_start": os.getloadavg()[0]}
-    rows = compression(selected, args.max_side)
+    rows = compression(selected, args.max_side, efforts)
     perf = speed(all_images)
     print(json.dumps(perf), flush=True)
     mem = memory(all_images)

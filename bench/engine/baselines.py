@@ -52,9 +52,14 @@ def vips_webp(im: Image.Image, q: int) -> bytes:
     return _vips(im).webpsave_buffer(Q=q, effort=4, keep=pyvips.enums.ForeignKeep.NONE)
 
 
-def vips_avif(im: Image.Image, q: int) -> bytes:
+def vips_avif(im: Image.Image, q: int, effort: int = 0) -> bytes:
+    """libvips' AVIF; its effort 0-9 is libaom speed 9-effort."""
     return _vips(im).heifsave_buffer(
-        Q=q, effort=0, compression="av1", subsample_mode="auto", keep=pyvips.enums.ForeignKeep.NONE
+        Q=q,
+        effort=effort,
+        compression="av1",
+        subsample_mode="auto",
+        keep=pyvips.enums.ForeignKeep.NONE,
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
+# Beside the checkout (as CI lays it out), or where PICOPT_CORPUS says (e.g. from a worktree).
+CORPUS = Path(os.environ.get("PICOPT_CORPUS", REPO.parent / "shared" / "corpus"))
 OUT = REPO / "bench" / "out"
 # Photos bundled with the packages (not already in the shared corpus).
 PACKAGE_PHOTOS = {
