@@ -1,17 +1,23 @@
-"""Jobs per minute for one processor worker: the figure operators size autoscaling with.
+"""The whole stack measured from outside, like a user: latency, burst throughput, CPU per job.
 
-Run: `.venv/bin/python -m bench.throughput [--jobs N] [--memory-jobs N] [--memory-only]`.
-Starts the real stack (fresh PostgreSQL database, private RabbitMQ vhost) with ONE worker,
-submits N copies of a typical 12 MP camera JPEG asking for 2048 px wide output (format chosen by the
-engine, no AI metadata), and measures the time from the first submission to the
-last completion. Baseline in the same run: the engine alone on the same image with
-the same options, one job after another in this process's children
-(`optimize_isolated`, as the worker calls it) — the difference is what the service
-path costs (storage, encryption, events, database).
+Run: `.venv/bin/python -m bench.throughput [--burst 24] [--latency-jobs 5] [--large-jobs 2]`.
+Starts the real stack (fresh PostgreSQL database, private RabbitMQ vhost, free ports) with two
+processor workers, signs up, confirms through the mailed token, creates an API key, then:
 
-Then the memory figure: the one-machine stack as `make up` runs it (every service, TWO
-workers) serving a burst of 1 MP photos with the default options (AI metadata on), its process
-trees sampled from /proc; the peak total against the 1 GB target, and each process's own peak.
+1. single-job latency: one 1 MP camera JPEG with no options at all, submitted and polled to
+   `done`, five times one after another (median);
+2. a burst of 24 such jobs submitted at once, each polled to `done`: jobs per second from the
+   first submission to the last completion, and the CPU seconds every service used per job
+   (the processor workers including their engine children, vision, gateway, ...), read from
+   /proc before and after;
+3. 12 MP camera photos to 2048 px at each effort, one job after another (seconds per job).
+
+During the burst the memory of every process tree is sampled from /proc (memory.py): the peak
+total against the 1 GB target, and each process's own peak. `--memory-only` runs just the burst.
+
+Baseline in the same run: the engine alone on the same 1 MP JPEGs with the API defaults, one
+after another in child processes as the worker runs it (`optimize_isolated`): what the stack
+adds on top of the engine.
 """
 
 from __future__ import annotations
@@ -22,104 +28,133 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import requests
 from PIL import Image
-from prometheus_client.parser import text_string_to_metric_families
 
-from bench.throughput.memory import MemorySampler, Peaks
-from picopt.devstack import free_port
-from picopt.samples import skimage_photo
+from bench.engine.corpus import CORPUS
+from bench.throughput.memory import MemorySampler, Peaks, descendants
+from picopt.client import Client
+from picopt.formats import EFFORTS
 from services.processor.engine import Limits, OptimizeOptions, optimize_isolated
 from tests.integration.conftest import new_user
 from tests.integration.harness import running_stack
 from tests.integration.images import large_photo
 
-OPTIONS = {"width": 2048, "metadata": False}
+CAMERA_PHOTOS = (
+    "dog_12mp_exif_orient6_xmp.jpg",
+    "harbour_nokia_9mp_gps.jpg",
+    "wisteria_iphone6_8mp_gps.jpg",
+    "chandelier_lowlight_canon_orient6_gps.jpg",
+    "flower_3mp_progressive.jpg",
+    "landscape_waterfall_2mp_orient5.jpg",
+)
+ONE_MP = 1_000_000
+POLL_S = 0.05
+TICKS = os.sysconf("SC_CLK_TCK")
 MEMORY_TARGET_MB = 1024
 
 
-def engine_only(data: bytes, runs: int) -> list[float]:
+def one_megapixel_jpegs() -> list[bytes]:
+    """Camera photos of the corpus brought to about 1 MP, saved as a camera would (q90, EXIF
+    kept)."""
+    photos = []
+    for name in CAMERA_PHOTOS:
+        path = CORPUS / "photo" / name
+        if not path.exists():
+            continue
+        with Image.open(path) as im:
+            scale = (ONE_MP / (im.width * im.height)) ** 0.5
+            small = im.convert("RGB").resize((round(im.width * scale), round(im.height * scale)))
+            buf = io.BytesIO()
+            small.save(buf, "JPEG", quality=90, exif=im.getexif())
+            photos.append(buf.getvalue())
+    if not photos:
+        raise SystemExit(f"no camera photos under {CORPUS} (set PICOPT_CORPUS)")
+    return photos
+
+
+def engine_only(photos: list[bytes], runs: int) -> list[float]:
     seconds = []
-    for _ in range(runs):
+    for i in range(runs):
         started = time.perf_counter()
-        optimize_isolated(data, OptimizeOptions(width=2048), Limits())
+        optimize_isolated(photos[i % len(photos)], OptimizeOptions(), Limits())
         seconds.append(time.perf_counter() - started)
     return seconds
 
 
-def through_the_stack(data: bytes, jobs: int) -> tuple[float, float, str]:
-    """(wall seconds for all jobs, mean worker processing seconds, a metrics excerpt)."""
-    metrics_port = str(free_port())
-    with (
-        tempfile.TemporaryDirectory(prefix="picopt-bench-") as tmp,
-        running_stack(
-            Path(tmp), {"WORKER_METRICS_PORT": metrics_port, "LOG_LEVEL": "warning"}, workers=1
-        ) as stack,
-    ):
-        client = new_user(stack)
+def wait_done(client: Client, job_id: str, timeout: float = 600.0) -> dict[str, object]:
+    done = client.wait(job_id, timeout=timeout, interval=POLL_S)
+    if done["status"] != "done":
+        raise SystemExit(f"job {job_id} ended {done['status']}: {done.get('error')}")
+    return done
+
+
+def latency(client: Client, photos: list[bytes], jobs: int) -> list[float]:
+    """Submission to `done` for one job at a time, no options."""
+    seconds = []
+    for i in range(jobs):
         started = time.perf_counter()
-        ids = [client.submit(data, filename="photo.jpg", **OPTIONS)["id"] for _ in range(jobs)]
-        done = [client.wait(job_id, timeout=600) for job_id in ids]
-        wall = time.perf_counter() - started
-        failed = [d for d in done if d["status"] != "done"]
-        if failed:
-            raise SystemExit(f"{len(failed)} jobs failed: {failed[0]['error']}")
-        text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
-    total = sum(s.value for s in samples if s.name == "picopt_job_processing_seconds_sum")
-    count = sum(s.value for s in samples if s.name == "picopt_job_processing_seconds_count")
-    excerpt = "\n".join(
-        line
-        for line in text.splitlines()
-        if line.startswith(
-            (
-                "picopt_job_processing_seconds_sum",
-                "picopt_job_processing_seconds_count",
-                "picopt_image_bytes_total",
-                "picopt_job_transitions_total",
-            )
-        )
-    )
-    return wall, total / max(count, 1), excerpt
+        job = client.submit(photos[i % len(photos)], filename="photo.jpg")
+        wait_done(client, str(job["id"]))
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
-def one_megapixel_photo() -> bytes:
-    """A real photo (scikit-image's astronaut) at 1152 x 864, as a camera-ish JPEG."""
-    image = Image.open(skimage_photo("astronaut.png")).convert("RGB").resize((1152, 864))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
+def burst(client: Client, photos: list[bytes], jobs: int) -> float:
+    """Seconds from the first submission to the last job done, all submitted at once."""
+    started = time.perf_counter()
+    ids = [
+        str(client.submit(photos[i % len(photos)], filename="photo.jpg")["id"]) for i in range(jobs)
+    ]
+    for job_id in ids:
+        wait_done(client, job_id)
+    return time.perf_counter() - started
 
 
-def memory_burst(data: bytes, jobs: int, workers: int = 2) -> tuple[Peaks, Peaks, float]:
-    """(memory when idle after start-up, peaks during the burst, wall seconds of the burst)."""
-    # As `make up` runs it: two gunicorn workers in the gateway (the harness' default is one).
-    env = {
-        "LOG_LEVEL": "warning",
-        "BILLING_TRIAL_CREDITS": str(4 * jobs),
-        "GATEWAY_WORKERS": "2",
-    }
-    with (
-        tempfile.TemporaryDirectory(prefix="picopt-bench-") as tmp,
-        running_stack(Path(tmp), env, workers=workers) as stack,
-    ):
-        roots = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
-        client = new_user(stack)
-        idle = MemorySampler(roots)
-        idle.sample()
-        sampler = MemorySampler(roots)
-        sampler.start()
-        started = time.perf_counter()
-        ids = [client.submit(data, filename=f"photo-{i}.jpg")["id"] for i in range(jobs)]
-        done = [client.wait(job_id, timeout=600) for job_id in ids]
-        wall = time.perf_counter() - started
-        peaks = sampler.stop()
-    failed = [d for d in done if d["status"] != "done"]
-    if failed:
-        raise SystemExit(f"{len(failed)} jobs failed: {failed[0]['error']}")
-    return idle.peaks, peaks, wall
+def large_by_effort(client: Client, data: bytes, jobs: int) -> dict[str, list[float]]:
+    """12 MP camera JPEG to 2048 px, one job after another, per effort."""
+    out: dict[str, list[float]] = {}
+    for effort in EFFORTS:
+        out[effort] = []
+        for _ in range(jobs):
+            started = time.perf_counter()
+            job = client.submit(data, filename="photo.jpg", width=2048, effort=effort)
+            wait_done(client, str(job["id"]))
+            out[effort].append(time.perf_counter() - started)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU of one process and of the children it has reaped (the engine's job processes)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / TICKS  # utime, stime, cutime, cstime
+
+
+def cpu_by_service(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of every service's process trees ("worker.1/child" is the worker's)."""
+    by: dict[str, float] = {}
+    for pid, label in descendants(roots).items():
+        service = label.split("/")[0].split(".")[0]
+        by[service] = by.get(service, 0.0) + cpu_seconds(pid)
+    return by
+
+
+def _measured(
+    fn: Callable[[], float], roots: dict[str, int]
+) -> tuple[float, dict[str, float], Peaks]:
+    """Wall seconds of `fn`, CPU seconds per service meanwhile, and the memory peaks."""
+    before = cpu_by_service(roots)
+    sampler = MemorySampler(roots)
+    sampler.start()
+    seconds = fn()
+    peaks = sampler.stop()
+    after = cpu_by_service(roots)
+    return seconds, {k: after[k] - before.get(k, 0.0) for k in after}, peaks
 
 
 def print_memory(idle: Peaks, peaks: Peaks, jobs: int, wall: float) -> None:
@@ -145,30 +180,62 @@ def print_memory(idle: Peaks, peaks: Peaks, jobs: int, wall: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.throughput")
-    parser.add_argument("--jobs", type=int, default=8)
-    parser.add_argument("--engine-runs", type=int, default=3)
-    parser.add_argument("--memory-jobs", type=int, default=12, help="0 skips the memory burst")
-    parser.add_argument("--memory-only", action="store_true", help="skip the throughput runs")
+    parser.add_argument("--burst", type=int, default=24)
+    parser.add_argument("--latency-jobs", type=int, default=5)
+    parser.add_argument("--large-jobs", type=int, default=2)
+    parser.add_argument("--memory-only", action="store_true", help="just the burst and memory")
     args = parser.parse_args()
-    if args.memory_jobs:
-        idle, peaks, wall = memory_burst(one_megapixel_photo(), args.memory_jobs)
-        print_memory(idle, peaks, args.memory_jobs, wall)
-    if args.memory_only:
-        return
-    data = large_photo()
-    print(f"input: 12 MP JPEG, {len(data) / 1e6:.1f} MB -> 2048 px wide; cores: {os.cpu_count()}")
-    engine = engine_only(data, args.engine_runs)
-    wall, processing, excerpt = through_the_stack(data, args.jobs)
-    engine_median = statistics.median(engine)
-    rows = [
-        ("engine only (baseline)", args.engine_runs, engine_median, 60 / engine_median),
-        ("stack, 1 worker", args.jobs, wall / args.jobs, 60 * args.jobs / wall),
-    ]
-    print("\n| run | jobs | s/job | jobs/min |\n|---|---:|---:|---:|")
-    for name, n, per, rate in rows:
-        print(f"| {name} | {n} | {per:.2f} | {rate:.1f} |")
-    print(f"\nmean processing per job inside the worker (fetch, engine, store): {processing:.2f} s")
-    print(f"\nworker metrics after the run:\n{excerpt}")
+    photos = one_megapixel_jpegs()
+    load_start = os.getloadavg()[0]
+    engine = [] if args.memory_only else engine_only(photos, args.latency_jobs)
+    # Every job costs credits (2 with AI metadata): enough for all of them. Two gunicorn
+    # workers in the gateway, as `make up` runs it (the harness' default is one).
+    env = {"LOG_LEVEL": "warning", "BILLING_TRIAL_CREDITS": "1000", "GATEWAY_WORKERS": "2"}
+    with (
+        tempfile.TemporaryDirectory(prefix="picopt-bench-") as tmp,
+        running_stack(Path(tmp), env, workers=2) as stack,
+    ):
+        roots = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
+        client = new_user(stack)
+        idle = MemorySampler(roots)
+        idle.sample()
+        # The first job pays for imports and connections: a warm-up, not counted.
+        single = [] if args.memory_only else latency(client, photos, args.latency_jobs + 1)[1:]
+        wall, cpu, peaks = _measured(lambda: burst(client, photos, args.burst), roots)
+        if args.memory_only:
+            print_memory(idle.peaks, peaks, args.burst, wall)
+            return
+        twelve = CORPUS / "photo" / CAMERA_PHOTOS[0]
+        data = twelve.read_bytes() if twelve.exists() else large_photo()
+        large = large_by_effort(client, data, args.large_jobs)
+    load_end = os.getloadavg()[0]
+    rate = args.burst / wall
+    mean_kb = sum(map(len, photos)) / len(photos) / 1e3
+    print(
+        f"\n1 MP camera JPEGs ({len(photos)} photos, {mean_kb:.0f} kB on average), no options "
+        "(effort balanced, jpeg/png/webp); 2 workers, "
+        f"{os.cpu_count()} cores; load {load_start:.1f} at the start, {load_end:.1f} at the end.\n"
+    )
+    print("| measure | value | target |\n|---|---:|---|")
+    print(
+        f"| engine alone, per job (median of {len(engine)}) | {statistics.median(engine):.2f} s | |"
+    )
+    print(
+        f"| single-job latency, submit → done (median of {len(single)}) | "
+        f"{statistics.median(single):.2f} s | ≤ 1.5 s |"
+    )
+    print(f"| burst of {args.burst}: throughput | {rate:.2f} jobs/s ({wall:.1f} s) | ≥ 2 jobs/s |")
+    for effort, seconds in large.items():
+        print(
+            f"| 12 MP JPEG → 2048 px, `{effort}`, submit → done (median of {len(seconds)}) | "
+            f"{statistics.median(seconds):.2f} s | |"
+        )
+    print_memory(idle.peaks, peaks, args.burst, wall)
+    total = sum(cpu.values())
+    print(f"\nCPU seconds per job during the burst (all services: {total / args.burst:.2f} s):\n")
+    print("| service | CPU s per job | share |\n|---|---:|---:|")
+    for service, used in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        print(f"| {service} | {used / args.burst:.3f} | {used / max(total, 1e-9):.0%} |")
 
 
 if __name__ == "__main__":
