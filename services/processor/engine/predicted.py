@@ -31,6 +31,9 @@ SECOND_FORMAT_WITHIN = 1.15
 # A corrective step aims this far above the target, so that it lands above it (scores are not
 # strictly monotone in the encoder quality: neighbouring AVIF qualities differ by ~0.5).
 CORRECTION_AIM = 1.0
+# The step is this much larger than the model's slope asks: a second miss costs the whole
+# search, a step too far a few percent of bytes (scores flatten where a codec tops out).
+CORRECTION_GAIN = 1.5
 # A layout that subsamples chroma is not tried when what subsampling alone leaves of the image
 # (predict.chroma_ceiling) is not this far above the target.
 CEILING_MARGIN = 0.5
@@ -125,7 +128,11 @@ def _verified(
         keep = lower if lower.score >= target and len(lower.data) < len(first.data) else first
         return keep, 2
     up = _other_setting(
-        plugin, q, q + math.ceil((target - first.score + CORRECTION_AIM) * slope), lo, hi
+        plugin,
+        q,
+        q + math.ceil((target - first.score + CORRECTION_AIM) * slope * CORRECTION_GAIN),
+        lo,
+        hi,
     )
     if up is None:
         return None, 1
