@@ -120,20 +120,15 @@ def _verified(
         if effort != "balanced" or first.score - target < STEP_DOWN_OVERSHOOT:
             return first, 1
         down = _other_setting(
-            plugin, q, q - math.floor((first.score - target - CORRECTION_AIM) * slope), lo, hi
+            plugin, q, q - math.floor((first.score - target - CORRECTION_AIM) * slope), lo, hi, -1
         )
         if down is None:
             return first, 1
         lower = at(down)
         keep = lower if lower.score >= target and len(lower.data) < len(first.data) else first
         return keep, 2
-    up = _other_setting(
-        plugin,
-        q,
-        q + math.ceil((target - first.score + CORRECTION_AIM) * slope * CORRECTION_GAIN),
-        lo,
-        hi,
-    )
+    deficit = (target - first.score + CORRECTION_AIM) * slope * CORRECTION_GAIN
+    up = _other_setting(plugin, q, q + math.ceil(deficit), lo, hi, 1)
     if up is None:
         return None, 1
     second = at(up)
@@ -144,10 +139,10 @@ def _clamp(q: int, lo: int, hi: int) -> int:
     return min(hi, max(lo, q))
 
 
-def _other_setting(plugin: Codec, q: int, wanted: int, lo: int, hi: int) -> int | None:
-    """`wanted` within the codec's range, moved on until it gives another file than `q`."""
-    step = 1 if wanted > q else -1
-    wanted = _clamp(wanted, lo, hi)
+def _other_setting(plugin: Codec, q: int, wanted: int, lo: int, hi: int, step: int) -> int | None:
+    """`wanted` within the codec's range, moved on in the direction of `step` (+1 or -1) until
+    it gives another file than `q`; None when the range ends first."""
+    wanted = _clamp(max(wanted, q + 1) if step > 0 else min(wanted, q - 1), lo, hi)
     while lo <= wanted <= hi and plugin.setting_key(wanted) == plugin.setting_key(q):
         wanted += step
     return wanted if lo <= wanted <= hi else None

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import skimage
 from PIL import Image
-from structlog.testing import capture_logs
 
 from services.processor.engine import OptimizeOptions, optimize
 from services.processor.engine import predicted as predicted_module
@@ -95,15 +94,23 @@ def test_a_low_prediction_gets_one_corrective_step(monkeypatch: pytest.MonkeyPat
 def test_a_prediction_missing_twice_falls_back_to_the_max_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    im = _shipped("coffee.png")
+    im = _shipped("chelsea.png")
     data = encode(im, "PNG")
     options = OptimizeOptions(accept=("jpeg", "webp"), effort="fast")
+    encodes: list[str] = []
+    real = predicted_module.encode
+
+    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        encodes.append(fmt)
+        return real(frames, fmt, q, extras)
+
+    monkeypatch.setattr(predicted_module, "encode", counting)
     monkeypatch.setattr(
         predicted_module, "models", lambda: {"jpeg": _fake(20.0), "webp": _fake(20.0)}
     )
-    with capture_logs() as logs:
-        missed = optimize(data, options)
-    assert any(entry["event"] == "prediction_missed" for entry in logs)
+    monkeypatch.setattr(predicted_module, "CORRECTION_GAIN", 0.0)  # the step: one setting up
+    missed = optimize(data, options)
+    assert len(encodes) == 2  # the predicted encode and its correction, both below target
     exhaustive = optimize(data, OptimizeOptions(accept=("jpeg", "webp"), effort="max"))
     assert missed.main.data == exhaustive.main.data
     assert missed.main.ssimulacra2 is not None and missed.main.ssimulacra2 >= 80.0
