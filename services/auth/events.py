@@ -14,7 +14,7 @@ def subscriptions(service: AuthService, outbox: Outbox) -> list[Subscription]:
         cutoff = from_timestamp(ctx.payload.older_than)
         if cutoff is None:
             return
-        counts = service.purge_logs(ctx.session, cutoff)
+        counts = service.call_log.purge_logs(ctx.session, cutoff)
         outbox.add(
             ctx.session,
             "logs.purged",

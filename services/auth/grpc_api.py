@@ -7,9 +7,11 @@ from typing import Any
 from picopt.auth.v1 import auth_pb2, auth_pb2_grpc
 from picopt.kernel.db import utcnow
 from picopt.kernel.protos import from_timestamp, to_timestamp
+from services.auth.call_log import ApiCall
 from services.auth.models import ApiCallRecord, ApiKey, OAuthIdentity, User
 from services.auth.oauth import OAuthSignIn
-from services.auth.service import ApiCall, AuthService, LoginThrottled
+from services.auth.service import AuthService
+from services.auth.throttle import LoginThrottled
 
 
 def user_message(user: User) -> auth_pb2.User:
@@ -67,33 +69,33 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self.oauth = oauth
 
     def SignUp(self, request: auth_pb2.SignUpRequest, context: Any) -> auth_pb2.SignUpResponse:
-        self.service.sign_up(request.name, request.email, request.password)
+        self.service.accounts.sign_up(request.name, request.email, request.password)
         return auth_pb2.SignUpResponse()
 
     def ConfirmEmail(
         self, request: auth_pb2.ConfirmEmailRequest, context: Any
     ) -> auth_pb2.ConfirmEmailResponse:
         return auth_pb2.ConfirmEmailResponse(
-            user=user_message(self.service.confirm_email(request.token))
+            user=user_message(self.service.accounts.confirm_email(request.token))
         )
 
     def RequestPasswordReset(
         self, request: auth_pb2.RequestPasswordResetRequest, context: Any
     ) -> auth_pb2.RequestPasswordResetResponse:
-        self.service.request_password_reset(request.email)
+        self.service.accounts.request_password_reset(request.email)
         return auth_pb2.RequestPasswordResetResponse()
 
     def ResetPassword(
         self, request: auth_pb2.ResetPasswordRequest, context: Any
     ) -> auth_pb2.ResetPasswordResponse:
-        keys = self.service.reset_password(
+        keys = self.service.accounts.reset_password(
             request.token, request.new_password, request.revoke_api_keys
         )
         return auth_pb2.ResetPasswordResponse(api_keys_revoked=keys)
 
     def LogIn(self, request: auth_pb2.LogInRequest, context: Any) -> auth_pb2.LogInResponse:
         try:
-            signed = self.service.log_in(
+            signed = self.service.sessions.log_in(
                 request.email,
                 request.password,
                 request.client_address,
@@ -108,20 +110,24 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )
 
     def LogOut(self, request: auth_pb2.LogOutRequest, context: Any) -> auth_pb2.LogOutResponse:
-        self.service.log_out(request.session_token)
+        self.service.sessions.log_out(request.session_token)
         return auth_pb2.LogOutResponse()
 
     def LogOutEverywhere(
         self, request: auth_pb2.LogOutEverywhereRequest, context: Any
     ) -> auth_pb2.LogOutEverywhereResponse:
-        ended, keys = self.service.log_out_everywhere(request.user_id, request.revoke_api_keys)
+        ended, keys = self.service.sessions.log_out_everywhere(
+            request.user_id, request.revoke_api_keys
+        )
         return auth_pb2.LogOutEverywhereResponse(sessions_ended=ended, api_keys_revoked=keys)
 
     def VerifyPassword(
         self, request: auth_pb2.VerifyPasswordRequest, context: Any
     ) -> auth_pb2.VerifyPasswordResponse:
         try:
-            self.service.verify_password(request.user_id, request.password, request.client_address)
+            self.service.accounts.verify_password(
+                request.user_id, request.password, request.client_address
+            )
         except LoginThrottled as throttled:
             return auth_pb2.VerifyPasswordResponse(retry_after_s=throttled.retry_after_s)
         return auth_pb2.VerifyPasswordResponse()
@@ -130,40 +136,42 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.AuthenticateSessionRequest, context: Any
     ) -> auth_pb2.AuthenticateSessionResponse:
         return auth_pb2.AuthenticateSessionResponse(
-            user_id=self.service.authenticate_session(request.session_token)
+            user_id=self.service.sessions.authenticate_session(request.session_token)
         )
 
     def AuthenticateApiKey(
         self, request: auth_pb2.AuthenticateApiKeyRequest, context: Any
     ) -> auth_pb2.AuthenticateApiKeyResponse:
-        user_id, key_id = self.service.authenticate_api_key(request.api_key)
+        user_id, key_id = self.service.api_keys.authenticate_api_key(request.api_key)
         return auth_pb2.AuthenticateApiKeyResponse(user_id=user_id, key_id=key_id)
 
     def CreateApiKey(
         self, request: auth_pb2.CreateApiKeyRequest, context: Any
     ) -> auth_pb2.CreateApiKeyResponse:
-        key, secret = self.service.create_api_key(request.user_id, request.name)
+        key, secret = self.service.api_keys.create_api_key(request.user_id, request.name)
         return auth_pb2.CreateApiKeyResponse(key=key_message(key), secret=secret)
 
     def ListApiKeys(
         self, request: auth_pb2.ListApiKeysRequest, context: Any
     ) -> auth_pb2.ListApiKeysResponse:
-        keys = self.service.list_api_keys(request.user_id)
+        keys = self.service.api_keys.list_api_keys(request.user_id)
         return auth_pb2.ListApiKeysResponse(keys=[key_message(k) for k in keys])
 
     def RevokeApiKey(
         self, request: auth_pb2.RevokeApiKeyRequest, context: Any
     ) -> auth_pb2.RevokeApiKeyResponse:
-        self.service.revoke_api_key(request.user_id, request.key_id)
+        self.service.api_keys.revoke_api_key(request.user_id, request.key_id)
         return auth_pb2.RevokeApiKeyResponse()
 
     def GetUser(self, request: auth_pb2.GetUserRequest, context: Any) -> auth_pb2.GetUserResponse:
-        return auth_pb2.GetUserResponse(user=user_message(self.service.get_user(request.user_id)))
+        return auth_pb2.GetUserResponse(
+            user=user_message(self.service.accounts.get_user(request.user_id))
+        )
 
     def UpdateAccount(
         self, request: auth_pb2.UpdateAccountRequest, context: Any
     ) -> auth_pb2.UpdateAccountResponse:
-        user = self.service.update_account(
+        user = self.service.accounts.update_account(
             request.user_id,
             name=request.name if request.HasField("name") else None,
             email=request.email if request.HasField("email") else None,
@@ -178,7 +186,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def ChangePassword(
         self, request: auth_pb2.ChangePasswordRequest, context: Any
     ) -> auth_pb2.ChangePasswordResponse:
-        token, expires = self.service.change_password(
+        token, expires = self.service.accounts.change_password(
             request.user_id, request.current_password, request.new_password
         )
         return auth_pb2.ChangePasswordResponse(
@@ -198,7 +206,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             request.provider, request.code, request.state, request.previous_session_token
         )
         if request.previous_session_token:  # rotation: only once the new session exists
-            self.service.log_out(request.previous_session_token)
+            self.service.sessions.log_out(request.previous_session_token)
         return auth_pb2.FinishOAuthResponse(
             user=user_message(signed.user),
             session_token=signed.token,
@@ -210,7 +218,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def RecordApiCalls(
         self, request: auth_pb2.RecordApiCallsRequest, context: Any
     ) -> auth_pb2.RecordApiCallsResponse:
-        self.service.record_api_calls(
+        self.service.call_log.record_api_calls(
             ApiCall(
                 user_id=c.user_id,
                 method=c.method,
@@ -227,13 +235,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def ListApiCalls(
         self, request: auth_pb2.ListApiCallsRequest, context: Any
     ) -> auth_pb2.ListApiCallsResponse:
-        calls = self.service.list_api_calls(request.user_id, request.limit or 50)
+        calls = self.service.call_log.list_api_calls(request.user_id, request.limit or 50)
         return auth_pb2.ListApiCallsResponse(calls=[call_message(c) for c in calls])
 
     def ListIdentities(
         self, request: auth_pb2.ListIdentitiesRequest, context: Any
     ) -> auth_pb2.ListIdentitiesResponse:
-        methods = self.service.sign_in_methods(request.user_id)
+        methods = self.service.identities.sign_in_methods(request.user_id)
         return auth_pb2.ListIdentitiesResponse(
             identities=[identity_message(i) for i in methods.identities],
             has_password=methods.has_password,
@@ -242,7 +250,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def UnlinkIdentity(
         self, request: auth_pb2.UnlinkIdentityRequest, context: Any
     ) -> auth_pb2.UnlinkIdentityResponse:
-        self.service.unlink_identity(request.user_id, request.identity_id)
+        self.service.identities.unlink_identity(request.user_id, request.identity_id)
         return auth_pb2.UnlinkIdentityResponse()
 
     def DisableAccount(

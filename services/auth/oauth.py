@@ -36,7 +36,8 @@ from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Env
 from services.auth import credentials
 from services.auth.models import OAuthState
-from services.auth.service import AuthService, SignedIn
+from services.auth.service import AuthService
+from services.auth.sessions import SignedIn
 
 log = get_logger(__name__)
 
@@ -201,7 +202,7 @@ class OAuthSignIn:
         else:
             identity = self._github_identity(token["access_token"])
         # The provider's tokens go out of scope here: nothing of them is stored.
-        signed, created = self.service.sign_in_external(
+        signed, created = self.service.identities.sign_in_external(
             name,
             *identity,
             trusted_email=provider.trust_email,
@@ -213,7 +214,7 @@ class OAuthSignIn:
         if not session_token:
             return ""
         try:
-            return self.service.authenticate_session(session_token)
+            return self.service.sessions.authenticate_session(session_token)
         except Unauthenticated:
             return ""
 

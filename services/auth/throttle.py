@@ -25,8 +25,19 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from picopt.kernel.db import as_utc
+from picopt.kernel.errors import ResourceExhausted
 from services.auth.models import LoginFailure
 from services.auth.rows import rowcount
+
+
+class LoginThrottled(ResourceExhausted):
+    """Too many failed attempts for this account or address: wait `retry_after_s`."""
+
+    code = "login_throttled"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)

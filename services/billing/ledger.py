@@ -166,10 +166,7 @@ class Ledger:
         """Add credits once per idem_key, inside the caller's transaction."""
         if credits <= 0:
             raise InvalidArgument("a grant must be positive")
-        self.lock_account(session, user_id)
-        if self._done(session, idem_key):
-            return False
-        self._entry(
+        written = self._once(
             session,
             user_id,
             kind,
@@ -180,8 +177,9 @@ class Ledger:
             reason=reason,
             expires_at=expires_at,
         )
-        log.info("credits_granted", user_id=user_id, credits=credits, kind=kind, bucket=bucket)
-        return True
+        if written:
+            log.info("credits_granted", user_id=user_id, credits=credits, kind=kind, bucket=bucket)
+        return written
 
     def debit(
         self,
@@ -199,10 +197,7 @@ class Ledger:
         (a refund of credits already spent), which blocks new jobs until topped up."""
         if credits <= 0:
             raise InvalidArgument("a debit must be positive")
-        self.lock_account(session, user_id)
-        if self._done(session, idem_key):
-            return False
-        self._entry(
+        written = self._once(
             session,
             user_id,
             kind,
@@ -212,8 +207,9 @@ class Ledger:
             purchase_id=purchase_id,
             reason=reason,
         )
-        log.info("credits_debited", user_id=user_id, credits=credits, kind=kind, bucket=bucket)
-        return True
+        if written:
+            log.info("credits_debited", user_id=user_id, credits=credits, kind=kind, bucket=bucket)
+        return written
 
     def note(
         self,
@@ -227,10 +223,7 @@ class Ledger:
     ) -> bool:
         """A zero-credit entry once per idem_key: a step that happened and moved nothing
         (a dispute won before its withdrawal arrived), so a later event sees it."""
-        self.lock_account(session, user_id)
-        if self._done(session, idem_key):
-            return False
-        self._entry(
+        return self._once(
             session,
             user_id,
             kind,
@@ -240,6 +233,21 @@ class Ledger:
             purchase_id=purchase_id,
             reason=reason,
         )
+
+    def _once(
+        self,
+        session: Session,
+        user_id: str,
+        kind: str,
+        credits: int,
+        idem_key: str,
+        **fields: Any,
+    ) -> bool:
+        """Write one entry under the account's lock unless idem_key was written before."""
+        self.lock_account(session, user_id)
+        if self._done(session, idem_key):
+            return False
+        self._entry(session, user_id, kind, credits, idem_key, **fields)
         return True
 
     def adjust(self, user_id: str, credits: int, reason: str, idem_key: str) -> Balance:

@@ -125,24 +125,33 @@ def db_scalar(world: World, sql: str, *params: Any) -> Any:
     return row[0] if row else None
 
 
-def signed_up(world: World) -> tuple[str, str]:
-    """A confirmed password account: (email, user id)."""
-    email = f"sec-{uuid.uuid4().hex[:10]}@example.test"
+def sign_up(world: World, email: str, name: str = "Ada", password: str = PASSWORD) -> None:
     reply = requests.post(
         world.gateway + "/v1/auth/signup",
-        json={"name": "Ada", "email": email, "password": PASSWORD},
+        json={"name": name, "email": email, "password": password},
         headers=HTTPS,
         timeout=10,
     )
     assert reply.status_code == 202
+
+
+def confirm(world: World, email: str, after: int = 0) -> str:
+    """Follow the newest confirmation mail to `email`; returns the user id."""
     confirmed = requests.post(
         world.gateway + "/v1/auth/confirm",
-        json={"token": mailed_token(world, email)},
+        json={"token": mailed_token(world, email, after=after)},
         headers=HTTPS,
         timeout=10,
     )
     assert confirmed.status_code == 200, confirmed.text
-    return email, confirmed.json()["user"]["id"]
+    return str(confirmed.json()["user"]["id"])
+
+
+def signed_up(world: World) -> tuple[str, str]:
+    """A confirmed password account: (email, user id)."""
+    email = f"sec-{uuid.uuid4().hex[:10]}@example.test"
+    sign_up(world, email)
+    return email, confirm(world, email)
 
 
 # The CSRF token each session came with (a browser keeps it in its __Host-csrf cookie).
@@ -520,13 +529,7 @@ def log_in(world: World, email: str, password: str) -> requests.Response:
 def pre_register(world: World, victim: str, attacker_mail: str) -> Foothold:
     """The attacker signs up with the victim's address and tries to dig in before the victim
     ever looks: sign in, make an API key, move the account to the attacker's address."""
-    signup = requests.post(
-        world.gateway + "/v1/auth/signup",
-        json={"name": "Mallory", "email": victim, "password": ATTACKER_PASSWORD},
-        headers=HTTPS,
-        timeout=10,
-    )
-    assert signup.status_code == 202
+    sign_up(world, victim, name="Mallory", password=ATTACKER_PASSWORD)
     login = log_in(world, victim, ATTACKER_PASSWORD)
     foothold = Foothold(login.status_code)
     if login.status_code != 200:
@@ -619,20 +622,8 @@ def test_pre_registration_then_the_owner_signing_up_leaves_the_attacker_nothing(
     foothold = pre_register(world, victim, attacker_mail)
 
     before = len(world.smtp.inbox.messages)
-    own = requests.post(
-        world.gateway + "/v1/auth/signup",
-        json={"name": "Vic Tim", "email": victim, "password": PASSWORD},
-        headers=HTTPS,
-        timeout=10,
-    )
-    assert own.status_code == 202
-    confirmed = requests.post(
-        world.gateway + "/v1/auth/confirm",
-        json={"token": mailed_token(world, victim, after=before)},
-        headers=HTTPS,
-        timeout=10,
-    )
-    assert confirmed.status_code == 200, confirmed.text
+    sign_up(world, victim, name="Vic Tim")
+    confirm(world, victim, after=before)
     login = log_in(world, victim, PASSWORD)
     assert login.status_code == 200, "the owner's own password does not open the account"
     assert login.json()["user"]["name"] == "Vic Tim"

@@ -66,8 +66,8 @@ class Env:
             return [bytes(r[0]) for r in rows]
 
     def signed_up(self, email: str = "ada@example.test") -> User:
-        self.service.sign_up("Ada", email, PASSWORD)
-        return self.service.confirm_email(self.token(email))
+        self.service.accounts.sign_up("Ada", email, PASSWORD)
+        return self.service.accounts.confirm_email(self.token(email))
 
 
 @contextmanager

@@ -22,8 +22,10 @@ from picopt.kernel.db import Database, utcnow
 from picopt.kernel.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from services.auth import credentials
 from services.auth.__main__ import MIGRATIONS
+from services.auth.email_tokens import new_token
 from services.auth.models import ApiKey, EmailToken, User
-from services.auth.service import CHANGE_EMAIL
+from services.auth.rules import CHANGE_EMAIL
+from services.auth.sessions import open_session
 from services.auth.tests.support import PASSWORD, Env
 
 VICTIM = "victim@example.test"
@@ -42,7 +44,7 @@ class Planted:
 
 
 def preregistered(env: Env) -> str:
-    env.service.sign_up("Mallory", VICTIM, ATTACKER_PASSWORD)
+    env.service.accounts.sign_up("Mallory", VICTIM, ATTACKER_PASSWORD)
     with env.db.session(readonly=True) as s:
         user = s.scalar(select(User).where(User.email == VICTIM))
         assert user is not None
@@ -64,10 +66,8 @@ def planted(env: Env) -> Planted:
                 created_at=utcnow(),
             )
         )
-        session, _ = env.service._new_session(s, user_id)
-        change = env.service._new_token(
-            s, user_id, CHANGE_EMAIL, ATTACKER_MAIL, env.config.confirm_ttl
-        )
+        session, _ = open_session(s, user_id, env.config.session_ttl)
+        change = new_token(s, user_id, CHANGE_EMAIL, ATTACKER_MAIL, env.config.confirm_ttl)
         user = s.get(User, user_id)
         assert user is not None
         user.pending_email = ATTACKER_MAIL
@@ -77,14 +77,14 @@ def planted(env: Env) -> Planted:
 
 def assert_attacker_locked_out(env: Env, p: Planted) -> None:
     with pytest.raises(Unauthenticated):
-        env.service.authenticate_api_key(p.api_key)
+        env.service.api_keys.authenticate_api_key(p.api_key)
     with pytest.raises(Unauthenticated):
-        env.service.authenticate_session(p.session)
+        env.service.sessions.authenticate_session(p.session)
     with pytest.raises(InvalidArgument):
-        env.service.confirm_email(p.change_token)
+        env.service.accounts.confirm_email(p.change_token)
     with pytest.raises(Unauthenticated):
-        env.service.log_in(VICTIM, ATTACKER_PASSWORD)
-    user = env.service.get_user(p.user_id)
+        env.service.sessions.log_in(VICTIM, ATTACKER_PASSWORD)
+    user = env.service.accounts.get_user(p.user_id)
     assert (user.email, user.pending_email) == (VICTIM, None)
     with env.db.session(readonly=True) as s:
         open_tokens = s.scalars(
@@ -98,14 +98,16 @@ def test_an_unconfirmed_account_cannot_sign_in_make_keys_or_change_its_address(
 ) -> None:
     user_id = preregistered(env)
     with pytest.raises(FailedPrecondition) as refused:
-        env.service.log_in(VICTIM, ATTACKER_PASSWORD)
+        env.service.sessions.log_in(VICTIM, ATTACKER_PASSWORD)
     assert refused.value.code == "email_unconfirmed"
     with pytest.raises(Unauthenticated):  # a wrong password learns nothing
-        env.service.log_in(VICTIM, "some other passphrase")
+        env.service.sessions.log_in(VICTIM, "some other passphrase")
     with pytest.raises(FailedPrecondition):
-        env.service.create_api_key(user_id, "mallory")
+        env.service.api_keys.create_api_key(user_id, "mallory")
     with pytest.raises(FailedPrecondition):
-        env.service.update_account(user_id, email=ATTACKER_MAIL, current_password=ATTACKER_PASSWORD)
+        env.service.accounts.update_account(
+            user_id, email=ATTACKER_MAIL, current_password=ATTACKER_PASSWORD
+        )
     with env.db.session(readonly=True) as s:
         assert s.get(User, user_id).password_hash is None  # type: ignore[union-attr]
 
@@ -113,56 +115,56 @@ def test_an_unconfirmed_account_cannot_sign_in_make_keys_or_change_its_address(
 def test_credentials_made_before_confirmation_do_not_authenticate(env: Env) -> None:
     p = planted(env)
     with pytest.raises(Unauthenticated):
-        env.service.authenticate_api_key(p.api_key)
+        env.service.api_keys.authenticate_api_key(p.api_key)
     with pytest.raises(Unauthenticated):
-        env.service.authenticate_session(p.session)
+        env.service.sessions.authenticate_session(p.session)
     with pytest.raises(InvalidArgument):  # the change cannot confirm the account
-        env.service.confirm_email(p.change_token)
+        env.service.accounts.confirm_email(p.change_token)
 
 
 def test_the_owner_signing_up_and_confirming_gets_their_own_credentials_only(env: Env) -> None:
     p = planted(env)
-    env.service.sign_up("Ada", VICTIM, PASSWORD)
+    env.service.accounts.sign_up("Ada", VICTIM, PASSWORD)
     victim_token = env.token(VICTIM)
-    confirmed = env.service.confirm_email(victim_token)
+    confirmed = env.service.accounts.confirm_email(victim_token)
     assert (confirmed.id, confirmed.name) == (p.user_id, "Ada")
-    assert env.service.log_in(VICTIM, PASSWORD).user.id == p.user_id
+    assert env.service.sessions.log_in(VICTIM, PASSWORD).user.id == p.user_id
     assert_attacker_locked_out(env, p)
 
 
 def test_the_attackers_own_confirmation_mail_is_dead_once_the_owner_confirms(env: Env) -> None:
     preregistered(env)
     attackers = env.token(VICTIM)
-    env.service.sign_up("Ada", VICTIM, PASSWORD)
-    env.service.confirm_email(env.token(VICTIM))
+    env.service.accounts.sign_up("Ada", VICTIM, PASSWORD)
+    env.service.accounts.confirm_email(env.token(VICTIM))
     with pytest.raises(InvalidArgument):
-        env.service.confirm_email(attackers)
-    assert env.service.log_in(VICTIM, PASSWORD).user.name == "Ada"
+        env.service.accounts.confirm_email(attackers)
+    assert env.service.sessions.log_in(VICTIM, PASSWORD).user.name == "Ada"
 
 
 def test_a_provider_sign_in_claims_the_account_and_revokes_everything(env: Env) -> None:
     p = planted(env)
-    signed, created = env.service.sign_in_external("corp", "sub-1", VICTIM, True, "Ada")
+    signed, created = env.service.identities.sign_in_external("corp", "sub-1", VICTIM, True, "Ada")
     assert not created and signed.user.id == p.user_id and signed.user.name == "Ada"
-    assert env.service.authenticate_session(signed.token) == p.user_id
+    assert env.service.sessions.authenticate_session(signed.token) == p.user_id
     assert_attacker_locked_out(env, p)
-    assert not env.service.sign_in_methods(p.user_id).has_password
+    assert not env.service.identities.sign_in_methods(p.user_id).has_password
 
 
 def test_a_password_reset_claims_the_account_and_revokes_everything(env: Env) -> None:
     p = planted(env)
-    env.service.request_password_reset(VICTIM)
-    env.service.reset_password(env.token(VICTIM), "the owner's new passphrase")
-    assert env.service.log_in(VICTIM, "the owner's new passphrase").user.id == p.user_id
+    env.service.accounts.request_password_reset(VICTIM)
+    env.service.accounts.reset_password(env.token(VICTIM), "the owner's new passphrase")
+    assert env.service.sessions.log_in(VICTIM, "the owner's new passphrase").user.id == p.user_id
     assert_attacker_locked_out(env, p)
 
 
 def test_a_confirmed_account_keeps_its_credentials_when_a_provider_links(env: Env) -> None:
     user = env.signed_up("ada@example.test")
-    _, key = env.service.create_api_key(user.id, "ci")
-    env.service.sign_in_external("corp", "sub-2", "ada@example.test", True, "Other Name")
-    assert env.service.authenticate_api_key(key)[0] == user.id
-    assert env.service.log_in("ada@example.test", PASSWORD).user.name == "Ada"
+    _, key = env.service.api_keys.create_api_key(user.id, "ci")
+    env.service.identities.sign_in_external("corp", "sub-2", "ada@example.test", True, "Other Name")
+    assert env.service.api_keys.authenticate_api_key(key)[0] == user.id
+    assert env.service.sessions.log_in("ada@example.test", PASSWORD).user.name == "Ada"
 
 
 def test_upgrading_moves_a_pending_password_into_the_first_confirm_token(tmp_path: Path) -> None:
@@ -193,12 +195,12 @@ def test_upgrading_moves_a_pending_password_into_the_first_confirm_token(tmp_pat
     env = Env(tmp_path)  # migrates to head
     try:
         with pytest.raises(Unauthenticated):
-            env.service.log_in("ada@example.test", "anything at all here")
+            env.service.sessions.log_in("ada@example.test", "anything at all here")
         with env.db.session(readonly=True) as s:
             assert s.get(User, "u1").password_hash is None  # type: ignore[union-attr]
             later = s.get(EmailToken, "later-signup")
             assert later is not None and later.password_hash is None
-        env.service.confirm_email(token)
-        assert env.service.log_in("ada@example.test", PASSWORD).user.id == "u1"
+        env.service.accounts.confirm_email(token)
+        assert env.service.sessions.log_in("ada@example.test", PASSWORD).user.id == "u1"
     finally:
         env.db.dispose()

@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 from picopt.kernel.db import utcnow
 from picopt.kernel.settings import Env as Settings
 from picopt.kernel.settings import SettingsError
+from services.auth.call_log import ApiCall
 from services.auth.expiry import ExpiryConfig, IdentityExpiry
 from services.auth.models import EmailToken, User
-from services.auth.service import ApiCall
 from services.auth.tests.support import PASSWORD, Env
 
 DAY = timedelta(days=1)
@@ -39,16 +39,16 @@ def emails(env: Env) -> set[str]:
 def test_spent_tokens_and_week_old_unconfirmed_sign_ups_go(any_env: Env) -> None:
     env = any_env
     confirmed = env.signed_up("kept@example.test")  # its confirm token is used
-    env.service.request_password_reset("kept@example.test")  # open: stays
-    env.service.sign_up("Old", "old@example.test", PASSWORD)
+    env.service.accounts.request_password_reset("kept@example.test")  # open: stays
+    env.service.accounts.sign_up("Old", "old@example.test", PASSWORD)
     age(env, "old@example.test", 8)
-    env.service.sign_up("Fresh", "fresh@example.test", PASSWORD)
-    env.service.sign_up("Again", "again@example.test", PASSWORD)
+    env.service.accounts.sign_up("Fresh", "fresh@example.test", PASSWORD)
+    env.service.accounts.sign_up("Again", "again@example.test", PASSWORD)
     age(env, "again@example.test", 8)
-    env.service.sign_up("Again", "again@example.test", PASSWORD)  # a new mail, still open
-    env.service.sign_up("Busy", "busy@example.test", PASSWORD)
+    env.service.accounts.sign_up("Again", "again@example.test", PASSWORD)  # a new mail, still open
+    env.service.accounts.sign_up("Busy", "busy@example.test", PASSWORD)
     busy = age(env, "busy@example.test", 8)
-    env.service.record_api_calls([ApiCall(busy, "GET", "/v1/jobs", 200, 1, utcnow())])
+    env.service.call_log.record_api_calls([ApiCall(busy, "GET", "/v1/jobs", 200, 1, utcnow())])
 
     counts = IdentityExpiry(env.db, ExpiryConfig()).purge()
 
@@ -62,7 +62,7 @@ def test_spent_tokens_and_week_old_unconfirmed_sign_ups_go(any_env: Env) -> None
     with env.db.session(readonly=True) as s:
         left = s.execute(text("SELECT purpose, used_at, expires_at FROM email_tokens")).all()
     assert len(left) == 3 and all(used is None for _, used, _ in left)  # reset, fresh, again
-    assert env.service.log_in("kept@example.test", PASSWORD).user.id == confirmed.id
+    assert env.service.sessions.log_in("kept@example.test", PASSWORD).user.id == confirmed.id
 
 
 def test_a_used_confirmation_keeps_no_password_hash_until_the_purge(env: Env) -> None:

@@ -21,18 +21,20 @@ def test_a_new_account_has_no_preference(env: Env) -> None:
 
 def test_preferences_are_stored_canonical_and_cleared_by_an_empty_string(env: Env) -> None:
     user = env.signed_up()
-    updated = env.service.update_account(user.id, vision_provider=" Claude ", language="pt-BR")
+    updated = env.service.accounts.update_account(
+        user.id, vision_provider=" Claude ", language="pt-BR"
+    )
     assert (updated.vision_provider, updated.language) == ("anthropic", "pt-BR")
     # Only the fields sent change.
-    renamed = env.service.update_account(user.id, name="Ada L.")
+    renamed = env.service.accounts.update_account(user.id, name="Ada L.")
     assert (renamed.name, renamed.vision_provider, renamed.language) == (
         "Ada L.",
         "anthropic",
         "pt-BR",
     )
-    stored = env.service.get_user(user.id)
+    stored = env.service.accounts.get_user(user.id)
     assert (stored.vision_provider, stored.language) == ("anthropic", "pt-BR")
-    cleared = env.service.update_account(user.id, vision_provider="", language="")
+    cleared = env.service.accounts.update_account(user.id, vision_provider="", language="")
     assert (cleared.vision_provider, cleared.language) == ("", "")
 
 
@@ -49,11 +51,11 @@ def test_malformed_preferences_are_refused_and_change_nothing(
     env: Env, fields: dict[str, str], code: str
 ) -> None:
     user = env.signed_up()
-    env.service.update_account(user.id, vision_provider="openai", language="de")
+    env.service.accounts.update_account(user.id, vision_provider="openai", language="de")
     with pytest.raises(InvalidArgument) as refused:
-        env.service.update_account(user.id, name="Changed", **fields)
+        env.service.accounts.update_account(user.id, name="Changed", **fields)
     assert refused.value.code == code
-    stored = env.service.get_user(user.id)
+    stored = env.service.accounts.get_user(user.id)
     assert (stored.name, stored.vision_provider, stored.language) == ("Ada", "openai", "de")
 
 
@@ -75,7 +77,7 @@ def test_the_grpc_api_sets_only_the_fields_present(env: Env) -> None:
 
 def test_preferences_are_exported_and_erased_with_the_user(env: Env) -> None:
     user = env.signed_up()
-    env.service.update_account(user.id, vision_provider="gemini", language="ja")
+    env.service.accounts.update_account(user.id, vision_provider="gemini", language="ja")
     privacy = AuthPrivacy(env.service, env.service.outbox)
     profile = next(p.single for p in privacy.export(user.id) if p.name == "profile.json")
     assert profile is not None

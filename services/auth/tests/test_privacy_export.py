@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from picopt.kernel.exports import export_chunks
 from services.auth.models import ApiCallRecord
 from services.auth.privacy import AuthPrivacy
-from services.auth.tests.test_service import Env
+from services.auth.tests.support import Env
 
 CALLS = 10_000
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    e = Env(tmp_path)
-    yield e
-    e.db.dispose()
 
 
 def test_every_api_call_is_exported_as_a_stream_with_flat_memory(env: Env, tmp_path: Path) -> None:

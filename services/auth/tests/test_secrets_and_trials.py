@@ -11,7 +11,8 @@ import pytest
 from picopt.events.v1 import events_pb2
 from picopt.kernel.errors import Unauthenticated
 from services.auth.models import ApiKey
-from services.auth.service import AuthService, trial_address
+from services.auth.rules import trial_address
+from services.auth.service import AuthService
 from services.auth.tests.support import SECRET, Env
 
 NEW_SECRET = b"n" * 32
@@ -31,15 +32,15 @@ def stored_hash(env: Env, key_id: str) -> str:
 
 def test_keys_made_under_the_old_secret_keep_working_and_move_to_the_new(env: Env) -> None:
     user = env.signed_up()
-    row, key = env.service.create_api_key(user.id, "ci")
+    row, key = env.service.api_keys.create_api_key(user.id, "ci")
     before = stored_hash(env, row.id)
     service = rotated(env)
-    assert service.authenticate_api_key(key) == (user.id, row.id)
+    assert service.api_keys.authenticate_api_key(key) == (user.id, row.id)
     assert stored_hash(env, row.id) != before  # hashed again, under the new secret
-    assert rotated(env, old=()).authenticate_api_key(key) == (user.id, row.id)
-    _, unused = env.service.create_api_key(user.id, "unused")
+    assert rotated(env, old=()).api_keys.authenticate_api_key(key) == (user.id, row.id)
+    _, unused = env.service.api_keys.create_api_key(user.id, "unused")
     with pytest.raises(Unauthenticated):  # the old secret dropped before this key was used
-        rotated(env, old=()).authenticate_api_key(unused)
+        rotated(env, old=()).api_keys.authenticate_api_key(unused)
 
 
 @pytest.mark.parametrize(
@@ -59,11 +60,11 @@ def test_the_trial_sees_the_mailbox_behind_an_address(spelled: str, mailbox: str
 def test_tagged_addresses_confirm_with_one_digest_and_name_old_secrets(env: Env) -> None:
     env.signed_up("ada@example.test")
     service = rotated(env)
-    service.sign_up("Ada", "ada+2@example.test", "a long enough passphrase")
-    service.confirm_email(env.token("ada+2@example.test"))
+    service.accounts.sign_up("Ada", "ada+2@example.test", "a long enough passphrase")
+    service.accounts.confirm_email(env.token("ada+2@example.test"))
     first, second = (
         events_pb2.AccountConfirmed.FromString(events_pb2.Envelope.FromString(raw).payload)
         for raw in env.events("account.confirmed")
     )
     assert first.email_digest in second.older_email_digests  # same mailbox, old secret
-    assert second.email_digest == service.email_digest("ada@example.test")
+    assert second.email_digest == service.accounts.email_digest("ada@example.test")

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from picopt.kernel.errors import Unauthenticated
-from services.auth.service import LoginThrottled
 from services.auth.tests.support import PASSWORD, Env
+from services.auth.throttle import LoginThrottled
 
 
 def test_parallel_guesses_cannot_slip_past_a_lock_they_have_not_seen(any_env: Env) -> None:
@@ -23,7 +23,9 @@ def test_parallel_guesses_cannot_slip_past_a_lock_they_have_not_seen(any_env: En
     def guess(i: int) -> None:
         start.wait()
         try:
-            any_env.service.log_in("ada@example.test", f"wrong guess number {i}", f"10.1.0.{i}")
+            any_env.service.sessions.log_in(
+                "ada@example.test", f"wrong guess number {i}", f"10.1.0.{i}"
+            )
         except LoginThrottled:
             outcomes.append("throttled")
         except Unauthenticated:
@@ -45,26 +47,26 @@ def test_a_success_forgives_the_address_so_mistypes_add_up_to_no_lock_out(any_en
     for round_ in range(3):
         for i in range(5):
             with pytest.raises(Unauthenticated):
-                any_env.service.log_in(
+                any_env.service.sessions.log_in(
                     f"typo{round_}{i}@example.test", "wrong password!", "10.7.7.7"
                 )
-        any_env.service.log_in("ada@example.test", PASSWORD, "10.7.7.7")
+        any_env.service.sessions.log_in("ada@example.test", PASSWORD, "10.7.7.7")
     with pytest.raises(Unauthenticated):
-        any_env.service.log_in("someone@example.test", "wrong password!", "10.7.7.7")
+        any_env.service.sessions.log_in("someone@example.test", "wrong password!", "10.7.7.7")
 
 
 def test_a_refused_attempt_is_not_counted_and_a_success_clears_the_account(any_env: Env) -> None:
     any_env.signed_up()
     for _ in range(4):
         with pytest.raises(Unauthenticated):
-            any_env.service.log_in("ada@example.test", "wrong password!", "10.2.0.1")
+            any_env.service.sessions.log_in("ada@example.test", "wrong password!", "10.2.0.1")
     for _ in range(3):  # refused while locked: the lock does not grow
         with pytest.raises(LoginThrottled) as locked:
-            any_env.service.log_in("ada@example.test", PASSWORD, "10.2.0.2")
+            any_env.service.sessions.log_in("ada@example.test", PASSWORD, "10.2.0.2")
     assert locked.value.retry_after_s <= 60
     with any_env.db.session() as s:
         assert s.execute(sa.text("SELECT max(failures) FROM login_failures")).scalar() == 4
         s.execute(sa.text("UPDATE login_failures SET locked_until = NULL"))
-    any_env.service.log_in("ada@example.test", PASSWORD, "10.2.0.1")
+    any_env.service.sessions.log_in("ada@example.test", PASSWORD, "10.2.0.1")
     with any_env.db.session() as s:
         assert s.execute(sa.text("SELECT sum(failures) FROM login_failures")).scalar() == 0
