@@ -595,13 +595,19 @@ def assert_victim_keeps_the_account(
     assert not foothold.change_requested
 
 
-def test_pre_registration_then_a_provider_sign_in_leaves_the_attacker_nothing(
-    world: World,
-) -> None:
+def attack(world: World) -> tuple[str, str, int, Foothold]:
+    """A fresh victim address pre-registered by an attacker with a mailbox of their own:
+    (victim, attacker's address, inbox size before, what the attacker got)."""
     victim = f"victim-{uuid.uuid4().hex[:8]}@example.test"
     attacker_mail = f"mallory-{uuid.uuid4().hex[:8]}@example.test"
     mailed_before = len(world.smtp.inbox.messages)
-    foothold = pre_register(world, victim, attacker_mail)
+    return victim, attacker_mail, mailed_before, pre_register(world, victim, attacker_mail)
+
+
+def test_pre_registration_then_a_provider_sign_in_leaves_the_attacker_nothing(
+    world: World,
+) -> None:
+    victim, attacker_mail, mailed_before, foothold = attack(world)
     refused = log_in(world, victim, ATTACKER_PASSWORD)
     if foothold.login_status == 403:
         assert refused.json()["type"] == "/problems/email-unconfirmed"
@@ -616,10 +622,7 @@ def test_pre_registration_then_a_provider_sign_in_leaves_the_attacker_nothing(
 def test_pre_registration_then_the_owner_signing_up_leaves_the_attacker_nothing(
     world: World,
 ) -> None:
-    victim = f"victim-{uuid.uuid4().hex[:8]}@example.test"
-    attacker_mail = f"mallory-{uuid.uuid4().hex[:8]}@example.test"
-    mailed_before = len(world.smtp.inbox.messages)
-    foothold = pre_register(world, victim, attacker_mail)
+    victim, attacker_mail, mailed_before, foothold = attack(world)
 
     before = len(world.smtp.inbox.messages)
     sign_up(world, victim, name="Vic Tim")
