@@ -246,10 +246,13 @@ class Deleter:
                     orphans += self.delete_object(s, info.key, "orphan")
             if isinstance(self.blobs, FilesystemBlobStore):
                 for path in self.blobs.temp_files():
-                    if (
-                        datetime.fromtimestamp(path.stat().st_mtime, UTC)
-                        <= started - self.policy.orphan_grace
-                    ):
+                    try:
+                        written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                    except FileNotFoundError:
+                        # A write finished meanwhile: failing here would roll back the
+                        # audit records of every deletion this sweep already made.
+                        continue
+                    if written <= started - self.policy.orphan_grace:
                         path.unlink(missing_ok=True)
             s.add(SweepRun(started_at=started, deleted=deleted, orphans=orphans))
         log.info("sweep_finished", deleted=deleted, orphans=orphans)
