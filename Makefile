@@ -27,8 +27,8 @@ browser-deps:  ## Debian's chromium (no downloaded browser) and axe-core for the
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	npm ci --prefix tests/browser --silent --no-audit --no-fund
 
-test: setup browser-deps lint typecheck proto-check  ## everything CI runs
-	$(PY) -m pytest -q
+test: setup browser-deps lint typecheck proto-check  ## everything CI runs (JUnit XML for the compliance report)
+	$(PY) -m pytest -q --junitxml=var/reports/pytest.xml
 
 unit: setup
 	$(PY) -m pytest -q -m "not integration"

@@ -19,6 +19,7 @@ from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.retention.deleter import Deleter
 from services.retention.delivery import DEFAULT_MAIL_MAX_BYTES, Delivery
 from services.retention.erasure import RetentionData, export_own_part
+from services.retention.evidence import ComplianceEvidence
 from services.retention.exports import Exports
 from services.retention.grpc_api import PrivacyServicer, Retention, RetentionServicer
 from services.retention.logpurge import LogPurges
@@ -83,14 +84,12 @@ def main() -> None:
         public_url=public_url,
         max_attached_bytes=env.int("RETENTION_EXPORT_MAIL_MAX_BYTES", DEFAULT_MAIL_MAX_BYTES),
     )
+    key_id = app.settings.master_keys().current_id
+    evidence = ComplianceEvidence(
+        db, deleter, requests, policies, policy, env.env, app.settings.amqp_url, key_id
+    )
     retention = Retention(
-        deleter,
-        requests,
-        exports,
-        log_purges,
-        policies,
-        app.settings.master_keys().current_id,
-        delivery,
+        deleter, requests, exports, log_purges, policies, key_id, delivery, evidence
     )
 
     server = app.grpc_server()

@@ -22,7 +22,8 @@ from picopt.kernel.errors import AppError
 from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.settings import Settings
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
-from services.retention.policies import parse_policy
+from services.retention import compliance
+from services.retention.policies import DEFAULT_POLICY_FILE, parse_policy
 from services.retention.staff import staff_metadata, staff_token
 
 
@@ -87,7 +88,23 @@ def render_report(reply: retention_pb2.GetReportResponse) -> str:
     return "\n".join(parts)
 
 
-def run(argv: Sequence[str], stub: Any, token: str) -> tuple[Any, str]:
+def compliance_report(stub: Any, md: Any, args: Any, var_dir: Path) -> tuple[Any, str]:
+    """Evidence from retention, tests from the last JUnit report, promises from the policy."""
+    evidence = stub.GetComplianceEvidence(
+        retention_pb2.GetComplianceEvidenceRequest(), metadata=md, timeout=120
+    )
+    tests = args.tests or var_dir / "reports" / "pytest.xml"
+    doc = compliance.build(
+        evidence,
+        args.policy.read_text(encoding="utf-8"),
+        compliance.read_test_report(tests),
+        str(tests) if tests.is_file() else f"{tests} (missing: every test shows as not run)",
+    )
+    written = compliance.write(doc, args.out or var_dir / "reports")
+    return doc, compliance.to_markdown(doc) + "\n\nWritten: " + ", ".join(map(str, written))
+
+
+def run(argv: Sequence[str], stub: Any, token: str, var_dir: Path = Path("var")) -> tuple[Any, str]:
     """Execute one command; returns (reply message, table text)."""
     parser = argparse.ArgumentParser(prog="python -m services.retention.cli")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -103,7 +120,15 @@ def run(argv: Sequence[str], stub: Any, token: str) -> tuple[Any, str]:
     done = sub.add_parser("complete", help="close a correction request")
     done.add_argument("id")
     sub.add_parser("sweep", help="run the backstop sweep now")
-    sub.add_parser("report", help="retention report")
+    rep = sub.add_parser("report", help="retention report, or (--compliance) the audit report")
+    rep.add_argument(
+        "--compliance",
+        action="store_true",
+        help="every promise of the policy with its mechanism, settings, tests and live evidence",
+    )
+    rep.add_argument("--out", type=Path, default=None, help="directory of the report files")
+    rep.add_argument("--tests", type=Path, default=None, help="JUnit XML of the last test run")
+    rep.add_argument("--policy", type=Path, default=DEFAULT_POLICY_FILE, help="the policy text")
     sub.add_parser("purge-logs", help="order every service to purge old logs now")
     sub.add_parser("rotate-keys", help="re-wrap every object under the current master key")
     pub = sub.add_parser("publish-policy", help="publish a policy file (front matter + text)")
@@ -140,6 +165,8 @@ def run(argv: Sequence[str], stub: Any, token: str) -> tuple[Any, str]:
     if cmd == "sweep":
         r = stub.RunSweep(retention_pb2.RunSweepRequest(), metadata=md)
         return r, table(["deleted", "orphans"], [[r.deleted, r.orphans]])
+    if cmd == "report" and args.compliance:
+        return compliance_report(stub, md, args, var_dir)
     if cmd == "report":
         r = stub.GetReport(retention_pb2.GetReportRequest(), metadata=md)
         return r, render_report(r)
@@ -215,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stub = retention_pb2_grpc.RetentionServiceStub(channel)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        reply, text = run(args, stub, staff_token(settings))
+        reply, text = run(args, stub, staff_token(settings), settings.var_dir)
     except grpc.RpcError as err:
         print(f"error: {err.code().name}: {err.details()}", file=sys.stderr)
         return 1
@@ -223,7 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
     if "--json" in args:
-        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True), indent=2))
+        document = (
+            reply
+            if isinstance(reply, dict)
+            else MessageToDict(reply, preserving_proto_field_name=True)
+        )
+        print(json.dumps(document, indent=2))
     else:
         print(text)
     return 0

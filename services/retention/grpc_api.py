@@ -10,6 +10,7 @@ from picopt.kernel.protos import to_timestamp
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
 from services.retention.deleter import Deleter
 from services.retention.delivery import Delivery
+from services.retention.evidence import ComplianceEvidence
 from services.retention.exports import Exports, ExportView
 from services.retention.keys import rotate_keys
 from services.retention.logpurge import LogPurges
@@ -32,6 +33,7 @@ class Retention:
     policies: Policies
     current_key_id: str
     delivery: Delivery
+    evidence: ComplianceEvidence
 
 
 def request_message(view: RequestView) -> retention_pb2.PrivacyRequest:
@@ -223,6 +225,12 @@ class RetentionServicer(retention_pb2_grpc.RetentionServiceServicer):
             disabled=account.disabled,
             requests=[request_message(v) for v in found.requests],
         )
+
+    def GetComplianceEvidence(
+        self, request: retention_pb2.GetComplianceEvidenceRequest, context: Any
+    ) -> retention_pb2.GetComplianceEvidenceResponse:
+        require_staff(context, self.token)
+        return self.r.evidence.collect()
 
 
 def export_message(view: ExportView) -> retention_pb2.DataExport:

@@ -309,6 +309,12 @@ def test_privacy_page_states_the_configured_durations(session: Session) -> None:
     assert "24 hours" in facts and "90 days" in facts and "30 days" in facts
     assert "1 second after you download them" in facts  # RETENTION_DOWNLOAD_GRACE=1 in the stack
     page.locator("#policy-meta").get_by_text("Version").wait_for()
+    # Every published version is listed and readable on the page.
+    first = page.locator("#policy-versions li a").first
+    first.wait_for()
+    first.click()
+    page.wait_for_url("**/app/privacy?version=*")
+    page.locator("#policy-meta").get_by_text("Version").wait_for()
     session.check("privacy")
 
 

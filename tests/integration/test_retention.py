@@ -335,3 +335,43 @@ def test_staff_cli_runs_the_sweep_and_prints_the_report_as_table_and_json(stack:
             stub.RunSweep(retention_pb2.RunSweepRequest())
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert stub.GetReport(retention_pb2.GetReportRequest(), metadata=MD).last_sweep_at.seconds
+
+
+def test_the_compliance_report_covers_every_promise_with_this_deployments_evidence(
+    stack: Stack, tmp_path: Path
+) -> None:
+    failing = "test_an_expired_session_takes_every_image_of_its_jobs"
+    (tmp_path / "pytest.xml").write_text(
+        "<testsuites><testsuite>"
+        "<testcase classname='tests.integration.test_retention'"
+        " name='test_no_blob_survives_the_limit_with_retention_down_and_events_lost'/>"
+        f"<testcase classname='tests.integration.test_sessions' name='{failing}'>"
+        "<failure message='boom'/></testcase>"
+        "</testsuite></testsuites>"
+    )
+    out = cli(
+        stack,
+        "--json",
+        "report",
+        "--compliance",
+        "--out",
+        str(tmp_path / "report"),
+        "--tests",
+        str(tmp_path / "pytest.xml"),
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc == json.loads((tmp_path / "report" / "compliance-report.json").read_text())
+    assert (tmp_path / "report" / "compliance-report.md").read_text().startswith("# Privacy")
+    assert "<table>" in (tmp_path / "report" / "compliance-report.html").read_text()
+    by_id = {p["id"]: p for p in doc["promises"]}
+    assert "unmapped" not in by_id and len(by_id) >= 15
+    assert by_id["sessions"]["status"] == "failed"
+    # The values this deployment runs with, not the defaults.
+    assert {"name": "RETENTION_IMAGE_TTL", "value": "20 s"} in by_id["results"]["settings"]
+    evidence = doc["evidence"]
+    sweep = {r["measure"]: r for r in evidence["sweep"]}["last sweep"]
+    assert sweep["status"] == "ok" and "ago" in sweep["value"]
+    assert "broker could not be read" not in json.dumps(evidence["dead_letters"])
+    assert {r["measure"] for r in evidence["requests"]} == {"open requests", "overdue requests"}
+    assert [r["measure"] for r in evidence["erasure"]] == ["last erasure completed", "it took"]

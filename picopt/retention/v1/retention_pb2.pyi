@@ -437,3 +437,74 @@ class FindUserResponse(_message.Message):
     disabled: bool
     requests: _containers.RepeatedCompositeFieldContainer[PrivacyRequest]
     def __init__(self, user_id: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., email_confirmed: _Optional[bool] = ..., disabled: _Optional[bool] = ..., requests: _Optional[_Iterable[_Union[PrivacyRequest, _Mapping]]] = ...) -> None: ...
+
+class GetComplianceEvidenceRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DeadLetterQueueDepth(_message.Message):
+    __slots__ = ("queue", "depth", "oldest_age_seconds")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    depth: int
+    oldest_age_seconds: float
+    def __init__(self, queue: _Optional[str] = ..., depth: _Optional[int] = ..., oldest_age_seconds: _Optional[float] = ...) -> None: ...
+
+class ServiceLogPurge(_message.Message):
+    __slots__ = ("service", "confirmed_at", "older_than", "rows_purged")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_AT_FIELD_NUMBER: _ClassVar[int]
+    OLDER_THAN_FIELD_NUMBER: _ClassVar[int]
+    ROWS_PURGED_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    confirmed_at: _timestamp_pb2.Timestamp
+    older_than: _timestamp_pb2.Timestamp
+    rows_purged: int
+    def __init__(self, service: _Optional[str] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., older_than: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_purged: _Optional[int] = ...) -> None: ...
+
+class GetComplianceEvidenceResponse(_message.Message):
+    __slots__ = ("generated_at", "settings", "stored_objects", "oldest_object_age_seconds", "last_sweep_at", "open_requests", "overdue_requests", "last_erasure_id", "last_erasure_completed_at", "last_erasure_seconds", "dead_letter_queues", "dead_letters_error", "log_purges", "oldest_log_row_at", "policy_version", "upcoming_policy_versions", "master_key_id")
+    class SettingsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    STORED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_OBJECT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SWEEP_AT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERASURE_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERASURE_COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERASURE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTER_QUEUES_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTERS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LOG_PURGES_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_LOG_ROW_AT_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPCOMING_POLICY_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    generated_at: _timestamp_pb2.Timestamp
+    settings: _containers.ScalarMap[str, str]
+    stored_objects: int
+    oldest_object_age_seconds: int
+    last_sweep_at: _timestamp_pb2.Timestamp
+    open_requests: int
+    overdue_requests: int
+    last_erasure_id: str
+    last_erasure_completed_at: _timestamp_pb2.Timestamp
+    last_erasure_seconds: float
+    dead_letter_queues: _containers.RepeatedCompositeFieldContainer[DeadLetterQueueDepth]
+    dead_letters_error: str
+    log_purges: _containers.RepeatedCompositeFieldContainer[ServiceLogPurge]
+    oldest_log_row_at: _timestamp_pb2.Timestamp
+    policy_version: str
+    upcoming_policy_versions: _containers.RepeatedScalarFieldContainer[str]
+    master_key_id: str
+    def __init__(self, generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings: _Optional[_Mapping[str, str]] = ..., stored_objects: _Optional[int] = ..., oldest_object_age_seconds: _Optional[int] = ..., last_sweep_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open_requests: _Optional[int] = ..., overdue_requests: _Optional[int] = ..., last_erasure_id: _Optional[str] = ..., last_erasure_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_erasure_seconds: _Optional[float] = ..., dead_letter_queues: _Optional[_Iterable[_Union[DeadLetterQueueDepth, _Mapping]]] = ..., dead_letters_error: _Optional[str] = ..., log_purges: _Optional[_Iterable[_Union[ServiceLogPurge, _Mapping]]] = ..., oldest_log_row_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy_version: _Optional[str] = ..., upcoming_policy_versions: _Optional[_Iterable[str]] = ..., master_key_id: _Optional[str] = ...) -> None: ...

@@ -97,6 +97,11 @@ class RetentionServiceStub:
                 request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserRequest.SerializeToString,
                 response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserResponse.FromString,
                 _registered_method=True)
+        self.GetComplianceEvidence = channel.unary_unary(
+                '/picopt.retention.v1.RetentionService/GetComplianceEvidence',
+                request_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetComplianceEvidenceRequest.SerializeToString,
+                response_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetComplianceEvidenceResponse.FromString,
+                _registered_method=True)
 
 
 class RetentionServiceServicer:
@@ -184,6 +189,14 @@ class RetentionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetComplianceEvidence(self, request, context):
+        """Everything the compliance report needs from the running system: the settings in
+        force and live evidence (images, sweeps, requests, erasures, dead letters, purges).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RetentionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -246,6 +259,11 @@ def add_RetentionServiceServicer_to_server(servicer, server):
                     servicer.FindUser,
                     request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserRequest.FromString,
                     response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserResponse.SerializeToString,
+            ),
+            'GetComplianceEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComplianceEvidence,
+                    request_deserializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetComplianceEvidenceRequest.FromString,
+                    response_serializer=picopt_dot_retention_dot_v1_dot_retention__pb2.GetComplianceEvidenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -575,6 +593,33 @@ class RetentionService:
             '/picopt.retention.v1.RetentionService/FindUser',
             picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserRequest.SerializeToString,
             picopt_dot_retention_dot_v1_dot_retention__pb2.FindUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComplianceEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/picopt.retention.v1.RetentionService/GetComplianceEvidence',
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetComplianceEvidenceRequest.SerializeToString,
+            picopt_dot_retention_dot_v1_dot_retention__pb2.GetComplianceEvidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,
