@@ -49,7 +49,7 @@ PROMISES: tuple[Promise, ...] = (
         "auth stores argon2id hashes only (rehashed when parameters grow); a provider sign-in "
         "keeps the provider name and subject, never its codes or tokens",
         tests=(
-            "services/auth/tests/test_service.py::test_login_rehashes_weaker_parameters",
+            "services/auth/tests/test_sessions.py::test_login_rehashes_weaker_parameters",
             f"{IT}/test_identity_secure.py::test_provider_codes_and_tokens_are_not_kept",
             f"{IT}/test_identity.py::test_auth_database_holds_no_key_or_session_in_clear",
         ),
@@ -59,7 +59,7 @@ PROMISES: tuple[Promise, ...] = (
         "**API keys**",
         "a key is shown once; auth keeps a lookup prefix and a keyed hash",
         tests=(
-            "services/auth/tests/test_service.py::test_api_keys_are_stored_as_keyed_hashes_and_revocable",
+            "services/auth/tests/test_api_keys.py::test_api_keys_are_stored_as_keyed_hashes_and_revocable",
             f"{IT}/test_identity.py::test_auth_database_holds_no_key_or_session_in_clear",
         ),
     ),
@@ -231,7 +231,7 @@ PROMISES: tuple[Promise, ...] = (
         settings=("RETENTION_ERASURE_DAYS",),
         tests=(
             f"{IT}/test_privacy.py::test_erasure_with_a_service_down_completes_after_it_returns_and_no_database_names_the_user",
-            "services/auth/tests/test_service.py::test_disable_revokes_everything_and_erase_deletes_everything",
+            "services/auth/tests/test_erasure.py::test_disable_revokes_everything_and_erase_deletes_everything",
         ),
         evidence=("requests", "erasure"),
     ),
