@@ -84,12 +84,12 @@ def flat_gif() -> bytes:
     return save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=70, loop=0)
 
 
-def dithered_gif() -> bytes:
+def dithered_gif(count: int = 12) -> bytes:
     """A dithered animation (like a film scan): lossy WebP never reaches the target on it."""
     frames = []
-    for i in range(12):
+    for i in range(count):
         frames.append(photo(96, 64, seed=i).convert("L").convert("1").convert("P"))
-    delays = [40, 80, 40, 120, 40, 60, 40, 200, 40, 90, 40, 300]
+    delays = [40, 80, 40, 120, 40, 60, 40, 200, 40, 90, 40, 300][:count]
     return save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=delays)
 
 
@@ -144,6 +144,13 @@ CASES: tuple[Case, ...] = (
     Case("bilevel.tiff", bilevel_tiff),
     Case("dithered_accept_webp.gif", dithered_gif, {"accept": ["webp"]}, format="webp"),
     Case("dithered_resized.gif", dithered_gif, {"width": 70}),
+    Case("dithered_as_avif.gif", lambda: dithered_gif(4), {"format": "avif"}, format="avif"),
+    Case(
+        "avif_quality_100.png",
+        lambda: save(photo(96, 64), "PNG"),
+        {"format": "avif", "quality": "100"},
+        format="avif",
+    ),
     Case("animated_timing.webp", lambda: animation("webp", loop=3)),
     Case("animated_timing.avif", lambda: animation("avif")),
     Case("jxl_still.jxl", lambda: save(photo(128, 96), "JXL", quality=60)),

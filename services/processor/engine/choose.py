@@ -100,7 +100,7 @@ def choose(
     cands = candidates(formats, target, graphic, alpha, len(frames) > 1)
     if target.lossless or target.fixed_quality is not None:
         return _fixed(frames, cands, target, extras)
-    judge = AnimationJudge(frames) if len(frames) > 1 else Judge(frames[0])
+    judge = AnimationJudge(frames, extras.durations) if len(frames) > 1 else Judge(frames[0])
     score = target.score or 80.0
     if effort != "max" and len(frames) == 1 and not graphic:
         found = predicted(frames[0], cands, score, extras, effort, judge)
@@ -116,9 +116,9 @@ def choose(
     return choice
 
 
-def _judge_of(frames: list[Image.Image]) -> Judge:
+def _judge_of(frames: list[Image.Image], durations: tuple[int, ...]) -> Judge:
     if len(frames) > 1:
-        return AnimationJudge(frames)
+        return AnimationJudge(frames, durations)
     return Judge(frames[0], cache=frames[0].width * frames[0].height <= PREPARED_MAX_PIXELS)
 
 
@@ -130,7 +130,7 @@ def _fixed(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as pool:
         judging: Future[Judge] | None = None
         if any(c.kind != "lossless" for c in cands):
-            judging = pool.submit(_judge_of, frames)
+            judging = pool.submit(_judge_of, frames, extras.durations)
         best: Choice | None = None
         for c in cands:
             q = None if c.kind == "lossless" else (target.fixed_quality or 100)
@@ -268,20 +268,46 @@ def _best_effort(
 
 
 class AnimationJudge(Judge):
-    """Scores an animation as its worst sampled frame."""
+    """Scores an animation as its worst sampled frame.
 
-    def __init__(self, frames: list[Image.Image]) -> None:
+    Encoders merge identical neighbouring frames (adding up their delays), so the output's
+    frame i need not be the input's: when the counts differ, each sampled frame is compared
+    with the output frame showing at the time it starts.
+    """
+
+    def __init__(self, frames: list[Image.Image], durations: tuple[int, ...] = ()) -> None:
         n = len(frames)
         self._indices = sorted(
             {round(i * (n - 1) / (ANIMATION_SAMPLES - 1)) for i in range(ANIMATION_SAMPLES)}
         )
         self._judges = {i: Judge(frames[i]) for i in self._indices}
+        self._count = n
+        starts = np.concatenate([[0], np.cumsum(durations or [0] * n)[:-1]]).tolist()
+        self._starts = {i: int(starts[i]) for i in self._indices}
         self.size = frames[0].size
 
     def score_bytes(self, data: bytes) -> float:
-        scores = []
         with Image.open(io.BytesIO(data)) as out:
-            for i in self._indices:
-                out.seek(min(i, getattr(out, "n_frames", 1) - 1))
+            count = getattr(out, "n_frames", 1)
+            if count == self._count:
+                pairs = [(i, i) for i in self._indices]
+            else:
+                pairs = list(zip(self._indices, _frames_at(out, self._starts), strict=True))
+            scores = []
+            for i, shown in pairs:
+                out.seek(shown)
                 scores.append(self._judges[i].score_image(out.convert("RGBA")))
         return float(np.min(scores))
+
+
+def _frames_at(out: Image.Image, starts: dict[int, int]) -> list[int]:
+    """For each sampled start time (ms), the index of the output frame showing then."""
+    bounds = []
+    elapsed = 0
+    for j in range(getattr(out, "n_frames", 1)):
+        out.seek(j)
+        out.load()  # WebP and AVIF set a frame's duration when it is loaded
+        elapsed += round(float(out.info.get("duration") or 0))
+        bounds.append(elapsed)
+    last = len(bounds) - 1
+    return [min(int(np.searchsorted(bounds, t, side="right")), last) for t in starts.values()]

@@ -54,11 +54,6 @@ class Avif(Codec):
 
     def encode(self, im: Image.Image, quality: int | None, extras: Extras) -> bytes:
         q = quality or 100
-        advanced = [TUNE]
-        if extras.avif_strength != 100:
-            advanced.append(("deltaq-strength", str(extras.avif_strength)))
-        if q >= LOSSLESS_QUALITY:
-            advanced = []  # libavif encodes losslessly there, and libaom refuses any tuning
         return save(
             im,
             "AVIF",
@@ -66,14 +61,26 @@ class Avif(Codec):
             quality=q,
             speed=_speed(im, extras),
             subsampling=_chroma(q, extras),
-            advanced=tuple(advanced),
+            advanced=_advanced(q, extras),
         )
 
     def encode_animation(
         self, frames: list[Image.Image], quality: int | None, extras: Extras
     ) -> bytes:
+        # The same chroma choice as a still: Pillow's default 4:2:0 cost dithered GIF frames
+        # 35 points (55.8 at quality 95; 91.7 in 4:4:4).
+        q = quality or 100
         common = animation_params(frames, extras)
-        data = save(frames[0], "AVIF", extras, quality=quality or 100, speed=SPEED, **common)
+        data = save(
+            frames[0],
+            "AVIF",
+            extras,
+            quality=q,
+            speed=SPEED,
+            subsampling=_chroma(q, extras),
+            advanced=_advanced(q, extras),
+            **common,
+        )
         # libavif through Pillow always writes "repeat for ever"; a finite count is patched in.
         return with_avif_plays(data, extras.loop) if extras.loop else data
 
@@ -156,6 +163,17 @@ def quantizer(quality: int) -> int:
 def slow_fits(im: Image.Image) -> bool:
     """Whether an output this size gets the slower libaom speeds (final and polish)."""
     return im.width * im.height <= FINAL_MAX_PIXELS
+
+
+def _advanced(quality: int, extras: Extras) -> tuple[tuple[str, str], ...]:
+    """libaom's keys; at LOSSLESS_QUALITY libavif encodes losslessly and libaom refuses any
+    tuning ("Invalid codec-specific option"), so none is set."""
+    if quality >= LOSSLESS_QUALITY:
+        return ()
+    advanced = [TUNE]
+    if extras.avif_strength != 100:
+        advanced.append(("deltaq-strength", str(extras.avif_strength)))
+    return tuple(advanced)
 
 
 def _chroma(quality: int, extras: Extras) -> str:

@@ -333,3 +333,11 @@ def test_an_image_too_large_to_score_within_the_memory_ceiling_is_encoded_lossle
     data = encode(im, "PNG")
     main = optimize(data, OptimizeOptions(width=3999), Limits(max_memory_mb=256)).main
     assert main.format == "png" and main.quality is None and main.ssimulacra2 == 100.0
+
+
+@pytest.mark.parametrize("quality", ["100", "lossless"])
+def test_avif_at_quality_100_is_encoded_not_refused(quality: str) -> None:
+    """libaom refuses a tune in lossless mode: quality 100 (or lossless, AVIF having no other
+    mode) was an internal_error."""
+    main = optimize(encode(photo(), "PNG"), OptimizeOptions(format="avif", quality=quality)).main
+    assert main.format == "avif" and main.ssimulacra2 is not None and main.ssimulacra2 > 90
