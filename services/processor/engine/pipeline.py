@@ -177,6 +177,10 @@ def _optimize(
         frames = _still_unless_movable(frames, holding)
         affordable, holding = _affordable(target, frames, holding, limits)
         choice = choose(frames, holding, affordable, extras, polish_until, options.effort)
+        if len(frames) == 1 and time.perf_counter() < polish_until:
+            choice.data = CODECS[choice.format].recompress(
+                choice.data, frames[0].width, frames[0].height, options.effort
+            )
         out = OptimizedImage(
             data=choice.data,
             format=choice.format,

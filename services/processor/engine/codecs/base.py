@@ -122,6 +122,11 @@ class Codec(Protocol):
         """The winner once more with the slowest encoder, when that pays; else `best`."""
         return best
 
+    def recompress(self, data: bytes, width: int, height: int, effort: str) -> bytes:
+        """The winning file's very pixels in fewer bytes, where `effort` pays for it (PNG at
+        max); else `data`."""
+        return data
+
 
 def encode_frames(
     codec: Codec, frames: list[Image.Image], quality: int | None, extras: Extras

@@ -163,7 +163,7 @@ def test_sampled_frames_are_found_by_time_when_the_encoder_merged_neighbours() -
     data = encode(
         a, "WEBP", save_all=True, append_images=frames[1:], duration=list(delays), lossless=True
     )
-    assert Image.open(io.BytesIO(data)).n_frames == 3
+    assert getattr(Image.open(io.BytesIO(data)), "n_frames", 1) == 3
     assert AnimationJudge(frames, delays).score_bytes(data) > 99
 
 

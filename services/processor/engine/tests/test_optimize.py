@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import oxipng
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageDraw
 
 from services.processor.engine import EngineError, OptimizeOptions, detect_format, optimize
 from services.processor.engine.api import Limits
@@ -341,3 +342,27 @@ def test_avif_at_quality_100_is_encoded_not_refused(quality: str) -> None:
     mode) was an internal_error."""
     main = optimize(encode(photo(), "PNG"), OptimizeOptions(format="avif", quality=quality)).main
     assert main.format == "avif" and main.ssimulacra2 is not None and main.ssimulacra2 > 90
+
+
+def _screenshot() -> Image.Image:
+    """Flat panels, rules and text: what lossless PNG is for."""
+    im = Image.new("RGB", (320, 200), (246, 246, 248))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((0, 0, 320, 28), fill=(40, 44, 52))
+    for row in range(6):
+        y = 40 + row * 26
+        draw.rectangle((12, y, 308, y + 20), outline=(200, 200, 210), fill=(255, 255, 255))
+        draw.text((20, y + 4), f"row {row}: picture optimizer settings", fill=(30, 30, 30))
+    return im
+
+
+def test_lossless_png_at_max_effort_is_no_bigger_than_oxipng_o6() -> None:
+    """Search encodes use oxipng level 2; at `max` the winner is recompressed at level 6 (then
+    zopfli), so it is never bigger than `oxipng -o6` on the same pixels."""
+    im = _screenshot()
+    source = encode(im, "PNG", compress_level=1)
+    o6 = oxipng.optimize_from_memory(source, level=6)
+    at_max = optimize(source, OptimizeOptions("png", quality="lossless", effort="max")).main
+    balanced = optimize(source, OptimizeOptions("png", quality="lossless", effort="balanced")).main
+    assert len(at_max.data) <= len(o6) < len(balanced.data)
+    assert np.array_equal(np.asarray(_open(at_max.data).convert("RGB")), np.asarray(im))
