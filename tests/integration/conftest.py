@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -62,3 +64,19 @@ def user(stack: Stack) -> Client:
 
 def blob_dir(stack: Stack) -> Path:
     return Path(stack.env["BLOB_DIR"])
+
+
+def retention_cli(
+    stack: Stack, *args: str, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The compliance staff command line against the stack (`token` overrides the staff token)."""
+    env = {**stack.env, "RETENTION_ADDR": stack.grpc_address("retention")}
+    if token is not None:
+        env["RETENTION_STAFF_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "services.retention.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

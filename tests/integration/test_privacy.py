@@ -33,7 +33,7 @@ from picopt.devstack import Stack
 from picopt.kernel.blobstore import EnvelopeCipher, FilesystemBlobStore
 from picopt.kernel.settings import Settings
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
-from tests.integration.conftest import blob_dir, mail_dir, wait_for
+from tests.integration.conftest import blob_dir, mail_dir, retention_cli, wait_for
 from tests.integration.harness import LOCALSTRIPE_KEY, running_localstripe, running_stack
 from tests.integration.images import graphic_png
 
@@ -290,14 +290,7 @@ def test_policy_is_served_and_a_material_change_mails_each_user_once(
     policy.write_text(
         f"---\nversion: {version}\ndate: 2031-01-01\nmaterial: true\n---\nNew terms.\n"
     )
-    env = {**stack.env, "RETENTION_ADDR": stack.grpc_address("retention")}
-    out = subprocess.run(
-        [sys.executable, "-m", "services.retention.cli", "publish-policy", str(policy)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = retention_cli(stack, "publish-policy", str(policy))
     assert out.returncode == 0, out.stderr
     # Announced, not in force: the version in force is served until the new one's date.
     served = requests.get(stack.gateway_url() + "/v1/privacy", timeout=10).json()
@@ -333,24 +326,12 @@ def test_policy_is_served_and_a_material_change_mails_each_user_once(
     too_soon = tmp_path / "soon.md"
     soon = (datetime.now(UTC) + timedelta(days=29)).date().isoformat()
     too_soon.write_text(f"---\nversion: 3.0\ndate: {soon}\nmaterial: true\n---\nSoon.\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "services.retention.cli", "publish-policy", str(too_soon)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = retention_cli(stack, "publish-policy", str(too_soon))
     assert out.returncode == 1 and "at least 30 days" in out.stderr, out.stderr
 
     bad = tmp_path / "bad.md"
     bad.write_text("no front matter\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "services.retention.cli", "publish-policy", str(bad)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = retention_cli(stack, "publish-policy", str(bad))
     assert out.returncode == 2 and "front matter" in out.stderr
 
 
@@ -387,27 +368,9 @@ def test_staff_api_and_cli_refuse_calls_without_the_token(stack: Stack, staff: A
     with pytest.raises(grpc.RpcError) as err:
         staff.GetReport(retention_pb2.GetReportRequest())
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    env = {
-        **stack.env,
-        "RETENTION_ADDR": stack.grpc_address("retention"),
-        "RETENTION_STAFF_TOKEN": "wrong",
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "services.retention.cli", "report"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = retention_cli(stack, "report", token="wrong")
     assert out.returncode == 1 and "UNAUTHENTICATED" in out.stderr
-    env["RETENTION_STAFF_TOKEN"] = STAFF_TOKEN
-    out = subprocess.run(
-        [sys.executable, "-m", "services.retention.cli", "requests"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = retention_cli(stack, "requests", token=STAFF_TOKEN)
     assert out.returncode == 0 and "deadline" in out.stdout
 
 
@@ -643,16 +606,9 @@ def test_exports_are_listed_and_staff_deliver_one_asked_for_by_email(
 ) -> None:
     name, email = unique_person()
     user = named_user(stack, name, email)
-    env = {**stack.env, "RETENTION_ADDR": stack.grpc_address("retention")}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "services.retention.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return retention_cli(stack, *args)
 
     # The person writes in from their address; staff find the account behind it.
     found = cli("--json", "find-user", email.upper())

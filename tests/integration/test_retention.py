@@ -29,7 +29,7 @@ from picopt.devstack import Stack
 from picopt.kernel.blobstore import EnvelopeCipher, FilesystemBlobStore
 from picopt.kernel.settings import Settings
 from picopt.retention.v1 import retention_pb2, retention_pb2_grpc
-from tests.integration.conftest import blob_dir, new_user, wait_for
+from tests.integration.conftest import blob_dir, new_user, retention_cli, wait_for
 from tests.integration.harness import running_stack
 from tests.integration.images import graphic_png
 
@@ -302,21 +302,10 @@ def test_longer_durations_are_refused_at_start_up(stack: Stack, name: str, value
     assert last.startswith("retention: refusing to start:") and name in last, out.stderr
 
 
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**stack.env, "RETENTION_ADDR": stack.grpc_address("retention")}
-    return subprocess.run(
-        [sys.executable, "-m", "services.retention.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_staff_cli_runs_the_sweep_and_prints_the_report_as_table_and_json(stack: Stack) -> None:
-    swept = cli(stack, "sweep")
+    swept = retention_cli(stack, "sweep")
     assert swept.returncode == 0 and "orphans" in swept.stdout, swept.stderr
-    table = cli(stack, "report")
+    table = retention_cli(stack, "report")
     assert table.returncode == 0, table.stderr
     for row in (
         "oldest stored image age",
@@ -326,7 +315,7 @@ def test_staff_cli_runs_the_sweep_and_prints_the_report_as_table_and_json(stack:
         "log purges",
     ):
         assert row in table.stdout
-    report: dict[str, Any] = json.loads(cli(stack, "--json", "report").stdout)
+    report: dict[str, Any] = json.loads(retention_cli(stack, "--json", "report").stdout)
     assert report["last_sweep_at"]
     assert {d["reason"] for d in report["deletions"]} >= {"job_ended"}
     with grpc.insecure_channel(stack.grpc_address("retention")) as channel:
@@ -349,7 +338,7 @@ def test_the_compliance_report_covers_every_promise_with_this_deployments_eviden
         "<failure message='boom'/></testcase>"
         "</testsuite></testsuites>"
     )
-    out = cli(
+    out = retention_cli(
         stack,
         "--json",
         "report",
