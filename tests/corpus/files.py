@@ -17,6 +17,7 @@ import pillow_heif
 import pillow_jxl  # noqa: F401  (registers the JXL writer)
 from PIL import Image, ImageDraw
 
+from services.processor.engine.tests.conftest import encode, photo
 from services.processor.engine.tests.test_animation import animation
 from services.processor.engine.tests.test_detect_decode import ANIMATED_JXL
 from services.processor.engine.tests.test_rights import XMP
@@ -36,27 +37,12 @@ class Case:
 
 
 def save(im: Image.Image, fmt: str, **params: object) -> bytes:
-    buf = io.BytesIO()
+    """The engine tests' encoder, with HEIF's quality settable."""
     if fmt == "HEIF":
+        buf = io.BytesIO()
         pillow_heif.from_pillow(im).save(buf, quality=params.get("quality", 50))
-    else:
-        im.save(buf, fmt, **params)
-    return buf.getvalue()
-
-
-def photo(width: int, height: int, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack(
-        [
-            128 + 90 * np.sin(x / 11 + seed),
-            128 + 80 * np.cos(y / 9),
-            128 + 70 * np.sin((x + y) / 15),
-        ],
-        axis=-1,
-    )
-    base += rng.normal(0, 5, (height, width, 1))
-    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+        return buf.getvalue()
+    return encode(im, fmt, **params)
 
 
 def line(width: int, height: int) -> Image.Image:
