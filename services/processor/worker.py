@@ -24,6 +24,7 @@ from picopt.kernel.protos import to_timestamp
 from picopt.processor.v1 import processor_pb2
 from services.processor.engine import (
     EngineError,
+    EngineInterrupted,
     Limits,
     OptimizedImage,
     OptimizeOptions,
@@ -112,6 +113,8 @@ class Worker:
                     outputs = [self._store(job, i, out) for i, out in enumerate(result.outputs)]
             except BlobNotFound:
                 return Outcome(job, error=("input_gone", "the upload no longer exists"))
+            except EngineInterrupted:
+                raise  # the engine stopped under the job: another attempt, not a failure
             except EngineError as err:
                 return Outcome(job, error=(err.code, err.message))
             except Exception as exc:

@@ -31,6 +31,14 @@ class EngineError(Exception):
         self.message = message
 
 
+class EngineInterrupted(EngineError):
+    """The job did not fail: the isolated engine stopped under it (its host was killed, or
+    its caller is shutting down). A worker leaves the job for another attempt."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("internal_error", message)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource ceilings for one job; every one is an operator setting (ENGINE_*)."""

@@ -11,7 +11,7 @@ for a bug.
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import json
 import logging
 import os
@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from .api import EngineError, Limits, OptimizeOptions, OptimizeResult
+from .api import EngineError, EngineInterrupted, Limits, OptimizeOptions, OptimizeResult
 from .sandbox_host import JOB_MESSAGE, KILL_GRACE_S
 
 log = structlog.get_logger(__name__)
@@ -152,13 +152,17 @@ class Sandbox:
         theirs.close()
         answer: tuple[str, Any] = ("exit", None)  # the host died before the child's end
         with Connection(ours.detach()) as conn:
-            try:
+            with contextlib.suppress(OSError):  # the child is gone already: the host says why
                 conn.send((data, options, limits))
+            try:
                 answered = conn.poll(limits.timeout_s + KILL_GRACE_S)
                 answer = conn.recv() if answered else ("timeout", None)
             except (EOFError, OSError):
                 pass
         kind, payload = answer
+        if kind == "exit" and payload is None:
+            # The host itself went (stopped by close(), or killed): not the image's doing.
+            raise EngineInterrupted("The decoder host stopped while the job ran.")
         if kind == "ok":
             assert isinstance(payload, OptimizeResult)
             return payload
@@ -201,12 +205,6 @@ def _crash(exitcode: object) -> EngineError:
 
 _SANDBOXES: dict[str, Sandbox] = {}
 _SANDBOXES_LOCK = threading.Lock()
-
-
-@atexit.register
-def _close_all() -> None:
-    for box in _SANDBOXES.values():
-        box.close()
 
 
 def sandbox(network: str = "auto") -> Sandbox:

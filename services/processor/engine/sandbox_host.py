@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
+PR_SET_PDEATHSIG = 1
 # The host kills a child at its deadline; its caller waits this much longer for the news.
 KILL_GRACE_S = 2.0
 JOB_MESSAGE = struct.Struct("<d")  # the job's timeout in seconds, sent with the job's socket
@@ -154,6 +155,8 @@ def _child(job: socket.socket, control: socket.socket) -> None:
     """One job: memory ceiling, optimize, answer, exit. Never returns."""
     code = 0
     try:
+        # Die with the host: nothing else would enforce this child's deadline.
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         control.close()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)

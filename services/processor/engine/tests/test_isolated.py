@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from services.processor.engine import EngineError, Limits, OptimizeOptions, optimize_isolated
+from services.processor.engine import (
+    EngineError,
+    EngineInterrupted,
+    Limits,
+    OptimizeOptions,
+    optimize_isolated,
+)
 from services.processor.engine.isolated import CHILD_ENV_KEYS, Sandbox
 
 from .conftest import encode, photo
@@ -188,3 +194,17 @@ def test_auto_falls_back_and_says_so_where_namespaces_are_refused() -> None:
 def test_required_refuses_to_start_where_namespaces_are_refused() -> None:
     out = _on_a_platform_without_namespaces("required")
     assert "refused: the decoder host did not start: unshare refused" in out
+
+
+def test_a_host_stopped_under_a_job_interrupts_it_without_failing_it(
+    fresh_sandbox: Sandbox,
+) -> None:
+    """Not the image's doing: the worker leaves such a job for another attempt."""
+    status = fresh_sandbox.start()
+    thread, errors = _slow_job(fresh_sandbox)
+    _wait_for_child(status.pid)
+    os.kill(status.pid, signal.SIGKILL)
+    thread.join()
+    assert isinstance(errors[0], EngineInterrupted)
+    result = fresh_sandbox.optimize(encode(photo(), "PNG"), OptimizeOptions(), Limits())
+    assert result.main.data
