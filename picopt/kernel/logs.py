@@ -79,9 +79,20 @@ def _add_trace(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
     return event
 
 
+class _CurrentStderr:
+    """Whatever sys.stderr is when a line is written, not when logging was configured: a
+    stream swapped and closed since (a test's captured stderr) must not break later lines."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(service: str, level: str = "info", stream: TextIO | None = None) -> None:
     """Configure structlog and the standard library once per process (stderr by default)."""
-    out = stream or sys.stderr
+    out: Any = stream or _CurrentStderr()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
