@@ -48,14 +48,19 @@ def images(quick: bool = False) -> list[BenchImage]:
         for path in sorted(CORPUS.glob("*/*")):
             if path.parent.name != "licenses" and path.suffix.lower() != ".md":
                 found.append(BenchImage(f"{path.parent.name}/{path.name}", path))
-    for package, files in PACKAGE_PHOTOS.items():
+    found += [BenchImage(name, path) for name, path in package_photos(PACKAGE_PHOTOS)]
+    if quick:
+        found = [i for i in found if i.name in QUICK]
+    return found
+
+
+def package_photos(files_by_package: dict[str, list[str]]) -> list[tuple[str, Path]]:
+    """(name, path) of the photos shipped inside installed Python packages."""
+    found: list[tuple[str, Path]] = []
+    for package, files in files_by_package.items():
         spec = importlib.util.find_spec(package)
         if spec is None or spec.origin is None:
             continue
         root = Path(spec.origin).parent
-        for rel in files:
-            if (root / rel).exists():
-                found.append(BenchImage(f"{package}/{Path(rel).name}", root / rel))
-    if quick:
-        found = [i for i in found if i.name in QUICK]
+        found += [(f"{package}/{Path(r).name}", root / r) for r in files if (root / r).exists()]
     return found

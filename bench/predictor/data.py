@@ -9,7 +9,6 @@ Drawn images (few colours) are left out: the engine searches those at every effo
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.engine.corpus import CORPUS, OUT
+from bench.engine.corpus import CORPUS, OUT, package_photos
 from services.processor.engine.api import Limits
 from services.processor.engine.choose import is_graphic
 from services.processor.engine.codecs import Extras, codec
@@ -85,14 +84,7 @@ def sources() -> list[tuple[str, Path]]:
     for d in CORPUS_DIRS:
         for path in sorted((CORPUS / d).glob("*")):
             found.append((f"{d}/{path.name}", path))
-    for package, files in PACKAGE_PHOTOS.items():
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            continue
-        root = Path(spec.origin).parent
-        for rel in files:
-            if (root / rel).exists():
-                found.append((f"{package}/{Path(rel).name}", root / rel))
+    found += package_photos(PACKAGE_PHOTOS)
     return found
 
 

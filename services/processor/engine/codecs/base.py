@@ -128,6 +128,15 @@ class Codec(Protocol):
         return data
 
 
+def lossy_and_lossless(name: str, graphic: bool, lossless: bool) -> list[Candidate]:
+    """The candidates of a codec with both modes: lossless when asked; else lossy, and for
+    drawn content lossless too (few colours often code smaller without loss)."""
+    if lossless:
+        return [Candidate(name, "lossless")]
+    lossy = [Candidate(name, "lossy")]
+    return [*lossy, Candidate(name, "lossless")] if graphic else lossy
+
+
 def encode_frames(
     codec: Codec, frames: list[Image.Image], quality: int | None, extras: Extras
 ) -> bytes:

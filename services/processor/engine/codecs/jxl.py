@@ -5,7 +5,7 @@ from __future__ import annotations
 import pillow_jxl  # noqa: F401  (registers the JXL plugin with Pillow)
 from PIL import Image
 
-from .base import Candidate, Codec, Extras, save
+from .base import Candidate, Codec, Extras, lossy_and_lossless, save
 
 EFFORT = 7
 
@@ -26,7 +26,4 @@ class Jxl(Codec):
     def candidates(
         self, graphic: bool, animated: bool, lossless: bool, alone: bool
     ) -> list[Candidate]:
-        if lossless:
-            return [Candidate(self.name, "lossless")]
-        lossy = [Candidate(self.name, "lossy")]
-        return [*lossy, Candidate(self.name, "lossless")] if graphic else lossy
+        return lossy_and_lossless(self.name, graphic, lossless)

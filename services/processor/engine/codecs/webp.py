@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .base import Candidate, Codec, Extras, animation_params, save
+from .base import Candidate, Codec, Extras, animation_params, lossy_and_lossless, save
 
 METHOD = 4
 
@@ -38,7 +38,4 @@ class Webp(Codec):
     def candidates(
         self, graphic: bool, animated: bool, lossless: bool, alone: bool
     ) -> list[Candidate]:
-        if lossless:
-            return [Candidate(self.name, "lossless")]
-        lossy = [Candidate(self.name, "lossy")]
-        return [*lossy, Candidate(self.name, "lossless")] if graphic else lossy
+        return lossy_and_lossless(self.name, graphic, lossless)
