@@ -21,7 +21,7 @@ from services.processor.engine.search import Judge
 from .conftest import encode
 
 SHIPPED = Path(skimage.__file__).parent / "data"
-PHOTOS = ("chelsea.png", "coffee.png", "motorcycle_left.png", "retina.jpg", "grass.png")
+PHOTOS = ("chelsea.png", "coffee.png", "motorcycle_left.png", "retina.jpg", "astronaut.png")
 ACCEPT = ("jpeg", "webp", "avif")
 
 
@@ -132,3 +132,11 @@ def test_fast_encodes_one_format_and_balanced_at_most_two(monkeypatch: pytest.Mo
         found = predicted_module.predicted(im, cands, 80.0, Extras(), effort, Judge(im))
         assert found is not None
         assert 1 <= len(set(seen)) <= most
+
+
+def test_balanced_searches_when_no_accepted_format_is_costly_to_encode() -> None:
+    data = encode(_shipped("chelsea.png", 200), "PNG")
+    accept = ("jpeg", "webp")
+    balanced = optimize(data, OptimizeOptions(accept=accept, effort="balanced"))
+    searched = optimize(data, OptimizeOptions(accept=accept, effort="max"))
+    assert balanced.main.data == searched.main.data
