@@ -148,7 +148,8 @@ def render(
     out = [
         "# Engine benchmark",
         "",
-        f"`python -m bench.engine{' --quick' if args.quick else ''} --max-side {args.max_side}`"
+        f"`python -m bench.engine{' --quick' if args.quick else ''} --max-side {args.max_side}"
+        f" --efforts {','.join(rows)}`"
         f" — {count} images at {len(rows)} efforts, {seconds / 60:.1f} min on this machine "
         "(2 shared cores).",
         "",
