@@ -1,5 +1,10 @@
 """Transactional outbox: events are rows in the producer's transaction, published afterwards.
 
+A commit that staged events wakes the relays of its process, so an event leaves as soon as
+its transaction is durable; the relay's poll is only the backstop (rows another process
+wrote, a wake-up lost to a crash). Publishing stays the relay's alone: at-least-once from the
+committed row, duplicates dropped by the consumers' event ids.
+
 Every row ends: it is published (and deleted `keep` later; an event the catalog marks as
 possibly unsubscribed counts as published when no queue is bound), or, if it cannot be
 published for `discard_after`, deleted with an error log and a counter. Rows pending longer than
@@ -12,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -34,6 +40,16 @@ log = structlog.get_logger(__name__)
 # An event type with no queue bound is tried again after this, doubling up to the cap.
 UNROUTABLE_RETRY_S = 5.0
 UNROUTABLE_RETRY_MAX_S = 300.0
+# How often a relay looks for rows nobody woke it for (written by another process).
+BACKSTOP_POLL_S = 1.0
+
+# The running relays of this process, woken by every commit that staged an event.
+_RELAYS: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
+
+def _wake_relays() -> None:
+    for relay in list(_RELAYS):
+        relay.wake()
 
 
 class Outbox:
@@ -45,7 +61,8 @@ class Outbox:
     def add(
         self, session: Session, event_type: str, payload: Message, traceparent: str = ""
     ) -> str:
-        """Stage the event; it exists only if the caller's transaction commits."""
+        """Stage the event; it exists only if the caller's transaction commits, and the commit
+        wakes this process's relays."""
         envelope = new_envelope(event_type, payload, self.producer, traceparent)
         session.add(
             OutboxRow(
@@ -55,6 +72,7 @@ class Outbox:
                 created_at=utcnow(),
             )
         )
+        metrics.after_commit(session, _wake_relays)
         return envelope.event_id
 
 
@@ -134,6 +152,9 @@ class OutboxRelay:
     """Publishes committed outbox rows in order and marks them; a crash between publish and
     mark only causes a duplicate, which consumers drop by event id.
 
+    Started, it publishes when a commit of this process wakes it, and every `poll_interval`
+    seconds otherwise.
+
     Rows whose type has no bound queue yet (consumer not started) stay pending and are retried
     with a backoff per event type (from ``unroutable_retry`` seconds, doubling) without
     blocking other event types.
@@ -144,7 +165,7 @@ class OutboxRelay:
         db: Database,
         amqp_url: str,
         exchange: str = DEFAULT_EXCHANGE,
-        poll_interval: float = 0.2,
+        poll_interval: float = BACKSTOP_POLL_S,
         batch_size: int = 100,
         *,
         policy: OutboxPolicy | None = None,
@@ -168,7 +189,12 @@ class OutboxRelay:
         self._stuck_logged_at = float("-inf")
         self._publisher: Publisher | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll (a commit staged events)."""
+        self._wake.set()
 
     def _new_publisher(self, role: str) -> Publisher:
         name = f"picopt-relay-{role} {self.exchange} schema={self._db.schema} pid={os.getpid()}"
@@ -251,6 +277,7 @@ class OutboxRelay:
         self._thread = threading.Thread(
             target=self._loop, name=f"outbox-relay-{self._db.schema}", daemon=True
         )
+        _RELAYS.add(self)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -286,14 +313,18 @@ class OutboxRelay:
                     log.debug("outbox_published", schema=self._db.schema, count=count)
                 if count < self.batch_size:
                     publisher.keepalive()
-                    self._stop.wait(self.poll_interval)
+                    # Cleared before the next batch: a commit after this point wakes it again.
+                    self._wake.wait(self.poll_interval)
+                    self._wake.clear()
         finally:
             publisher.close()
             log.info("outbox_relay_stopped", schema=self._db.schema)
 
     def stop(self, timeout: float = 5) -> None:
         """Stop the background thread (after its current batch) and close connections."""
+        _RELAYS.discard(self)
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from picopt.events.v1 import events_pb2
-from picopt.kernel.db import Database, OutboxRow, ProcessedEvent
+from picopt.kernel.db import Database, OutboxRow, ProcessedEvent, utcnow
 from picopt.kernel.messaging import (
     HandlerContext,
     Outbox,
@@ -317,6 +317,58 @@ def test_relay_survives_dropped_connection(bus: Bus, sqlite_db: Database) -> Non
             after = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="after"))
         ((_, body),) = bus.drain(consumer.queues[0], 1, timeout=30)
         assert events_pb2.Envelope.FromString(body).event_id == after
+    finally:
+        relay.stop()
+
+
+def test_a_commit_wakes_the_relay_and_a_rollback_publishes_nothing(
+    bus: Bus, sqlite_db: Database
+) -> None:
+    """The event leaves when its transaction commits, not at the relay's next poll (an hour
+    away here); a transaction that rolled back stages nothing."""
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    outbox = Outbox("gateway")
+    relay = OutboxRelay(sqlite_db, AMQP_URL, exchange=bus.exchange, poll_interval=3600)
+    relay.start()
+    try:
+        for name in ("first", "second"):
+            # Once the first is out, the relay waits for its poll: only a wake-up sends the
+            # second.
+            with pytest.raises(RuntimeError), sqlite_db.session() as session:
+                outbox.add(session, JOB, events_pb2.JobSubmitted(job_id="never"))
+                raise RuntimeError("business rule failed")
+            with sqlite_db.session() as session:
+                committed = outbox.add(session, JOB, events_pb2.JobSubmitted(job_id=name))
+            ((_, body),) = bus.drain(consumer.queues[0], 1, timeout=20)
+            assert events_pb2.Envelope.FromString(body).event_id == committed
+    finally:
+        relay.stop()
+    assert bus.count(consumer.queues[0]) == 0
+
+
+def test_the_relay_polls_for_rows_no_commit_of_its_process_announced(
+    bus: Bus, sqlite_db: Database
+) -> None:
+    """Rows another process wrote (a staff command, a second worker) wake no relay here: the
+    poll still publishes them."""
+    consumer = bus.consumer([Subscription(JOB, events_pb2.JobSubmitted, lambda ctx: None)])
+    consumer.declare()
+    relay = OutboxRelay(sqlite_db, AMQP_URL, exchange=bus.exchange, poll_interval=0.2)
+    relay.start()
+    try:
+        envelope = new_envelope(JOB, events_pb2.JobSubmitted(job_id="elsewhere"), "other")
+        with sqlite_db.session() as session:
+            session.add(
+                OutboxRow(
+                    event_id=envelope.event_id,
+                    event_type=JOB,
+                    envelope=envelope.SerializeToString(),
+                    created_at=utcnow(),
+                )
+            )
+        ((_, body),) = bus.drain(consumer.queues[0], 1)
+        assert events_pb2.Envelope.FromString(body).event_id == envelope.event_id
     finally:
         relay.stop()
 
