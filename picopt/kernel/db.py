@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,10 @@ _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # of failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 _READONLY = "picopt_readonly"
+# A pooled PostgreSQL connection unused this long is checked with a round trip before use (the
+# server may have restarted or failed over meanwhile); one in steady use is not.
+IDLE_PING_AFTER_S = 10.0
+_RETURNED_AT = "picopt_returned_at"
 
 
 def utcnow() -> datetime:
@@ -138,20 +143,24 @@ class Database:
         else:
             raise ValueError(f"unsupported database {mask_url(self.url)}")
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        readonly_options: dict[str, Any] = {_READONLY: True}
+        if self.dialect == "postgresql":
+            # The transaction opens as BEGIN READ ONLY: no extra round trip to say so.
+            readonly_options["postgresql_readonly"] = True
         self._readonly_sessions = sessionmaker(
-            bind=self.engine.execution_options(**{_READONLY: True}), expire_on_commit=False
+            bind=self.engine.execution_options(**readonly_options), expire_on_commit=False
         )
 
     def _postgres_engine(self) -> sa.Engine:
         engine = sa.create_engine(
             self.url,
             hide_parameters=True,
-            pool_pre_ping=True,
             # A server that does not answer fails a connection in seconds, not minutes
             # (readiness checks and requests must not hang on it).
             connect_args={"options": f"-csearch_path={self.schema}", "connect_timeout": 5},
         )
         schema = self.schema
+        _ping_when_idle(engine)
 
         @event.listens_for(engine, "first_connect")
         def _create_schema(dbapi_connection: Any, _record: Any) -> None:
@@ -214,8 +223,6 @@ class Database:
         behind a long write transaction; on PostgreSQL it makes writes fail.
         """
         session = (self._readonly_sessions if readonly else self._sessions)()
-        if readonly and self.dialect == "postgresql":
-            session.execute(sa.text("SET TRANSACTION READ ONLY"))
         try:
             yield session
             session.commit()
@@ -264,6 +271,27 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (call before fork and at shutdown)."""
         self.engine.dispose()
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Pessimistic disconnect handling for connections that sat idle only: a round trip per
+    checkout (SQLAlchemy's pool_pre_ping) was a tenth of a busy service's CPU. A connection
+    broken while in use fails that one call, and SQLAlchemy then drops the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < IDLE_PING_AFTER_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool closes it and checks out another.
+            raise sa.exc.DisconnectionError("idle connection is gone") from exc
 
 
 def run_alembic_env(target_metadata: sa.MetaData | Sequence[sa.MetaData]) -> None:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
+from picopt.kernel import db as db_module
 from picopt.kernel import logs
 from picopt.kernel.db import Database, database_url, mask_url
 from picopt.kernel.tests.demo_models import Widget
@@ -179,6 +180,42 @@ def test_postgres_readonly_session_refuses_writes(pg_schema: str) -> None:
         with pytest.raises(sa.exc.InternalError), db.session(readonly=True) as session:
             session.add(Widget(name="nope"))
             session.flush()
+    finally:
+        db.dispose()
+
+
+def _backend_pid(db: Database) -> int:
+    with db.session(readonly=True) as session:
+        return int(session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    engine.dispose()
+
+
+def test_postgres_idle_connection_killed_by_the_server_is_replaced_unnoticed(
+    pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that sat in the pool (across a server restart, say) is checked before use;
+    one in steady use is not (no round trip per session)."""
+    db = Database(PG_URL, pg_schema)
+    try:
+        db.migrate(MIGRATIONS)
+        first = _backend_pid(db)
+        assert _backend_pid(db) == first  # reused
+        _terminate(first)
+        monkeypatch.setattr(db_module, "IDLE_PING_AFTER_S", 0.0)
+        replaced = _backend_pid(db)
+        assert replaced != first
+        monkeypatch.setattr(db_module, "IDLE_PING_AFTER_S", 3600.0)
+        _terminate(replaced)
+        # Not idle long enough to be checked: this call fails, and the pool starts afresh.
+        with pytest.raises(sa.exc.OperationalError):
+            _backend_pid(db)
+        assert _backend_pid(db) not in (first, replaced)
     finally:
         db.dispose()
 
