@@ -3,6 +3,9 @@
 Card data never reaches us: a Checkout Session sends the buyer to Stripe's
 hosted page, a PaymentIntent's client secret feeds Stripe's own payment
 element in the browser. We send and keep ids only.
+
+The stripe library (13 MB resident) is imported where it is used, so a billing service
+without payments configured never loads it.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
-
-import stripe
+from typing import TYPE_CHECKING, Any, cast
 
 from picopt.kernel.errors import FailedPrecondition, InvalidArgument, Unavailable
 from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Env, SettingsError
 from services.billing.pricing import Pack
+
+if TYPE_CHECKING:
+    import stripe
 
 log = get_logger(__name__)
 
@@ -69,6 +73,8 @@ class StripeApi:
         self.config = config
         self._client: stripe.StripeClient | None = None
         if config.api_key:
+            import stripe
+
             self._client = stripe.StripeClient(
                 config.api_key,
                 base_addresses={"api": config.api_base} if config.api_base else None,
@@ -103,6 +109,8 @@ class StripeApi:
 
         Raises Unavailable while Stripe cannot be reached, so an erasure waits and retries.
         """
+        import stripe
+
         try:
             self.client.v1.customers.delete(customer_id)
         except stripe.InvalidRequestError as exc:
@@ -120,6 +128,8 @@ class StripeApi:
         where Stripe allows it (it refuses updates of some finished sessions, which
         expire at Stripe's end); the PaymentIntent it created is scrubbed either way.
         """
+        import stripe
+
         scrubbed = {"metadata": {"user_id": ""}}
         if payment_intent_id:
             try:
@@ -251,6 +261,8 @@ class StripeApi:
                 "webhooks are not configured on this server (STRIPE_WEBHOOK_SECRET is unset)",
                 code="payments_not_configured",
             )
+        import stripe
+
         try:
             stripe.WebhookSignature.verify_header(
                 payload, signature, self.config.webhook_secret, self.config.tolerance_s
@@ -276,6 +288,8 @@ class StripeApi:
 @contextmanager
 def _stripe_errors(operation: str) -> Iterator[None]:
     """Stripe failures become Unavailable (HTTP 503): the buyer can retry, nothing was stored."""
+    import stripe
+
     try:
         yield
     except stripe.StripeError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,28 @@ def test_stripe_settings_are_validated_and_default_to_checkout() -> None:
     assert not StripeApi(config).configured
     with pytest.raises(SettingsError, match="BILLING_PURCHASE_MODE"):
         StripeConfig.from_env(Env({"BILLING_PURCHASE_MODE": "invoice"}))
+
+
+STRIPE_PROBE = """
+import sys
+from picopt.kernel.settings import Env
+from services.billing.stripe_api import StripeApi, StripeConfig
+import services.billing.__main__
+StripeApi(StripeConfig.from_env(Env(dict(arg.split("=", 1) for arg in sys.argv[1:]))))
+print("stripe" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("settings", "loaded"), [([], "False"), (["STRIPE_API_KEY=sk"], "True")])
+def test_the_stripe_library_is_loaded_only_where_payments_are_configured(
+    settings: list[str], loaded: str
+) -> None:
+    """13 MB resident a one-machine billing without payments does not carry."""
+    probe = subprocess.run(
+        [sys.executable, "-c", STRIPE_PROBE, *settings],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert probe.stdout.strip().splitlines()[-1] == loaded
