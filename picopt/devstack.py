@@ -38,6 +38,10 @@ log = logs.get_logger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
 GRPC_SERVICES = tuple(DEFAULT_GRPC_PORTS)
+# What one machine runs unless told otherwise: two jobs at once in one worker process (one
+# decoder host), one gunicorn worker with threads. Each process costs ~100 MB whatever it
+# does; a cluster scales by pods instead (the services' own defaults).
+ONE_MACHINE = {"PROCESSOR_WORKERS": "1", "WORKER_CONCURRENCY": "2", "GATEWAY_WORKERS": "1"}
 
 
 class StackError(RuntimeError):
@@ -214,7 +218,9 @@ class Stack:
         env = {**os.environ, **(overrides or {})}
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("SESSION_COOKIE_SECURE", "false")
-        workers = int(env.get("PROCESSOR_WORKERS", "2"))
+        for name, value in ONE_MACHINE.items():
+            env.setdefault(name, value)
+        workers = int(env["PROCESSOR_WORKERS"])
         kwargs.setdefault("restart_policy", RestartPolicy.from_env(env))
         return cls(env=env, workers=workers, **kwargs)  # type: ignore[arg-type]
 

@@ -42,6 +42,9 @@ class Readiness:
     def add(self, name: str, check: Callable[[], object]) -> None:
         self._checks[name] = check
 
+    def has(self, name: str) -> bool:
+        return name in self._checks
+
     @property
     def ready(self) -> bool:
         return bool(self._ready)

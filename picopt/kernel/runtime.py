@@ -97,6 +97,7 @@ class ServiceApp:
         self._failed = False
         self._blobs: BlobStore | None = None
         self._servers: list[GrpcServer] = []
+        self._consumers: list[Consumer] = []
         self.readiness = Readiness(
             self.settings.env.float("HEALTH_CHECK_INTERVAL_S", 5.0), self._publish_readiness
         )
@@ -176,7 +177,11 @@ class ServiceApp:
             **options,
         )
         self._when_broker_answers("declare_queues", consumer.declare)
-        self.readiness.add(f"broker:{consumer.queues[0]}", lambda: consumer.connected)
+        check = f"broker:{consumer.queues[0]}"
+        if self.readiness.has(check):  # another consumer of the same queues (concurrency)
+            check = f"{check}#{sum(1 for c in self._consumers if c.queues == consumer.queues)}"
+        self._consumers.append(consumer)
+        self.readiness.add(check, lambda: consumer.connected)
         self._starters.append(lambda: self._thread(f"{self.name}-consumer", consumer.run))
         self._stoppers.append((_STOP_INTAKE, consumer.stop))
         return consumer

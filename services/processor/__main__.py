@@ -8,6 +8,7 @@ from pathlib import Path
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
+from picopt.kernel.settings import SettingsError
 from picopt.processor.v1 import processor_pb2, processor_pb2_grpc
 from services.processor.analyzed import AnalyzedHandler
 from services.processor.engine import Limits
@@ -53,15 +54,22 @@ def run_worker() -> None:
     worker = Worker(db, app.blobs(), Outbox("processor"), limits, max_attempts)
     app.metrics_port = env.int("WORKER_METRICS_PORT", app.metrics_port)
     app.grpc_server(port=env.int("WORKER_HEALTH_PORT", 0))
-    # On SIGTERM the job in hand may finish within the grace; past it, the broker
-    # redelivers it to another worker (keep it below the pod's termination grace).
-    app.consume(
-        worker.subscriptions(),
-        db=db,
-        max_attempts=max_attempts,
-        prefetch=1,
-        stop_grace_s=env.float("WORKER_STOP_GRACE_S", 90.0),
-    )
+    # WORKER_CONCURRENCY jobs at once, each on its own broker connection holding one message,
+    # over the one decoder host (each job in its own child of it): N jobs cost one worker
+    # process and one host instead of N of each.
+    concurrency = env.int("WORKER_CONCURRENCY", 1)
+    if concurrency < 1:
+        raise SettingsError(f"WORKER_CONCURRENCY must be at least 1, got {concurrency}")
+    for _ in range(concurrency):
+        # On SIGTERM the job in hand may finish within the grace; past it, the broker
+        # redelivers it to another worker (keep it below the pod's termination grace).
+        app.consume(
+            worker.subscriptions(),
+            db=db,
+            max_attempts=max_attempts,
+            prefetch=1,
+            stop_grace_s=env.float("WORKER_STOP_GRACE_S", 90.0),
+        )
     app.outbox_relay(db)
     app.run()
 

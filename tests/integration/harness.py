@@ -149,6 +149,8 @@ def running_stack(
             "GATEWAY_PORT": str(free_port()),
             "GATEWAY_WORKERS": "1",
             "PROCESSOR_WORKERS": str(workers),
+            # One job per worker process: the fault tests kill one worker and watch another.
+            "WORKER_CONCURRENCY": "1",
             "SESSION_COOKIE_SECURE": "false",
             "RETENTION_DOWNLOAD_GRACE": "1",
             "RETENTION_SWEEP_INTERVAL": "30",

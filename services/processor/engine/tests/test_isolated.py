@@ -145,6 +145,24 @@ def test_a_killed_child_is_a_clean_error_and_the_next_job_runs(fresh_sandbox: Sa
     assert result.main.data
 
 
+def test_one_host_runs_jobs_of_several_threads_at_once(fresh_sandbox: Sandbox) -> None:
+    """A worker with WORKER_CONCURRENCY > 1 shares its host: each job gets its own child at
+    the same time, and one child's end is only its own job's."""
+    status = fresh_sandbox.start()
+    jobs = [_slow_job(fresh_sandbox) for _ in range(2)]
+    deadline = time.monotonic() + 30
+    while len(_children(status.pid)) < 2:
+        assert time.monotonic() < deadline, "the two jobs never ran at once"
+        time.sleep(0.05)
+    first, second = _children(status.pid)[:2]
+    os.kill(first, signal.SIGKILL)
+    os.kill(second, signal.SIGKILL)
+    for thread, errors in jobs:
+        thread.join()
+        assert isinstance(errors[0], EngineError) and errors[0].code == "corrupt_image"
+    assert fresh_sandbox.start().pid == status.pid
+
+
 def test_a_dead_host_is_started_again(fresh_sandbox: Sandbox) -> None:
     first = fresh_sandbox.start()
     os.kill(first.pid, signal.SIGKILL)
