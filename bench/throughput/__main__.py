@@ -1,8 +1,11 @@
 """The whole stack measured from outside, like a user: latency, burst throughput, CPU per job.
 
 Run: `.venv/bin/python -m bench.throughput [--burst 24] [--latency-jobs 5] [--large-jobs 2]`.
-Starts the real stack (fresh PostgreSQL database, private RabbitMQ vhost, free ports) with two
-processor workers, signs up, confirms through the mailed token, creates an API key, then:
+Starts the real stack (fresh PostgreSQL database, private RabbitMQ vhost, free ports) laid out
+as `make up` runs it on one machine (`picopt.devstack.ONE_MACHINE`: one worker process running
+two jobs at once, one gunicorn worker; `--worker-processes`, `--worker-concurrency` and
+`--gateway-workers` change it), signs up, confirms through the mailed token, creates an API
+key, then:
 
 1. single-job latency: one 1 MP camera JPEG with no options at all, submitted and polled to
    `done`, five times one after another (median);
@@ -13,7 +16,8 @@ processor workers, signs up, confirms through the mailed token, creates an API k
 3. 12 MP camera photos to 2048 px at each effort, one job after another (seconds per job).
 
 During the burst the memory of every process tree is sampled from /proc (memory.py): the peak
-total against the 1 GB target, and each process's own peak. `--memory-only` runs just the burst.
+total against the 1 GB target (RSS and PSS), and each process's own peak; the CPU seconds per
+job of each process too. `--memory-only` runs just the burst; `--large-jobs 0` skips step 3.
 
 Baseline in the same run: the engine alone on the same 1 MP JPEGs with the API defaults, one
 after another in child processes as the worker runs it (`optimize_isolated`): what the stack
@@ -36,6 +40,7 @@ from PIL import Image
 from bench.engine.corpus import CORPUS
 from bench.throughput.memory import MemorySampler, Peaks, descendants
 from picopt.client import Client
+from picopt.devstack import ONE_MACHINE
 from picopt.formats import EFFORTS
 from services.processor.engine import Limits, OptimizeOptions, optimize_isolated
 from tests.integration.conftest import new_user
@@ -135,47 +140,57 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / TICKS  # utime, stime, cutime, cstime
 
 
-def cpu_by_service(roots: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of every service's process trees ("worker.1/child" is the worker's)."""
+def cpu_by_process(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of every process ("worker.1/child": the children of worker.1, the
+    engine's host and the jobs it reaped)."""
     by: dict[str, float] = {}
     for pid, label in descendants(roots).items():
-        service = label.split("/")[0].split(".")[0]
-        by[service] = by.get(service, 0.0) + cpu_seconds(pid)
+        by[label] = by.get(label, 0.0) + cpu_seconds(pid)
     return by
+
+
+def service_of(label: str) -> str:
+    return label.split("/")[0].split(".")[0]
 
 
 def _measured(
     fn: Callable[[], float], roots: dict[str, int]
 ) -> tuple[float, dict[str, float], Peaks]:
-    """Wall seconds of `fn`, CPU seconds per service meanwhile, and the memory peaks."""
-    before = cpu_by_service(roots)
+    """Wall seconds of `fn`, CPU seconds per process meanwhile, and the memory peaks."""
+    before = cpu_by_process(roots)
     sampler = MemorySampler(roots)
     sampler.start()
     seconds = fn()
     peaks = sampler.stop()
-    after = cpu_by_service(roots)
+    after = cpu_by_process(roots)
     return seconds, {k: after[k] - before.get(k, 0.0) for k in after}, peaks
 
 
-def print_memory(idle: Peaks, peaks: Peaks, jobs: int, wall: float) -> None:
+def print_memory(
+    idle: Peaks, peaks: Peaks, cpu: dict[str, float], jobs: int, wall: float, layout: str
+) -> None:
     mb = 1024
     print(
-        f"\nmemory: {jobs} jobs of a 1 MP photo, AI metadata on, 2 workers, "
+        f"\nmemory and CPU: {jobs} jobs of a 1 MP photo at once, AI metadata on, {layout}, "
         f"{wall:.0f} s, {peaks.samples} samples"
     )
-    print("\n| process | idle RSS MB | peak RSS MB | peak PSS MB |\n|---|---:|---:|---:|")
+    print(
+        "\n| process | CPU s per job | idle RSS MB | peak RSS MB | peak PSS MB |"
+        "\n|---|---:|---:|---:|---:|"
+    )
     for label in sorted(peaks.by_label_rss):
         print(
-            f"| {label} | {idle.by_label_rss.get(label, 0) / mb:.0f} "
+            f"| {label} | {cpu.get(label, 0.0) / jobs:.3f} "
+            f"| {idle.by_label_rss.get(label, 0) / mb:.0f} "
             f"| {peaks.by_label_rss[label] / mb:.0f} | {peaks.by_label_pss[label] / mb:.0f} |"
         )
     print(
-        f"| **stack total** | {idle.rss_kib / mb:.0f} | {peaks.rss_kib / mb:.0f} "
-        f"| {peaks.pss_kib / mb:.0f} |"
+        f"| **stack total** | {sum(cpu.values()) / jobs:.3f} | {idle.rss_kib / mb:.0f} "
+        f"| {peaks.rss_kib / mb:.0f} | {peaks.pss_kib / mb:.0f} |"
     )
-    verdict = "met" if peaks.rss_kib / mb < MEMORY_TARGET_MB else "NOT met"
-    total = peaks.rss_kib / mb
-    print(f"\npeak total RSS {total:.0f} MB; target < {MEMORY_TARGET_MB} MB: {verdict}")
+    for name, kib in (("RSS", peaks.rss_kib), ("PSS", peaks.pss_kib)):
+        verdict = "met" if kib / mb < MEMORY_TARGET_MB else "NOT met"
+        print(f"\npeak total {name} {kib / mb:.0f} MB; target < {MEMORY_TARGET_MB} MB: {verdict}")
 
 
 def main() -> None:
@@ -184,22 +199,34 @@ def main() -> None:
     parser.add_argument("--latency-jobs", type=int, default=5)
     parser.add_argument("--large-jobs", type=int, default=2)
     parser.add_argument("--memory-only", action="store_true", help="just the burst and memory")
+    parser.add_argument(
+        "--worker-processes", type=int, default=int(ONE_MACHINE["PROCESSOR_WORKERS"])
+    )
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=int(ONE_MACHINE["WORKER_CONCURRENCY"])
+    )
+    parser.add_argument("--gateway-workers", type=int, default=int(ONE_MACHINE["GATEWAY_WORKERS"]))
     args = parser.parse_args()
+    layout = (
+        f"{args.worker_processes} worker process(es) x {args.worker_concurrency} job(s), "
+        f"{args.gateway_workers} gunicorn worker(s)"
+    )
     photos = one_megapixel_jpegs()
     load_start = os.getloadavg()[0]
     engine = [] if args.memory_only else engine_only(photos, args.latency_jobs)
-    # Every job costs credits (2 with AI metadata): enough for all of them. Two gunicorn
-    # workers in the gateway, as `make up` runs it (the harness' default is one).
+    # Every job costs credits (2 with AI metadata): enough for all of them. The processes as
+    # `make up` runs them unless told otherwise (the harness' defaults are for the tests).
     # The polling (every 50 ms, like an impatient client) must not hit the API's rate limit.
     env = {
         "LOG_LEVEL": "warning",
         "BILLING_TRIAL_CREDITS": "1000",
-        "GATEWAY_WORKERS": "2",
+        "GATEWAY_WORKERS": str(args.gateway_workers),
+        "WORKER_CONCURRENCY": str(args.worker_concurrency),
         "RATE_LIMIT_DEFAULT": "100000/minute",
     }
     with (
         tempfile.TemporaryDirectory(prefix="picopt-bench-") as tmp,
-        running_stack(Path(tmp), env, workers=2) as stack,
+        running_stack(Path(tmp), env, workers=args.worker_processes) as stack,
     ):
         roots = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
         client = new_user(stack)
@@ -209,17 +236,17 @@ def main() -> None:
         single = [] if args.memory_only else latency(client, photos, args.latency_jobs + 1)[1:]
         wall, cpu, peaks = _measured(lambda: burst(client, photos, args.burst), roots)
         if args.memory_only:
-            print_memory(idle.peaks, peaks, args.burst, wall)
+            print_memory(idle.peaks, peaks, cpu, args.burst, wall, layout)
             return
         twelve = CORPUS / "photo" / CAMERA_PHOTOS[0]
         data = twelve.read_bytes() if twelve.exists() else large_photo()
-        large = large_by_effort(client, data, args.large_jobs)
+        large = large_by_effort(client, data, args.large_jobs) if args.large_jobs else {}
     load_end = os.getloadavg()[0]
     rate = args.burst / wall
     mean_kb = sum(map(len, photos)) / len(photos) / 1e3
     print(
         f"\n1 MP camera JPEGs ({len(photos)} photos, {mean_kb:.0f} kB on average), no options "
-        "(effort balanced, jpeg/png/webp); 2 workers, "
+        f"(effort balanced, jpeg/png/webp); {layout}, "
         f"{os.cpu_count()} cores; load {load_start:.1f} at the start, {load_end:.1f} at the end.\n"
     )
     print("| measure | value | target |\n|---|---:|---|")
@@ -236,11 +263,14 @@ def main() -> None:
             f"| 12 MP JPEG → 2048 px, `{effort}`, submit → done (median of {len(seconds)}) | "
             f"{statistics.median(seconds):.2f} s | |"
         )
-    print_memory(idle.peaks, peaks, args.burst, wall)
-    total = sum(cpu.values())
+    print_memory(idle.peaks, peaks, cpu, args.burst, wall, layout)
+    by_service: dict[str, float] = {}
+    for label, used in cpu.items():
+        by_service[service_of(label)] = by_service.get(service_of(label), 0.0) + used
+    total = sum(by_service.values())
     print(f"\nCPU seconds per job during the burst (all services: {total / args.burst:.2f} s):\n")
     print("| service | CPU s per job | share |\n|---|---:|---:|")
-    for service, used in sorted(cpu.items(), key=lambda kv: -kv[1]):
+    for service, used in sorted(by_service.items(), key=lambda kv: -kv[1]):
         print(f"| {service} | {used / args.burst:.3f} | {used / max(total, 1e-9):.0%} |")
 
 
