@@ -28,7 +28,7 @@ from typing import Any
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-from picopt.kernel import logs, metrics, production, tracing
+from picopt.kernel import logs, malloc, metrics, production, tracing
 from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.db import Database, database_url
 from picopt.kernel.grpc_client import service_channel
@@ -80,6 +80,7 @@ class ServiceApp:
 
     def __init__(self, name: str, env: Mapping[str, str] | None = None) -> None:
         self.name = name
+        malloc.release_large_blocks()
         self.settings = Settings.load(name, env)
         logs.configure(name, self.settings.log_level)
         production.refuse_to_start_if_incomplete(name, self.settings.env)

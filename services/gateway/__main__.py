@@ -15,7 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from picopt.kernel import logs, production
+from picopt.kernel import logs, malloc, production
 from picopt.kernel.settings import Settings
 
 
@@ -72,6 +72,7 @@ def _metrics_hooks(settings: Settings, created: Path | None) -> dict[str, Any]:
 
 
 def main() -> None:
+    malloc.release_large_blocks()  # in the master, so every forked worker has it too
     settings = Settings.load("gateway")
     logs.configure("gateway", settings.log_level)
     production.refuse_to_start_if_incomplete("gateway", settings.env)
