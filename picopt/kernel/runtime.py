@@ -112,7 +112,7 @@ class ServiceApp:
         db = Database(
             database_url(self.name, self.settings.env.env, self.settings.var_dir), schema=self.name
         )
-        db.migrate(migrations_dir)
+        db.migrate_in_child(migrations_dir)
         self._stoppers.append((_STOP_DB, db.dispose))
         self.readiness.add("database", db.ping)
         return db

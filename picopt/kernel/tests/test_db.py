@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -249,3 +250,48 @@ def test_database_errors_and_their_log_lines_carry_no_values(
     logged = stream.getvalue()
     assert "grpc_unhandled_error" in logged and "IntegrityError" in logged
     assert "ada.lovelace" not in logged and "argon2xyz" not in logged
+
+
+MIGRATE_PROBE = """
+import sys
+import sqlalchemy as sa
+from pathlib import Path
+from picopt.kernel.db import Database, MigrationError
+
+for url, migrations in zip(sys.argv[1::2], sys.argv[2::2]):
+    db = Database(url, "demo")
+    try:
+        db.migrate_in_child(Path(migrations))
+    except MigrationError as exc:
+        print("RESULT failed:", exc)
+    else:
+        print("RESULT", sorted(sa.inspect(db.engine).get_table_names()))
+print("RESULT alembic loaded:", "alembic" in sys.modules)
+"""
+
+
+def test_a_service_migrates_in_a_child_and_never_loads_alembic(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The ~20 MB alembic and the migration modules take stay out of the long-lived process;
+    a failed migration still stops the start."""
+    broken = tmp_path / "broken"
+    shutil.copytree(MIGRATIONS, broken)
+    (broken / "versions" / "0001_initial.py").write_text("raise RuntimeError('bad migration')\n")
+    args = [sqlite_url, str(MIGRATIONS), f"sqlite:///{tmp_path / 'other.db'}", str(broken)]
+    probe = subprocess.run(
+        [sys.executable, "-c", MIGRATE_PROBE, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    tables, failed, alembic = [
+        line.removeprefix("RESULT ")
+        for line in probe.stdout.splitlines()
+        if line.startswith("RESULT ")
+    ]
+    assert "'widgets'" in tables and "'outbox'" in tables, tables
+    assert failed.startswith("failed: migrating schema 'demo' failed"), failed
+    assert alembic == "alembic loaded: False"
