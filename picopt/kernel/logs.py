@@ -91,7 +91,8 @@ class _CurrentStderr:
 
 
 def configure(service: str, level: str = "info", stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library once per process (stderr by default)."""
+    """Configure structlog and the standard library (stderr by default); calling it again
+    reconfigures every logger, including ones that have already written."""
     out: Any = stream or _CurrentStderr()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -115,7 +116,11 @@ def configure(service: str, level: str = "info", stream: TextIO | None = None) -
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=True,
+        # A module's logger must follow a later configure (the CLI's, a test's capture):
+        # a cached one keeps the processors, level and stream of the first line it wrote,
+        # so logs silently went elsewhere depending on test order. Assembling a logger per
+        # line costs about 2 us.
+        cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from picopt_cli import main
 from services.vision.providers.local import LocalProvider
 from services.vision.tests.images import encode, sign_photo
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The command points structlog at stderr; give the other tests their setup back."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def test_json_output_is_one_object_per_image(

@@ -52,3 +52,22 @@ def test_exceptions_never_include_frame_locals(captured: io.StringIO) -> None:
     text = json.dumps(last_line(captured))
     assert "boom" in text
     assert "correct horse" not in text and "ada@example.com" not in text
+
+
+def test_a_logger_that_has_written_follows_a_later_configure() -> None:
+    """A module-level logger used under one configuration (the CLI's warning level, another
+    stream) must write to the next one, and be seen by structlog's capture_logs."""
+    log = logs.get_logger("module")
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        logs.configure("first", "warning", stream=first)
+        log.warning("written_once")
+        logs.configure("second", "debug", stream=second)
+        log.info("written_twice")
+        with structlog.testing.capture_logs() as captured:
+            log.info("captured_line")
+    finally:
+        structlog.reset_defaults()
+    assert "written_once" in first.getvalue() and "written_twice" not in first.getvalue()
+    assert json.loads(second.getvalue())["service"] == "second"
+    assert [line["event"] for line in captured] == ["captured_line"]
