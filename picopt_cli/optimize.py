@@ -88,7 +88,7 @@ def _quality(value: str) -> str:
 
 
 def _positive(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= formats.MAX_DIMENSION:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= formats.MAX_DIMENSION:
         raise argparse.ArgumentTypeError(
             f"expected a whole number from 1 to {formats.MAX_DIMENSION}"
         )

@@ -28,4 +28,6 @@ def is_quality(value: str) -> bool:
     """Whether `value` is a quality word or a fixed quality such as "75"."""
     value = value.strip().lower()
     low, high = FIXED_QUALITY_RANGE
-    return value in QUALITY_WORDS or (value.isdigit() and low <= int(value) <= high)
+    return value in QUALITY_WORDS or (
+        value.isascii() and value.isdigit() and low <= int(value) <= high
+    )

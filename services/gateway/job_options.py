@@ -40,7 +40,7 @@ def _dimension(form: Mapping[str, str], field: str) -> int:
     raw = form.get(field, "").strip()
     if not raw:
         return 0
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DIMENSION:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DIMENSION:
         raise _invalid(field, f"{field} must be an integer from 1 to {MAX_DIMENSION}")
     return int(raw)
 
@@ -143,7 +143,7 @@ def parse_options(
         raise _invalid("effort", f"effort must be one of {', '.join(EFFORTS)}")
     widths: list[int] = []
     for raw in (w.strip() for w in form.get("widths", "").split(",") if w.strip()):
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_DIMENSION:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DIMENSION:
             raise _invalid("widths", f"widths must be integers from 1 to {MAX_DIMENSION}")
         widths.append(int(raw))
     if len(widths) > MAX_WIDTHS:

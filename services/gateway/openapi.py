@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from services.gateway.problems import PROBLEM_JSON, Problem
+from services.gateway.text_input import MAX_FORM_FIELD, MAX_PATH_PARAMETER, refuse_unstorable_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,8 +118,9 @@ def operation(
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            raw = request.get_json(silent=True) if body is not None else None
+            refuse_unstorable_text(kwargs, raw, form is not None)
             if body is not None:
-                raw = request.get_json(silent=True)
                 if raw is None and body_optional and not request.get_data(cache=True):
                     raw = {}
                 if not isinstance(raw, dict):
@@ -142,6 +144,17 @@ def operation(
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _bounded_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """The form's schema with the length every text field is held to (files excepted)."""
+    properties = {
+        name: prop
+        if prop.get("type") != "string" or "contentMediaType" in prop
+        else {"maxLength": MAX_FORM_FIELD, **prop}
+        for name, prop in schema.get("properties", {}).items()
+    }
+    return {**schema, "properties": properties}
 
 
 def _models(ops: Iterable[Operation]) -> list[type[BaseModel]]:
@@ -180,8 +193,9 @@ def _operation_document(rule_path: str, method: str, view: Any, op: Operation) -
         "operationId": f"{method.lower()}_{view.__name__}",
         "tags": list(op.tags),
     }
+    path_schema = {"type": "string", "maxLength": MAX_PATH_PARAMETER}
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": path_schema}
         for name in _PATH_PARAM.findall(rule_path)
     ]
     if op.query is not None:
@@ -198,7 +212,7 @@ def _operation_document(rule_path: str, method: str, view: Any, op: Operation) -
     elif op.form is not None:
         doc["requestBody"] = {
             "required": True,
-            "content": {"multipart/form-data": {"schema": op.form}},
+            "content": {"multipart/form-data": {"schema": _bounded_form(op.form)}},
         }
     responses: dict[str, Any] = {}
     for status, model in op.responses.items():
@@ -224,7 +238,7 @@ def _operation_document(rule_path: str, method: str, view: Any, op: Operation) -
         statuses |= {401}
         if op.csrf and method not in {"GET", "HEAD"}:
             statuses |= {403}
-    if op.body is not None or op.query is not None or op.form is not None:
+    if op.body is not None or op.query is not None or op.form is not None or params:
         statuses |= {400}
     for status in sorted(statuses):
         responses[str(status)] = _problem_response(status)

@@ -63,7 +63,7 @@ def target_of(options: OptimizeOptions) -> Target:
         return Target(score=QUALITY_PRESETS[q])
     if q == "lossless":
         return Target(lossless=True)
-    if q.isdigit() and 1 <= int(q) <= 100:
+    if q.isascii() and q.isdigit() and 1 <= int(q) <= 100:
         return Target(fixed_quality=int(q))
     raise EngineError("invalid_options", f"Unknown quality {options.quality!r}.")
 
