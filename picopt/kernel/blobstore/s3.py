@@ -11,6 +11,7 @@ stream, so neither holds an object in memory.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -98,11 +99,22 @@ class S3BlobStore(BlobStore):
             Bucket=self.bucket, Key=name, Metadata=metadata
         )["UploadId"]
         try:
-            done = []
-            for number, part in enumerate(parts, start=1):
-                etag = self.client.upload_part(
-                    Bucket=self.bucket, Key=name, UploadId=upload, PartNumber=number, Body=part
-                )["ETag"]
+            done: list[dict[str, Any]] = []
+            # No enumerate(): its reused result tuple would keep the sent part alive while
+            # the next one is built. Each part goes up as a stream closed after the call: a
+            # retried request leaves tracebacks in reference cycles that hold the body until
+            # the garbage collector runs, and a closed stream holds nothing.
+            for part in parts:
+                number = len(done) + 1
+                with io.BytesIO(part) as stream:
+                    del part
+                    etag = self.client.upload_part(
+                        Bucket=self.bucket,
+                        Key=name,
+                        UploadId=upload,
+                        PartNumber=number,
+                        Body=stream,
+                    )["ETag"]
                 done.append({"PartNumber": number, "ETag": etag})
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=name, UploadId=upload, MultipartUpload={"Parts": done}
@@ -177,13 +189,24 @@ def _with_prefix(header: dict[str, Any], body: Iterable[bytes]) -> Iterator[byte
 
 
 def _parts(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    """Pieces regrouped into PART-sized parts (S3's minimum part is 5 MiB, but the last)."""
-    buffer = bytearray()
+    """Pieces regrouped into PART-sized parts (S3's minimum part is 5 MiB, but the last).
+
+    Each part is one join of the pieces it is made of: an upload holds about two parts in
+    memory (the pieces of the next one and the one being sent), whatever the object's size.
+    """
+    held: list[memoryview] = []
+    size = 0
     for piece in pieces:
-        buffer += piece
-        if len(buffer) >= PART:
-            part = bytes(buffer[:PART])
-            del buffer[:PART]
-            yield part
-    if buffer:
-        yield bytes(buffer)
+        view = memoryview(piece)
+        while len(view):
+            take = min(len(view), PART - size)
+            held.append(view[:take])
+            size, view = size + take, view[take:]
+            if size == PART:
+                part = b"".join(held)
+                held.clear()
+                size = 0
+                yield part
+                del part
+    if held:
+        yield b"".join(held)
