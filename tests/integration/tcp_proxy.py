@@ -2,7 +2,9 @@
 
 Cutting closes the listening socket and every forwarded connection, so clients see
 what they would see when the backend's host goes away (connection reset, then
-connection refused); restoring listens again on the same port.
+connection refused); restoring listens again on the same port. `before_forwarding`, if
+given, runs as each connection is accepted, before anything it sends is forwarded: a test
+can bring the backend into a state of its choosing first.
 """
 
 from __future__ import annotations
@@ -10,13 +12,20 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 
 from picopt.devstack import free_port
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        before_forwarding: Callable[[], None] | None = None,
+    ) -> None:
         self.target = (target_host, target_port)
+        self.before_forwarding = before_forwarding
         self.port = free_port()
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -53,6 +62,8 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self.before_forwarding is not None:
+                self.before_forwarding()
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -11,11 +11,13 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -27,6 +29,7 @@ from picopt.devstack import Stack, free_port
 from tests.integration.conftest import mail_dir, new_user, wait_for
 from tests.integration.harness import running_stack
 from tests.integration.images import graphic_png, skimage_photo
+from tests.integration.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -281,20 +284,28 @@ def test_push_failures_are_clear_and_lose_nothing(stack: Stack, tmp_path: Path) 
 def test_rate_limited_commands_wait_for_retry_after_and_succeed(stack: Stack) -> None:
     api = new_user(stack)
     key = key_of(api)
-    env = {"PICOPT_URL": stack.gateway_url(), "PICOPT_API_KEY": key}
     url = f"{stack.gateway_url()}/v1/billing/balance"
     headers = {"Authorization": f"Bearer {key}"}
+    exhausted = threading.Event()
 
-    def exhausted() -> bool:
-        """Use up this key's window, with at least 2 s of it left when the CLI starts."""
-        for _ in range(RATE_LIMIT + 5):
+    def exhaust_the_window_once() -> None:
+        """Use up this key's window just before the command's first connection reaches the
+        gateway, with at least 3 s of it left. (Exhausting it before starting the command
+        lost the race when the command took longer to start than the window had left.)"""
+        while not exhausted.is_set():
             reply = requests.get(url, headers=headers, timeout=5)
-            if reply.status_code == 429:
-                return int(reply.headers["Retry-After"]) >= 3
-        return False
+            if reply.status_code == 429 and int(reply.headers["Retry-After"]) >= 3:
+                exhausted.set()
+            elif reply.status_code == 429:
+                time.sleep(0.2)  # too little left: let this window end and use up the next
 
-    wait_for(exhausted, timeout=30, what="an exhausted rate-limit window")
-    done = picopt("balance", env=env)
+    gateway = urlsplit(stack.gateway_url())
+    with TcpProxy(
+        gateway.hostname or "127.0.0.1", gateway.port or 80, exhaust_the_window_once
+    ) as proxy:
+        env = {"PICOPT_URL": f"http://127.0.0.1:{proxy.port}", "PICOPT_API_KEY": key}
+        done = picopt("balance", env=env)
+    assert exhausted.is_set()
     assert done.returncode == 0, done.stderr
     assert "rate limited by the service; retrying in" in done.stderr
     assert "available 20 credits" in done.stdout
