@@ -66,14 +66,33 @@ def free_port() -> int:
 
 
 def amqp_reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether an AMQP handshake with the broker completes within `timeout` seconds."""
     params = pika.URLParameters(url)
     params.socket_timeout = timeout
+    params.stack_timeout = timeout
     params.connection_attempts = 1
     try:
         pika.BlockingConnection(params).close()
     except Exception:
         return False
     return True
+
+
+def _wait_for_busy_broker(url: str, patience_s: float) -> None:
+    deadline = time.monotonic() + patience_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            params = pika.URLParameters(url)
+            raise StackError(
+                f"something accepts connections at AMQP_URL ({params.host}:{params.port}) but "
+                f"no AMQP handshake completed within {patience_s:g} s (AMQP_STARTUP_TIMEOUT_S): "
+                "a broker too busy to answer, or not a broker"
+            )
+        log.warning("broker_slow_to_answer", waiting_s=round(remaining))
+        if amqp_reachable(url, timeout=min(15.0, max(remaining, 0.5))):
+            return
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0.0)))
 
 
 @dataclass
@@ -94,10 +113,27 @@ class PrivateBroker:
         self.process.wait(timeout=60)
 
 
+def broker_listening(url: str, timeout: float = 3.0) -> bool:
+    """Whether anything accepts connections at the broker's address (refused: nothing runs)."""
+    params = pika.URLParameters(url)
+    try:
+        socket.create_connection((params.host, params.port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def ensure_broker(env: dict[str, str], var_dir: Path) -> PrivateBroker | None:
-    """Use AMQP_URL if reachable; else start a private RabbitMQ under var/ if installed."""
+    """Use AMQP_URL if reachable; else start a private RabbitMQ under var/ if installed.
+
+    A broker that accepts connections but is slow to finish the handshake (a loaded machine)
+    is waited for, never replaced: a private broker would not hold the virtual host, users
+    and queues the caller set up there."""
     url = env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-    if amqp_reachable(url):
+    if amqp_reachable(url, timeout=1.0):
+        return None
+    if broker_listening(url):
+        _wait_for_busy_broker(url, float(env.get("AMQP_STARTUP_TIMEOUT_S", "120")))
         return None
     server = shutil.which("rabbitmq-server")
     if server is None:

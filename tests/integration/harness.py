@@ -72,7 +72,7 @@ def infrastructure() -> Infrastructure:
     """Services from the environment (or loopback defaults); containers only where Docker runs."""
     postgres = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     amqp = os.environ.get("TEST_AMQP_URL", DEFAULT_AMQP_URL).rstrip("/")
-    if _postgres_reachable(postgres) and amqp_reachable(f"{amqp}/%2F"):
+    if _postgres_reachable(postgres) and amqp_reachable(f"{amqp}/%2F", timeout=15.0):
         ctl = _local_rabbitmqctl if shutil.which("rabbitmqctl") else None
         return Infrastructure(postgres, amqp, ctl)
     if not _docker_available():

@@ -62,22 +62,25 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
-            if self.before_forwarding is not None:
-                self.before_forwarding()
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
+            threading.Thread(target=self._forward, args=(listener, client), daemon=True).start()
+
+    def _forward(self, listener: socket.socket, client: socket.socket) -> None:
+        if self.before_forwarding is not None:
+            self.before_forwarding()
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        with self._lock:
+            if self._listener is not listener:
                 client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                if self._listener is not listener:
-                    client.close()
-                    upstream.close()
-                    return
-                self._connections += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+                upstream.close()
+                return
+            self._connections += [client, upstream]
+        for src, dst in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket) -> None:

@@ -13,13 +13,24 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from structlog.testing import capture_logs
 
-from picopt.devstack import GRPC_SERVICES, ROOT, RestartPolicy, Stack, free_port, health_status
+from picopt.devstack import (
+    GRPC_SERVICES,
+    ROOT,
+    RestartPolicy,
+    Stack,
+    StackError,
+    ensure_broker,
+    free_port,
+    health_status,
+)
 from tests.integration.harness import fresh_database, fresh_vhost, infrastructure
+from tests.integration.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +133,30 @@ def test_up_fails_fast_with_advice_when_no_broker_can_be_had(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "rabbitmq-server is not installed" in result.stderr
     assert "AMQP_URL" in result.stderr
+
+
+def test_a_broker_slow_to_answer_is_waited_for_never_replaced_by_a_private_one(
+    tmp_path: Path,
+) -> None:
+    """Under load the shared broker took longer than the probe to finish a handshake, and the
+    stack started a private broker instead (without the test's vhost): the vision tests'
+    third stack failed to start. Something listening at AMQP_URL is a broker to wait for."""
+    with TcpProxy("127.0.0.1", free_port(), before_forwarding=lambda: time.sleep(30)) as silent:
+        env = {
+            "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{silent.port}/%2F",
+            "AMQP_STARTUP_TIMEOUT_S": "1",
+        }
+        with pytest.raises(StackError, match="no AMQP handshake completed within 1 s"):
+            ensure_broker(env, tmp_path / "var")
+    assert env["AMQP_URL"].endswith(f":{silent.port}/%2F")
+    assert not (tmp_path / "var" / "rabbitmq").exists(), "no private broker"
+    broker = urlsplit(infrastructure().amqp_base)
+    with TcpProxy(
+        broker.hostname or "127.0.0.1", broker.port or 5672, lambda: time.sleep(4)
+    ) as slow:
+        env = {"AMQP_URL": f"amqp://guest:guest@127.0.0.1:{slow.port}/%2F"}
+        assert ensure_broker(env, tmp_path / "var") is None  # slower than the 1 s probe
+    assert not (tmp_path / "var" / "rabbitmq").exists(), "no private broker"
 
 
 def test_a_service_started_before_its_broker_waits_for_it(tmp_path: Path) -> None:
