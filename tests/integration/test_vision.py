@@ -4,7 +4,7 @@ refuse).
 
 Three stacks: the default one (flag policy; an OpenAI-compatible fake on loopback allowed
 next to `local`), and two whose block threshold is so low that every image counts as blocked,
-one refusing and one blurring.
+one refusing and one blurring, each running only for its test (at most two stacks at once).
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def test_a_failing_remote_provider_falls_back_to_local(
     assert "vision_breaker_open" in events and "vision_fallback" in events
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one test uses it: stopped right after, not kept beside the others
 def refusing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {**EVERYTHING_BLOCKED, "VISION_SAFETY_POLICY": "refuse"}
     with running_stack(tmp_path_factory.mktemp("refuse"), env, workers=1) as running:
@@ -260,7 +260,7 @@ def test_refused_images_fail_with_content_policy_release_credits_and_are_deleted
     assert no_result.value.status in (404, 409, 410)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one test uses it: stopped right after, not kept beside the others
 def blurring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {**EVERYTHING_BLOCKED, "VISION_SAFETY_POLICY": "blur"}
     with running_stack(tmp_path_factory.mktemp("blur"), env, workers=1) as running:
