@@ -20,6 +20,10 @@ from services.gateway.problems import from_rpc_error
 
 # Every service the gateway asks (deploy/callgraph.yaml lists the same calls).
 SERVICES = ("auth", "billing", "processor", "retention", "vision")
+# What the gateway cannot serve requests without. Vision is asked only for which AI
+# providers run (the privacy facts), remembered with a stale fallback: a vision outage must
+# not take every gateway out of the Service's endpoints.
+NEEDED_FOR_READINESS = tuple(name for name in SERVICES if name != "vision")
 
 
 @dataclass

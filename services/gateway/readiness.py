@@ -1,8 +1,9 @@
 """`/healthz` (the process answers) and `/readyz` (it can reach what it needs).
 
-Ready means every gRPC backend the gateway calls reports SERVING on the standard
-health service (itself NOT_SERVING while that backend lost its database or
-broker, picopt.kernel.health) and Redis, when configured, answers PING. A pod
+Ready means every gRPC backend the gateway needs to serve requests reports SERVING on the
+standard health service (itself NOT_SERVING while that backend lost its database or
+broker, picopt.kernel.health) and Redis, when configured, answers PING. Vision is not
+among them: the gateway only asks it for facts it remembers (`NEEDED_FOR_READINESS`). A pod
 that is not ready leaves the Service's endpoints; liveness never looks at the
 backends, since restarting the gateway would not bring them back.
 """
@@ -19,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.settings import Settings
-from services.gateway.backends import SERVICES
+from services.gateway.backends import NEEDED_FOR_READINESS
 
 # Probes arrive every few seconds per worker; one verdict serves them for this long.
 CACHE_S = 1.0
@@ -31,7 +32,9 @@ bp = Blueprint("health", __name__)
 class BackendHealth:
     """Asks each backend's health service and Redis; remembers the answer for CACHE_S."""
 
-    def __init__(self, settings: Settings, backends: tuple[str, ...] = SERVICES) -> None:
+    def __init__(
+        self, settings: Settings, backends: tuple[str, ...] = NEEDED_FOR_READINESS
+    ) -> None:
         self._stubs = {
             name: health_pb2_grpc.HealthStub(
                 service_channel(settings, name, deadline_s=CHECK_TIMEOUT_S)

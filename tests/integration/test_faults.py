@@ -208,6 +208,30 @@ def test_backend_down_answers_503_and_loses_nothing(
     assert user.wait(job["id"], timeout=60)["status"] == "done"
 
 
+def test_a_vision_outage_keeps_the_gateway_ready_and_the_privacy_facts_served(
+    stack: Stack,
+) -> None:
+    """Vision frozen (a hung pod): the gateway only asks it for the AI providers it
+    remembers, so it stays ready (it used to answer 503 and leave the Service)."""
+    privacy = stack.gateway_url() + "/v1/privacy"
+    assert requests.get(privacy, timeout=10).ok
+    vision = stack.processes["vision"].popen
+    assert vision is not None
+    os.killpg(vision.pid, signal.SIGSTOP)
+    try:
+        deadline = (
+            time.monotonic() + 3
+        )  # several verdicts (each cached 1 s, checks time out in 1 s)
+        while time.monotonic() < deadline:
+            reply = requests.get(stack.gateway_url() + "/readyz", timeout=5)
+            assert reply.status_code == 200, reply.text
+            assert "vision" not in reply.json()["checks"]
+            time.sleep(0.3)
+        assert requests.get(privacy, timeout=10).json()["default_ai_provider"]
+    finally:
+        os.killpg(vision.pid, signal.SIGCONT)
+
+
 def readyz(stack: Stack, backend: str = "processor") -> tuple[int, str]:
     """The gateway's /readyz status code and what it says of one backend."""
     reply = requests.get(stack.gateway_url() + "/readyz", timeout=5)
