@@ -4,11 +4,12 @@
     .venv/bin/python deploy/k8s/callgraph.py --check  # exit 1 when they are stale
 
 Generated, never edited by hand: deploy/k8s/base/networkpolicies.yaml (who may
-reach which port of which pod), deploy/k8s/overlays/prod/rabbitmq-users.yaml
-(one RabbitMQ user per service with rights on its own queues, plus a read-only
-one for KEDA) and deploy/k8s/monitoring/podmonitors.yaml (Prometheus scrapes
-every workload's metrics port). tests/deploy checks the table against the code and these files
-against the table.
+reach which port of which pod, and where each workload's pods may connect),
+deploy/k8s/overlays/prod/rabbitmq-users.yaml (one RabbitMQ user per service with
+rights on its own queues, plus a read-only one for KEDA) and
+deploy/k8s/monitoring/podmonitors.yaml (Prometheus scrapes every workload's metrics
+port). tests/deploy checks the table against the code and these files against the
+table.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ MONITORING_NAMESPACE = "monitoring"
 GATEWAY_HTTP_PORT = 8080
 METRICS_PORT = 9090
 RABBITMQ_CLUSTER = "picopt-rabbitmq"
+# Every workload resolves names and sends traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+ALWAYS_REACHED = ("dns", "otlp")
 # Exchanges every service declares and publishes to (events, dead letters, ...).
 EXCHANGES = r"picopt\..*"
 
@@ -42,16 +45,31 @@ HEADER = (
 
 def load(path: Path = CALLGRAPH) -> dict[str, dict[str, Any]]:
     """The workloads of the table, each with every key present."""
-    workloads: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text())["workloads"]
+    document = yaml.safe_load(path.read_text())
+    workloads: dict[str, dict[str, Any]] = document["workloads"]
     for name, entry in workloads.items():
         entry.setdefault("kind", "Deployment")
         entry.setdefault("calls", [])
         entry.setdefault("consumes", [])
         entry.setdefault("tools", [])
+        entry.setdefault("reaches", [])
         for callee in entry["calls"]:
             if "grpc_port" not in workloads.get(callee, {}):
                 raise ValueError(f"{name} calls {callee}, which serves no gRPC port")
+        for place in entry["reaches"]:
+            if place not in document["destinations"] or place in ALWAYS_REACHED:
+                raise ValueError(f"{name} reaches {place}, which is no destination to list")
     return workloads
+
+
+def destinations(path: Path = CALLGRAPH) -> dict[str, Any]:
+    """The destinations of `reaches` and the outside address range, as the table states them."""
+    document = yaml.safe_load(path.read_text())
+    return {
+        "destinations": document["destinations"],
+        "outside_cidr": document["outside_cidr"],
+        "outside_except": document["outside_except"],
+    }
 
 
 def callers(workloads: dict[str, dict[str, Any]], callee: str) -> list[str]:
@@ -105,6 +123,70 @@ def network_policies(workloads: dict[str, dict[str, Any]]) -> list[dict[str, Any
             rules.append(_rule(_peer_pods(who), entry["grpc_port"]))
         rules.append(_rule(_peer_namespace(MONITORING_NAMESPACE), METRICS_PORT))
         objects.append(_policy(f"{name}-ingress", name, rules))
+    return objects
+
+
+def _ports(specs: list[str]) -> list[dict[str, Any]]:
+    """ "53/UDP" -> {"port": 53, "protocol": "UDP"}."""
+    ports = []
+    for spec in specs:
+        number, _, protocol = spec.partition("/")
+        ports.append({"port": int(number), "protocol": protocol or "TCP"})
+    return ports
+
+
+def _destination_peers(place: dict[str, Any], table: dict[str, Any]) -> list[dict[str, Any]]:
+    if place.get("outside"):
+        return [{"ipBlock": {"cidr": table["outside_cidr"], "except": table["outside_except"]}}]
+    namespace = place.get("namespace")
+    pods = place.get("pods") or [None]
+    peers = []
+    for labels in pods:
+        peer: dict[str, Any] = {}
+        if namespace:
+            peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_LABEL: namespace}}
+        if labels:
+            peer["podSelector"] = {"matchLabels": labels}
+        peers.append(peer)
+    return peers
+
+
+def egress_policies(
+    workloads: dict[str, dict[str, Any]], table: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Per workload (Deployments and CronJobs): connections to DNS, the OTLP collector, the
+    gRPC ports of the workloads it calls and the destinations it reaches, and nothing else.
+    Only the app's pods are selected: the data services' own traffic (replication, backups)
+    is theirs to police."""
+    places = table["destinations"]
+    objects = []
+    for name, entry in workloads.items():
+        rules = [
+            {
+                "to": _destination_peers(places[place], table),
+                "ports": _ports(places[place]["ports"]),
+            }
+            for place in (*ALWAYS_REACHED, *entry["reaches"])
+        ]
+        for callee in sorted(set(entry["calls"])):
+            rules.append(
+                {
+                    "to": _peer_pods([callee]),
+                    "ports": [{"port": workloads[callee]["grpc_port"], "protocol": "TCP"}],
+                }
+            )
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": f"{name}-egress"},
+                "spec": {
+                    "podSelector": {"matchLabels": {NAME_LABEL: name}},
+                    "policyTypes": ["Egress"],
+                    "egress": rules,
+                },
+            }
+        )
     return objects
 
 
@@ -174,8 +256,9 @@ def render(objects: list[dict[str, Any]]) -> str:
 
 def outputs() -> dict[Path, str]:
     workloads = load()
+    policies = network_policies(workloads) + egress_policies(workloads, destinations())
     return {
-        NETWORK_POLICIES: render(network_policies(workloads)),
+        NETWORK_POLICIES: render(policies),
         RABBITMQ_USERS: render(rabbitmq_users(workloads)),
         POD_MONITORS: render(pod_monitors(workloads)),
     }

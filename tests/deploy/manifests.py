@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import re
 from types import ModuleType
 from typing import Any
@@ -140,4 +141,64 @@ def allowed(
                     ok = False  # combined selectors are not used here; treat as no match
                 if ok:
                     return True
+    return False
+
+
+# --- NetworkPolicy egress semantics ----------------------------------------------------
+
+
+def _peer_matches(peer: dict, ns: str, labels: dict | None, ip: str | None, own_ns: str) -> bool:
+    """A pod (`labels` in namespace `ns`) or an address outside the cluster (`ip`)."""
+    if "ipBlock" in peer:
+        block = peer["ipBlock"]
+        if ip is None:
+            return False  # pods live in the private ranges the blocks leave out
+        address = ipaddress.ip_address(ip)
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(e) for e in block.get("except", [])
+        )
+    if labels is None:
+        return False
+    pod_sel, ns_sel = peer.get("podSelector"), peer.get("namespaceSelector")
+    in_ns = (
+        _matches(ns_sel, {"kubernetes.io/metadata.name": ns})
+        if ns_sel is not None
+        else ns == own_ns
+    )
+    return in_ns and (pod_sel is None or _matches(pod_sel, labels))
+
+
+def egress_allowed(
+    policies: list[dict],
+    src_labels: dict,
+    own_ns: str,
+    port: int,
+    *,
+    protocol: str = "TCP",
+    ns: str | None = None,
+    labels: dict | None = None,
+    ip: str | None = None,
+) -> bool:
+    """NetworkPolicy egress semantics: may a pod with `src_labels` in `own_ns` open a
+    connection to a pod (`labels` in `ns`, default its own namespace) or to `ip`?"""
+    selecting = [
+        p
+        for p in policies
+        if _matches(p["spec"]["podSelector"], src_labels)
+        and "Egress" in p["spec"].get("policyTypes", [])
+    ]
+    if not selecting:
+        return True
+    for pol in selecting:
+        for rule in pol["spec"].get("egress") or []:
+            ports = rule.get("ports")
+            if ports and (port, protocol) not in {
+                (p["port"], p.get("protocol", "TCP")) for p in ports
+            }:
+                continue
+            peers = rule.get("to")
+            if not peers or any(
+                _peer_matches(peer, ns or own_ns, labels, ip, own_ns) for peer in peers
+            ):
+                return True
     return False

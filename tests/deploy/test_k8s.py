@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.deploy import crd_schemas, policy
-from tests.deploy.conftest import DEPLOY, K8S, OVERLAYS, render
+from tests.deploy.conftest import DEPLOY, K8S, OVERLAYS, ROOT, render
 from tests.deploy.manifests import (
     NS,
     allowed,
@@ -29,6 +29,7 @@ from tests.deploy.manifests import (
     callgraph,
     config,
     container,
+    egress_allowed,
     env_of,
     pod_labels,
     secret_refs,
@@ -398,6 +399,117 @@ def test_data_services_reachable_only_by_their_users(rendered, overlay):
             assert not allowed(
                 policies, labels, port, ns, {"app.kubernetes.io/name": "debug-shell"}, ns
             )
+
+
+def _data_pods(objects: list[dict], overlay: str) -> dict[str, dict]:
+    """Labels of the pods the app connects to: the database entry, the broker and Redis."""
+    redis = pod_labels(by_kind(objects, "Deployment")["redis"])
+    if overlay == "dev":
+        return {
+            "database": pod_labels(by_kind(objects, "StatefulSet")["postgres"]),
+            "broker": pod_labels(by_kind(objects, "Deployment")["rabbitmq"]),
+            "redis": redis,
+        }
+    (pooler,) = by_kind(objects, "Pooler")
+    (cluster,) = by_kind(objects, "RabbitmqCluster")
+    return {
+        "database": {"cnpg.io/poolerName": pooler},
+        "broker": {"app.kubernetes.io/name": cluster, "app.kubernetes.io/component": "rabbitmq"},
+        "redis": redis,
+    }
+
+
+S3_ADDRESS = "52.219.170.1"  # an address of s3.eu-central-1.amazonaws.com
+RELAY_ADDRESS = "198.51.100.25"  # a mail relay on the internet
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_egress_policies_allow_exactly_what_each_workload_uses(rendered, overlay):
+    """Each workload's pods may open connections to DNS, the OTLP collector, the gRPC
+    services it calls and what it reaches, and nowhere else: not the cloud's metadata
+    service, not other pods, not other ports (the worker's decoder child shares its pod's
+    network, so this is what a hostile image could reach)."""
+    objects = rendered[overlay]
+    ns = NS[overlay]
+    policies = list(by_kind(objects, "NetworkPolicy").values())
+    pods = _pods(objects)
+    data = _data_pods(objects, overlay)
+    servers = {name: e["grpc_port"] for name, e in GRAPH.items() if "grpc_port" in e}
+    smtp_port = int(config(objects).get("SMTP_PORT", "587"))
+    otlp = urlsplit(config(objects).get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://x.monitoring:4317"))
+    assert pods.keys() == GRAPH.keys()
+    for name, labels in pods.items():
+        entry = GRAPH[name]
+
+        def may(port: int, source: dict = labels, **to: object) -> bool:
+            return egress_allowed(policies, source, ns, port, **to)
+
+        dns = {"ns": "kube-system", "labels": {"k8s-app": "kube-dns"}}
+        assert may(53, protocol="UDP", **dns) and may(53, **dns), name
+        collector = {"app.kubernetes.io/name": "opentelemetry-collector"}
+        assert may(otlp.port or 4317, ns=otlp.hostname.split(".")[1], labels=collector), name
+        for dst, port in servers.items():
+            assert may(port, labels=pods[dst]) == (dst in entry["calls"]), f"{name} -> {dst}"
+        assert may(5432, labels=data["database"]) == ("picopt.io/database" in labels), name
+        assert may(5672, labels=data["broker"]) == ("picopt.io/broker" in labels), name
+        assert may(6379, labels=data["redis"]) == (name == "gateway"), name
+        outside_https = bool({"s3", "https"} & set(entry["reaches"]))
+        assert may(443, ip=S3_ADDRESS) == outside_https, name
+        assert may(smtp_port, ip=RELAY_ADDRESS) == ("smtp" in entry["reaches"]), name
+        for port, to in (
+            (80, {"ip": "169.254.169.254"}),  # the cloud's metadata service (node credentials)
+            (443, {"ip": "10.96.0.1"}),  # the Kubernetes API's Service address
+            (443, {"ns": "default", "labels": {"component": "apiserver"}}),
+            (22, {"ip": S3_ADDRESS}),
+            (8080, {"labels": {"app.kubernetes.io/name": "debug-shell"}}),
+            (15672, {"labels": data["broker"]}),
+        ):
+            assert not may(port, **to), f"{name} -> {to}:{port}"
+    worker = GRAPH["processor-worker"]
+    assert worker["calls"] == [] and sorted(worker["reaches"]) == ["broker", "database", "s3"]
+
+
+def test_egress_policies_follow_a_new_call_and_a_new_destination(rendered):
+    graph = copy.deepcopy(GRAPH)
+    graph["vision"]["calls"] = ["auth"]
+    graph["processor-worker"]["reaches"].append("smtp")
+    table = callgraph().destinations()
+    before = callgraph().egress_policies(GRAPH, table)
+    after = callgraph().egress_policies(graph, table)
+    pods = _pods(rendered["dev"])
+    assert not egress_allowed(before, pods["vision"], "x", 50051, labels=pods["auth"])
+    assert egress_allowed(after, pods["vision"], "x", 50051, labels=pods["auth"])
+    worker = pods["processor-worker"]
+    assert not egress_allowed(before, worker, "x", 587, ip=RELAY_ADDRESS)
+    assert egress_allowed(after, worker, "x", 587, ip=RELAY_ADDRESS)
+
+
+def test_what_each_workload_reaches_matches_its_code_and_labels(rendered):
+    """smtp where the service's code sends mail, https where it calls a web API (OAuth
+    providers, Stripe, AI providers), s3 for the blob users, the database and broker where
+    the pod says it uses them. The CronJob reaches no more than its service does."""
+    labels = _pods(rendered["prod"])
+    for name, entry in GRAPH.items():
+        reaches = set(entry["reaches"])
+        if entry["kind"] == "CronJob":
+            (service,) = [
+                n for n, e in GRAPH.items() if e["package"] == entry["package"] and n != name
+            ]
+            assert reaches <= set(GRAPH[service]["reaches"]), name
+        else:
+            code = "\n".join(
+                path.read_text()
+                for path in (ROOT / "services" / entry["package"]).rglob("*.py")
+                if "tests" not in path.parts
+            )
+            mails = "picopt.kernel.mailer" in code
+            web = re.search(r"^\s*import (requests|stripe|httpx)\b", code, re.M) is not None
+            assert ("smtp" in reaches) == mails, name
+            assert ("https" in reaches) == web, name
+        assert ("s3" in reaches) == (name in BLOB_USERS | {"retention-sweep"}), name
+        assert ("database" in reaches) == ("picopt.io/database" in labels[name]), name
+        assert ("broker" in reaches) == ("picopt.io/broker" in labels[name]), name
+        assert ("redis" in reaches) == (name == "gateway"), name
 
 
 # --- ingress, client addresses, autoscaling, cronjob ---------------------------
