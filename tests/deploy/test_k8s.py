@@ -20,6 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from picopt.kernel.messaging import topology
 from tests.deploy import crd_schemas, policy
 from tests.deploy.conftest import DEPLOY, K8S, OVERLAYS, ROOT, render
 from tests.deploy.manifests import (
@@ -744,6 +745,26 @@ def test_prod_broker_users_are_per_service_and_keda_reads_only(rendered):
         assert user in users and secret_refs(obj)["AMQP_USER"][0] == f"{user}-user-credentials"
         rules = permissions[user]["permissions"]
         assert re.match(rules["read"], f"{package}.x") and not re.match(rules["read"], "other.x")
+        # What messaging declares, publishes to and reads (topology.py), name by name.
+        delay_queue = topology.delay_queue_name(topology.DEFAULT_EXCHANGE, 2000)
+        retry_exchange = topology.retry_exchange_name(topology.DEFAULT_EXCHANGE)
+        own = topology.queue_name(package, "job.completed")
+        expected = {
+            topology.DEFAULT_EXCHANGE: "cwr",
+            topology.DEFAULT_DLX: "cwr",
+            # Declaring the delay queues (dead-lettering into the retry exchange) takes read
+            # on them and write on the retry exchange (RabbitMQ's rule for x-dead-letter-*).
+            retry_exchange: "cwr",
+            delay_queue: "cr",
+            "amq.default": "w",
+            own: "cwr",
+            topology.dead_letter_queue_name(own): "cwr",
+            topology.queue_name("other", "job.completed"): "",
+            "picopt.other": "",
+        }
+        for name, granted in expected.items():
+            for kind in ("configure", "write", "read"):
+                assert bool(re.match(rules[kind], name)) == (kind[0] in granted), (user, name, kind)
     keda = permissions["picopt-keda"]["permissions"]
     assert set(keda.values()) == {"^$"} and users["picopt-keda"]["spec"]["tags"] == ["monitoring"]
 

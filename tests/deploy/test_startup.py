@@ -13,16 +13,28 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
+import pika
 import psycopg
 import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from picopt.events.v1 import events_pb2
 from picopt.kernel import production
+from picopt.kernel.messaging import (
+    Consumer,
+    Publisher,
+    RetryPolicy,
+    Subscription,
+    new_envelope,
+    topology,
+)
 from picopt.kernel.settings import Env
+from picopt.kernel.tests.bus import running, wait_for
 from tests.deploy.conftest import OVERLAYS, ROOT
 from tests.deploy.launch import Overlay, Process, _command, launched
 from tests.deploy.manifests import by_kind, callgraph, container
@@ -208,8 +220,6 @@ def test_each_database_role_reaches_its_own_schema_only(overlays):
 
 
 def test_each_broker_user_reaches_its_own_queues_only(overlays):
-    import pika
-
     running = overlays["prod"]
     proc = running.processes["billing"]
     params = pika.URLParameters(proc.env["AMQP_URL"])
@@ -223,6 +233,65 @@ def test_each_broker_user_reaches_its_own_queues_only(overlays):
     finally:
         if connection.is_open:
             connection.close()
+
+
+def test_a_service_user_runs_the_retry_and_dead_letter_paths_and_nothing_else(overlays):
+    """Billing's own broker user (the prod overlay's Permission) runs the whole retry path:
+    a failed event waits in a shared delay queue (declared, published to through the default
+    exchange), comes back through the retry exchange, and is handled; a poison event goes
+    to its dead-letter queue. Another service's queues and other picopt.* names stay closed."""
+    import pika
+
+    url = overlays["prod"].processes["billing"].env["AMQP_URL"]
+    # account.created: announced, consumed by no running service; a queue billing owns.
+    kind = "account.created"
+    attempts: dict[str, list[int]] = {"flaky": [], "poison": []}
+
+    def handler(ctx: Any) -> None:
+        attempts[ctx.payload.user_id].append(ctx.attempt)
+        if ctx.payload.user_id == "poison" or ctx.attempt == 1:
+            raise ValueError("not this time")
+
+    retry = RetryPolicy(base_s=0.05, max_delay_s=0.2, max_attempts=3)
+    subscription = Subscription(kind, events_pb2.AccountCreated, handler)
+    consumer = Consumer(url, "billing", [subscription], retry=retry)
+    queue = consumer.queues[0]
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        with running(consumer):
+            publisher = Publisher(url, topology.DEFAULT_EXCHANGE)
+            for user_id in ("flaky", "poison"):
+                publisher.publish(
+                    new_envelope(kind, events_pb2.AccountCreated(user_id=user_id), "t")
+                )
+            publisher.close()
+            wait_for(lambda: len(attempts["flaky"]) == 2, timeout=30, what="the retried event")
+            dlq = topology.dead_letter_queue_name(queue)
+            channel = connection.channel()
+            wait_for(
+                lambda: channel.queue_declare(dlq, passive=True).method.message_count == 1,
+                timeout=30,
+                what="the poison event dead-lettered",
+            )
+        assert attempts == {"flaky": [1, 2], "poison": [1, 2, 3]}
+        refused = [
+            lambda ch: ch.basic_get("retention.job.completed"),
+            lambda ch: ch.queue_declare("retention.account.created", durable=True),
+            lambda ch: ch.exchange_declare("picopt.other", exchange_type="topic"),
+            lambda ch: ch.basic_publish("amq.topic", "x", b"x"),
+        ]
+        for attempt in refused:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
+                attempt(channel)
+                channel.queue_declare(queue, passive=True)  # surfaces an asynchronous refusal
+            assert err.value.reply_code == 403
+    finally:
+        channel = connection.channel()
+        for name in (queue, topology.dead_letter_queue_name(queue)):
+            channel.queue_delete(name)
+        connection.close()
 
 
 # --- the CronJob ---------------------------------------------------------------------------
