@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BASELINE_REF = "95e6ad64968f41dc1ee14fb1cde06e239439e404"
 TARGETS = {"hit": 0.8, "false": 0.1, "ms": 600.0}
 _GRID = {
-    "subject": (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6),
+    "subject": (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6),
     "setting": (0.2, 0.3, 0.4, 0.5),
     "group": (0.4, 0.5, 0.6, 0.7, 1.01),
 }
@@ -206,7 +206,7 @@ def run(rounds: int = 2) -> dict[str, Any]:
         "test_rates": _rates([r for r in committed if r["split"] == "test"]),
         "all_rates": _rates(committed),
         "baseline_hit": (
-            sum(r["hit"] for r in baseline_rows if r["subjects"]),
+            sum(bool(r["hit"]) for r in baseline_rows if r["subjects"]),
             sum(1 for r in baseline_rows if r["subjects"]),
         ),
         "rows": committed,

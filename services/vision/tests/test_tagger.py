@@ -31,7 +31,8 @@ def test_shipped_photos_get_the_right_concept_and_group(
 ) -> None:
     reading = read(Tagger().probabilities(_rgb(photo)))
     assert reading.subject == concept and reading.group == group
-    assert dict(reading.tags)[concept] >= 0.8 and group in dict(reading.tags)
+    tags = dict(reading.tags)
+    assert tags[concept] >= 0.45 and tags[group] >= tags[concept]
 
 
 def test_alt_text_names_the_subject_and_tags_carry_scores(local: LocalProvider) -> None:
@@ -46,6 +47,20 @@ def test_alt_text_names_the_subject_and_tags_carry_scores(local: LocalProvider) 
 def test_a_texture_names_nothing() -> None:
     reading = read(Tagger().probabilities(_rgb("gravel")))
     assert reading.subject is None and reading.setting is None
+
+
+def test_a_class_only_the_centre_crop_sees_is_not_named() -> None:
+    # The centre crop alone reads the moon as a stingray (fish 0.31, above the 0.25 cut-off);
+    # the closer views do not agree, so nothing is named.
+    assert read(Tagger().probabilities(_rgb("moon"))).subject is None
+
+
+def test_closer_views_crop_where_they_are_placed() -> None:
+    rgb = np.zeros((400, 600, 3), dtype=np.uint8)
+    rgb[:200, :200] = 255  # white top-left corner
+    corner = model_input(rgb, 0.6, (0.0, 0.0))
+    opposite = model_input(rgb, 0.6, (1.0, 1.0))
+    assert corner[0, :, :100, :100].min() > 0.99 and opposite.max() < -0.99
 
 
 def test_input_is_a_centre_crop_scaled_around_127() -> None:

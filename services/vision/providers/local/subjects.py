@@ -23,7 +23,7 @@ GROUP_NOUNS = ("landscape", "animal", "food", "vehicle", "building")
 class Cutoffs:
     """Minimum summed probability to name a subject, a setting, or a group as the subject."""
 
-    subject: float = 0.4
+    subject: float = 0.25
     setting: float = 0.5
     group: float = 0.4
 
@@ -83,6 +83,8 @@ def read(probs: np.ndarray, cutoffs: Cutoffs = DEFAULT_CUTOFFS) -> Reading:
                 tags.setdefault(item.concept.group, round(groups[item.concept.group], 2))
     if subject and subject not in tags:
         tags[subject] = round(score, 2)
+    if group in groups:  # the named subject's group ("drink" for coffee) is a tag too
+        tags.setdefault(group, round(groups[group], 2))
     return Reading(
         subject, round(score, 4), group, setting, sorted(tags.items(), key=lambda t: -t[1])
     )

@@ -22,6 +22,13 @@ MODEL_NAME = "efficientnet-lite0-int8"
 INPUT_SIDE = 224
 # The centre crop the model was evaluated with (87.5 % of the shorter side).
 _CROP = 0.875
+# Closer views (the four corners and the centre at 60 % of the shorter side) weigh as much
+# as the centre crop together. A class only one view sees (the moon read as a stingray)
+# loses weight, a subject seen in every view keeps it: on the tune split of
+# bench/vision/photos.py this allowed a 0.25 cut-off (was 0.4) for 12/15 hits (was 11) at
+# 0 false subjects, and the test split's false subjects fell from 2 to 1 (hits 9 -> 10).
+_DETAIL_CROP = 0.6
+_DETAIL_PLACES = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (0.5, 0.5))
 
 _sessions: dict[tuple[str, int], Any] = {}
 _sessions_lock = threading.Lock()
@@ -51,11 +58,14 @@ def _session(path: Path, sha256: str, threads: int) -> Any:
         return session
 
 
-def model_input(rgb: np.ndarray) -> np.ndarray:
-    """Centre crop, resize to 224 px and scale to (x - 127) / 128, NCHW float32."""
+def model_input(
+    rgb: np.ndarray, share: float = _CROP, place: tuple[float, float] = (0.5, 0.5)
+) -> np.ndarray:
+    """A square crop (`share` of the shorter side at `place`, 0..1 across the free room),
+    resized to 224 px and scaled to (x - 127) / 128, NCHW float32."""
     h, w = rgb.shape[:2]
-    side = max(1, round(min(h, w) * _CROP))
-    top, left = (h - side) // 2, (w - side) // 2
+    side = max(1, round(min(h, w) * share))
+    top, left = int((h - side) * place[1]), int((w - side) * place[0])
     crop = rgb[top : top + side, left : left + side]
     interpolation = cv2.INTER_AREA if side > INPUT_SIDE else cv2.INTER_LINEAR
     small = cv2.resize(crop, (INPUT_SIDE, INPUT_SIDE), interpolation=interpolation)
@@ -74,7 +84,14 @@ class Tagger:
         self._sha256 = sha256
 
     def probabilities(self, rgb: np.ndarray) -> np.ndarray:
+        """Class probabilities: half the centre crop's, half the mean of the closer views'."""
         session = _session(self._model, self._sha256, self._threads)
-        logits = session.run(None, {"image": model_input(rgb)})[0][0].astype(np.float64)
-        e = np.exp(logits - logits.max())
-        return e / e.sum()
+
+        def probs(x: np.ndarray) -> np.ndarray:
+            logits = session.run(None, {"image": x})[0][0].astype(np.float64)
+            e = np.exp(logits - logits.max())
+            return e / e.sum()
+
+        centre = probs(model_input(rgb))
+        detail = [probs(model_input(rgb, _DETAIL_CROP, place)) for place in _DETAIL_PLACES]
+        return 0.5 * centre + 0.5 * np.mean(detail, axis=0)
