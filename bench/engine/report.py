@@ -59,9 +59,10 @@ def _vs(rows: list[Row], name: str) -> float:
 
 
 def _scores(rows: list[Row]) -> tuple[int, int, float, float]:
-    """(outputs at or above the target, outputs, lowest own score, lowest reference - own)."""
+    """(outputs at or above the target, outputs, lowest own score, lowest reference - target)."""
     scored = [r for r in rows if _ok(r) and not r.ours["no_gain"]]
-    own = [float(r.ours["score"]) for r in scored]
+    # The output scored at full size by the bench itself (the engine may verify on less).
+    own = [r.full_score if r.full_score is not None else float(r.ours["score"]) for r in scored]
     gaps = [r.reference_score - TARGET_SCORE for r in scored if r.reference_score is not None]
     at_target = sum(s >= TARGET_SCORE for s in own)
     return at_target, len(own), min(own, default=float("nan")), min(gaps, default=float("nan"))
@@ -116,6 +117,8 @@ def summary(rows: dict[str, list[Row]], perf: dict[str, float], mem: dict[str, f
             f"minus target, lowest | {ok}/{n} (lowest {lowest:.2f}); {gap:+.2f} | all; ≥ -1 | "
             f"{_mark(ok == n and gap >= -1.0)} |"
         )
+    if not perf or not mem:
+        return lines
     defaults_ms = perf.get("defaults_balanced_ms", float("nan"))
     lines += [
         f"| 12 MP JPEG → 2048 px, API defaults (`balanced`), wall time | {defaults_ms:.0f} ms "
@@ -149,9 +152,12 @@ def render(
         "# Engine benchmark",
         "",
         f"`python -m bench.engine{' --quick' if args.quick else ''} --max-side {args.max_side}"
-        f" --efforts {','.join(rows)}`"
+        f" --efforts {','.join(rows)}"
+        f"{f' --images {args.images}' if args.images else ''}"
+        f"{' --no-extras' if args.no_extras else ''}`"
         f" — {count} images at {len(rows)} efforts, {seconds / 60:.1f} min on this machine "
-        "(2 shared cores).",
+        f"(2 shared cores; 1-minute load average {perf.get('load_start', float('nan')):.1f} at "
+        f"the start, {perf.get('load_end', float('nan')):.1f} at the end).",
         "",
         f"Every image is fitted inside {args.max_side}x{args.max_side} px and optimised with "
         "`quality=auto` (SSIMULACRA2 ≥ 80) and `accept=jpeg,png,webp,avif`, at each effort. Each "
@@ -168,7 +174,8 @@ def render(
     ]
     for effort, effort_rows in rows.items():
         out += ["", f"## `{effort}`", "", *_table(effort_rows), "", *_aggregate(effort_rows)]
-    out += ["", *_speed(perf, mem, met)]
+    if perf and mem and met:
+        out += ["", *_speed(perf, mem, met)]
     return "\n".join(out) + "\n"
 
 

@@ -18,6 +18,10 @@ from .predicted import predicted
 from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
 
 GRAPHIC_MAX_COLOURS = 1024
+# A grey image has at most 256 levels, so the colour count alone made every one a graphic (and
+# sent grey photos to the exhaustive search at every effort); grey photos use 140-256 levels
+# (skimage's brick 145, camera 256), drawings and scans of text far fewer.
+GRAPHIC_MAX_GREYS = 64
 ANIMATION_SAMPLES = 3
 # The mosaic aims this much above the target, so the full-size check usually passes at once
 # (a failed check costs a full-size encode and score, several times the whole search).
@@ -59,6 +63,8 @@ class Choice:
 
 def is_graphic(im: Image.Image) -> bool:
     """Few distinct colours means drawn content: palette or lossless coding wins there."""
+    if im.mode == "L":
+        return im.getcolors(GRAPHIC_MAX_GREYS) is not None
     return im.getcolors(GRAPHIC_MAX_COLOURS) is not None
 
 
@@ -91,8 +97,9 @@ def choose(
     At `max` every way worth trying is searched; the last, slowest encode (the codec's
     `polish`) only starts before `polish_until` (a `time.perf_counter()` value), so a job
     already slow on a busy machine skips it. At `balanced` and `fast` a still photo gets
-    predicted settings, verified at full size (predicted.py), and the search only when the
-    prediction misses.
+    predicted settings, verified at full size (predicted.py), and `max`'s search only when the
+    prediction misses; what they search (graphics, animations) they search with their own
+    encoder speeds and no polish.
     """
     graphic = is_graphic(frames[0])
     extras = replace(extras, graphic=graphic, effort=effort)
@@ -106,9 +113,11 @@ def choose(
         found = predicted(frames[0], cands, score, extras, effort, judge)
         if found is not None:
             return Choice(found.scored.data, found.format, found.scored.quality, found.scored.score)
-    extras = replace(extras, effort="max")
+        effort = "max"  # the floor is never traded: a missed prediction gets the whole search
+        extras = replace(extras, effort=effort)
     choice, final = _searched(frames, cands, score, extras, judge)
-    if final is not None and choice.quality is not None and time.perf_counter() < polish_until:
+    polishing = effort == "max" and time.perf_counter() < polish_until
+    if final is not None and choice.quality is not None and polishing:
         best = Scored(choice.data, choice.quality, choice.score)
         polished = codec(choice.format).polish(frames[0], best, score, final, judge)
         if polished is not best:
@@ -199,7 +208,7 @@ def _searched(
         if best is not None and estimate > len(best.data) * margin:
             continue
         # A sample that is the image itself needs no check, unless the output encoder differs.
-        final_differs = codec(c.format).final_encoder_differs
+        final_differs = codec(c.format).final_differs_at(extras.effort)
         verified, used = (
             (found, extras)
             if found.quality is None or (exact and not final_differs)
@@ -262,7 +271,7 @@ def _verify(
     # The small step pays only where the output encoder differs from the search's; elsewhere
     # it would cost two more full-size encodes and scores for little.
     if verified.quality == found.quality and overshoot >= (
-        SMALL_OVERSHOOT if plugin.final_encoder_differs else OVERSHOOT
+        SMALL_OVERSHOOT if plugin.final_differs_at(extras.effort) else OVERSHOOT
     ):
         attempts = 4 if overshoot >= OVERSHOOT else 2
         verified = refine_down(encode_at, judge, target, verified, lo, attempts=attempts)
@@ -297,6 +306,10 @@ class AnimationJudge(Judge):
         starts = np.concatenate([[0], np.cumsum(durations or [0] * n)[:-1]]).tolist()
         self._starts = {i: int(starts[i]) for i in self._indices}
         self.size = frames[0].size
+
+    @property
+    def opaque_reference(self) -> None:
+        return None
 
     def score_bytes(self, data: bytes) -> float:
         with Image.open(io.BytesIO(data)) as out:

@@ -59,7 +59,7 @@ def predicted(
     judge: Judge,
 ) -> Predicted | None:
     """The smallest verified encode among the predicted formats, None when none verifies."""
-    feats = features(im)
+    feats = features(im, judge.opaque_reference)
     ceiling = float(feats[FEATURES.index("chroma_ceiling")]) * 100.0
     pixels = im.width * im.height
     ranked: list[tuple[float, Candidate, Model]] = []

@@ -45,6 +45,12 @@ class Judge:
             cache=cache,
         )
 
+    @property
+    def opaque_reference(self) -> Ssimulacra2 | None:
+        """The metric's prepared side of an opaque image's RGB pixels (None with alpha), for
+        other scores against the very same pixels."""
+        return None if self._alpha_refs else self._opaque_ref
+
     def score_bytes(self, data: bytes) -> float:
         with Image.open(io.BytesIO(data)) as out:
             out.load()

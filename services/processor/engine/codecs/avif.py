@@ -102,6 +102,9 @@ class Avif(Codec):
     def keeps_chroma(self, quality: int, chroma: str | None) -> bool:
         return chroma == "4:4:4" or quality >= FULL_CHROMA_QUALITY
 
+    def final_differs_at(self, effort: str) -> bool:
+        return effort not in SPEED_BY_EFFORT  # below max one speed serves samples and outputs
+
     def encoder_variant(self, effort: str) -> str:
         return f"speed{SPEED_BY_EFFORT[effort]}" if effort in SPEED_BY_EFFORT else ""
 

@@ -91,6 +91,10 @@ class Codec(Protocol):
         the only format the caller accepts."""
         ...
 
+    def final_differs_at(self, effort: str) -> bool:
+        """Whether outputs at `effort` use another encoder than search samples."""
+        return self.final_encoder_differs
+
     def keeps_chroma(self, quality: int, chroma: str | None) -> bool:
         """Whether an encode at `quality` in layout `chroma` keeps colour at full resolution
         (else its score cannot pass what chroma subsampling alone leaves)."""

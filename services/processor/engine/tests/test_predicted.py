@@ -12,13 +12,15 @@ import skimage
 from PIL import Image
 
 from services.processor.engine import OptimizeOptions, optimize
+from services.processor.engine import choose as choose_module
 from services.processor.engine import predicted as predicted_module
-from services.processor.engine.codecs import Candidate, Extras
+from services.processor.engine.choose import Target, choose, is_graphic
+from services.processor.engine.codecs import Candidate, Extras, codec
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.predict import FEATURES, Model, models
 from services.processor.engine.search import Judge
 
-from .conftest import encode
+from .conftest import encode, graphic
 
 SHIPPED = Path(skimage.__file__).parent / "data"
 PHOTOS = ("chelsea.png", "coffee.png", "motorcycle_left.png", "retina.jpg", "astronaut.png")
@@ -140,3 +142,40 @@ def test_balanced_searches_when_no_accepted_format_is_costly_to_encode() -> None
     balanced = optimize(data, OptimizeOptions(accept=accept, effort="balanced"))
     searched = optimize(data, OptimizeOptions(accept=accept, effort="max"))
     assert balanced.main.data == searched.main.data
+
+
+def test_a_grey_photo_is_predicted_and_a_few_grey_levels_are_a_graphic() -> None:
+    grey = _shipped("camera.png")
+    assert grey.convert("L").getcolors(256) is not None  # every grey image has few "colours"
+    assert not is_graphic(grey.convert("L"))
+    levels = Image.fromarray((np.asarray(grey.convert("L")) // 32 * 32).astype(np.uint8), "L")
+    assert is_graphic(levels)
+
+
+def test_a_grey_photo_at_fast_is_one_predicted_encode(monkeypatch: pytest.MonkeyPatch) -> None:
+    searched: list[str] = []
+    real = choose_module._searched
+
+    def spying(*args: object, **kwargs: object) -> object:
+        searched.append("search")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(choose_module, "_searched", spying)
+    im = _shipped("camera.png").convert("L")
+    result = optimize(encode(im, "PNG"), OptimizeOptions(accept=ACCEPT, effort="fast"))
+    assert not searched
+    assert _score(im.convert("RGB"), result.main.data) >= 80.0
+
+
+@pytest.mark.parametrize("effort", ["fast", "balanced"])
+def test_below_max_a_searched_graphic_gets_no_polish_and_still_meets_the_target(
+    monkeypatch: pytest.MonkeyPatch, effort: str
+) -> None:
+    def no_polish(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the slowest AVIF encode is max's alone")
+
+    monkeypatch.setattr(type(codec("avif")), "polish", no_polish)
+    im = graphic(160, 120)
+    choice = choose([im], ("avif",), Target(score=80.0), Extras(), effort=effort)
+    assert choice.score >= 80.0
+    assert choice.score == pytest.approx(Judge(im).score_bytes(choice.data))
