@@ -57,7 +57,8 @@ def claim_trial(
 def subscriptions(ledger: Ledger, trial_credits: int) -> list[Subscription]:
     def on_completed(ctx: HandlerContext) -> None:
         assert ctx.session is not None
-        ledger.capture(ctx.session, ctx.payload.job_id)
+        # The gateway reserves one output per width asked for (at least one).
+        ledger.capture(ctx.session, ctx.payload.job_id, ctx.payload.widths_made or None)
 
     def on_failed(ctx: HandlerContext) -> None:
         assert ctx.session is not None

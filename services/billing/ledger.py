@@ -313,6 +313,8 @@ class Ledger:
                     user_id=user_id,
                     credits=cost,
                     granted_credits=from_granted,
+                    outputs=max(outputs, 1),
+                    output_credits=self.pricing.image,
                     status="reserved",
                     created_at=utcnow(),
                     updated_at=utcnow(),
@@ -341,8 +343,12 @@ class Ledger:
                 s, user_id, kind, total - granted, key, PURCHASED, job_id=job_id, reason=reason
             )
 
-    def capture(self, session: Session, job_id: str) -> int:
-        """Make the hold final. Idempotent; a released hold stays released."""
+    def capture(self, session: Session, job_id: str, outputs_made: int | None = None) -> int:
+        """Make the hold final. Idempotent; a released hold stays released.
+
+        `outputs_made` below what was reserved (responsive widths above the source collapse
+        into one full-size output) gives the unmade outputs' credits back: a user pays for
+        the images they get."""
         res = session.get(Reservation, job_id)
         if res is None:
             log.warning("capture_without_reservation", job_id=job_id)
@@ -352,6 +358,17 @@ class Ledger:
         if res.status != "reserved":
             return res.credits if res.status == "captured" else 0
         res.status, res.updated_at = "captured", utcnow()
+        unmade = res.outputs - max(outputs_made or res.outputs, 1)
+        refund = min(max(unmade, 0) * res.output_credits, res.credits)
+        if refund:
+            # Purchased credits back first: they never expire, granted ones may.
+            from_granted = max(refund - (res.credits - res.granted_credits), 0)
+            self._split(
+                session, res.user_id, "release", refund, from_granted, job_id, "outputs_not_made"
+            )
+            res.credits -= refund
+            res.granted_credits -= from_granted
+            log.info("credits_refunded", job_id=job_id, credits=refund, outputs_unmade=unmade)
         self._entry(session, res.user_id, "capture", 0, f"capture:{job_id}", job_id=job_id)
         credits = res.credits
         metrics.after_commit(session, lambda: metrics.CREDITS_CONSUMED.inc(credits))

@@ -65,6 +65,10 @@ class Reservation(Base):
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     credits: Mapped[int] = mapped_column(BigInteger)
     granted_credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What the hold paid for: `outputs` optimized images at `output_credits` each (0 for holds
+    # made before this was recorded: nothing is refunded for those).
+    outputs: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    output_credits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -264,6 +264,10 @@ def complete_job(outbox: Outbox, s: Session, job: Job) -> None:
             result_key=job.result_key,
             expires_at=to_timestamp(job.expires_at),
             output_keys=[o["blob_key"] for o in job.outputs or []],
+            # outputs[0] is the main result; one more per distinct width made.
+            widths_made=max(len(job.outputs or []) - 1, 0)
+            if (job.options or {}).get("widths")
+            else 0,
         ),
     )
     log.info("job_completed", job_id=job.id, bytes_in=job.input_bytes, bytes_out=job.output_bytes)

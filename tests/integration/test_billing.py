@@ -198,6 +198,23 @@ def test_insufficient_credits_answers_402_and_creates_no_job(stack: Stack) -> No
     assert api.balance() == {"available": TRIAL, "reserved": 0, "granted": TRIAL, "purchased": 0}
 
 
+def test_widths_that_collapse_into_one_output_are_not_charged(stack: Stack) -> None:
+    """A 640 px image asked for at 320, 1000 and 2000 px makes two variants (320 and one
+    full-size copy) beside the main result: three credits held, two captured, one back."""
+    api, _, _ = signed_up(stack)
+    wait_for(lambda: api.balance()["available"] == TRIAL, what="trial credits")
+    submitted = api.submit(
+        graphic_png(), filename="g.png", metadata=False, widths=[320, 1000, 2000]
+    )
+    job = api.wait(submitted["id"])
+    assert job["status"] == "done"
+    assert [v["width"] for v in job["variants"]] == [640, 320, 640]
+    wait_for(lambda: api.balance()["reserved"] == 0, what="the capture")
+    assert api.balance()["available"] == TRIAL - 2
+    (item,) = api.usage(limit=10)["items"]
+    assert item["credits"] == 2
+
+
 def test_usage_lists_captured_jobs_per_job_and_per_day(stack: Stack) -> None:
     api, _, _ = signed_up(stack)
     wait_for(lambda: api.balance()["available"] == TRIAL, what="trial credits")

@@ -27,7 +27,7 @@ from picopt.processor.v1 import processor_pb2 as picopt_dot_processor_dot_v1_dot
 from picopt.vision.v1 import vision_pb2 as picopt_dot_vision_dot_v1_dot_vision__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpicopt/events/v1/events.proto\x12\x10picopt.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#picopt/processor/v1/processor.proto\x1a\x1dpicopt/vision/v1/vision.proto\"\x93\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x04 \x01(\t\x12\x0f\n\x07payload\x18\x05 \x01(\x0c\x12\x10\n\x08producer\x18\x06 \x01(\t\"\xa5\x01\n\x0cJobSubmitted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x30\n\x07options\x18\x04 \x01(\x0b\x32\x1f.picopt.processor.v1.JobOptions\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb1\x01\n\x0cJobOptimized\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x12\n\nresult_key\x18\x03 \x01(\t\x12\x10\n\x08metadata\x18\x04 \x01(\x08\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fvision_provider\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\"g\n\x0bJobAnalyzed\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x31\n\x08metadata\x18\x02 \x01(\x0b\x32\x1f.picopt.vision.v1.ImageMetadata\x12\x15\n\rsafety_action\x18\x03 \x01(\t\"\x9c\x01\n\x0cJobCompleted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x12\n\nresult_key\x18\x04 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0boutput_keys\x18\x06 \x03(\t\"t\n\tJobFailed\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x13\n\x0boutput_keys\x18\x06 \x03(\t\"\x90\x01\n\x10ResultDownloaded\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x12\n\nresult_key\x18\x03 \x01(\t\x12\x31\n\rdownloaded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0boutput_keys\x18\x05 \x03(\t\"\x1f\n\rResultDeleted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"!\n\x0e\x41\x63\x63ountCreated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"V\n\x10\x41\x63\x63ountConfirmed\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65mail_digest\x18\x02 \x01(\t\x12\x1b\n\x13older_email_digests\x18\x03 \x03(\t\"3\n\x0c\x41\x63\x63ountErase\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xb1\x01\n\rAccountErased\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12;\n\x06\x63ounts\x18\x04 \x03(\x0b\x32+.picopt.events.v1.AccountErased.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"O\n\tLogsPurge\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\nolder_than\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\nLogsPurged\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x38\n\x06\x63ounts\x18\x03 \x03(\x0b\x32(.picopt.events.v1.LogsPurged.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpicopt/events/v1/events.proto\x12\x10picopt.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#picopt/processor/v1/processor.proto\x1a\x1dpicopt/vision/v1/vision.proto\"\x93\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x04 \x01(\t\x12\x0f\n\x07payload\x18\x05 \x01(\x0c\x12\x10\n\x08producer\x18\x06 \x01(\t\"\xa5\x01\n\x0cJobSubmitted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x30\n\x07options\x18\x04 \x01(\x0b\x32\x1f.picopt.processor.v1.JobOptions\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb1\x01\n\x0cJobOptimized\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x12\n\nresult_key\x18\x03 \x01(\t\x12\x10\n\x08metadata\x18\x04 \x01(\x08\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fvision_provider\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\"g\n\x0bJobAnalyzed\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x31\n\x08metadata\x18\x02 \x01(\x0b\x32\x1f.picopt.vision.v1.ImageMetadata\x12\x15\n\rsafety_action\x18\x03 \x01(\t\"\xb1\x01\n\x0cJobCompleted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x12\n\nresult_key\x18\x04 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0boutput_keys\x18\x06 \x03(\t\x12\x13\n\x0bwidths_made\x18\x07 \x01(\x05\"t\n\tJobFailed\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x13\n\x0boutput_keys\x18\x06 \x03(\t\"\x90\x01\n\x10ResultDownloaded\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x12\n\nresult_key\x18\x03 \x01(\t\x12\x31\n\rdownloaded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0boutput_keys\x18\x05 \x03(\t\"\x1f\n\rResultDeleted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"!\n\x0e\x41\x63\x63ountCreated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"V\n\x10\x41\x63\x63ountConfirmed\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65mail_digest\x18\x02 \x01(\t\x12\x1b\n\x13older_email_digests\x18\x03 \x03(\t\"3\n\x0c\x41\x63\x63ountErase\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xb1\x01\n\rAccountErased\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12;\n\x06\x63ounts\x18\x04 \x03(\x0b\x32+.picopt.events.v1.AccountErased.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"O\n\tLogsPurge\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\nolder_than\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\nLogsPurged\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x38\n\x06\x63ounts\x18\x03 \x03(\x0b\x32(.picopt.events.v1.LogsPurged.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,27 +47,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBANALYZED']._serialized_start=650
   _globals['_JOBANALYZED']._serialized_end=753
   _globals['_JOBCOMPLETED']._serialized_start=756
-  _globals['_JOBCOMPLETED']._serialized_end=912
-  _globals['_JOBFAILED']._serialized_start=914
-  _globals['_JOBFAILED']._serialized_end=1030
-  _globals['_RESULTDOWNLOADED']._serialized_start=1033
-  _globals['_RESULTDOWNLOADED']._serialized_end=1177
-  _globals['_RESULTDELETED']._serialized_start=1179
-  _globals['_RESULTDELETED']._serialized_end=1210
-  _globals['_ACCOUNTCREATED']._serialized_start=1212
-  _globals['_ACCOUNTCREATED']._serialized_end=1245
-  _globals['_ACCOUNTCONFIRMED']._serialized_start=1247
-  _globals['_ACCOUNTCONFIRMED']._serialized_end=1333
-  _globals['_ACCOUNTERASE']._serialized_start=1335
-  _globals['_ACCOUNTERASE']._serialized_end=1386
-  _globals['_ACCOUNTERASED']._serialized_start=1389
-  _globals['_ACCOUNTERASED']._serialized_end=1566
-  _globals['_ACCOUNTERASED_COUNTSENTRY']._serialized_start=1521
-  _globals['_ACCOUNTERASED_COUNTSENTRY']._serialized_end=1566
-  _globals['_LOGSPURGE']._serialized_start=1568
-  _globals['_LOGSPURGE']._serialized_end=1647
-  _globals['_LOGSPURGED']._serialized_start=1650
-  _globals['_LOGSPURGED']._serialized_end=1804
-  _globals['_LOGSPURGED_COUNTSENTRY']._serialized_start=1521
-  _globals['_LOGSPURGED_COUNTSENTRY']._serialized_end=1566
+  _globals['_JOBCOMPLETED']._serialized_end=933
+  _globals['_JOBFAILED']._serialized_start=935
+  _globals['_JOBFAILED']._serialized_end=1051
+  _globals['_RESULTDOWNLOADED']._serialized_start=1054
+  _globals['_RESULTDOWNLOADED']._serialized_end=1198
+  _globals['_RESULTDELETED']._serialized_start=1200
+  _globals['_RESULTDELETED']._serialized_end=1231
+  _globals['_ACCOUNTCREATED']._serialized_start=1233
+  _globals['_ACCOUNTCREATED']._serialized_end=1266
+  _globals['_ACCOUNTCONFIRMED']._serialized_start=1268
+  _globals['_ACCOUNTCONFIRMED']._serialized_end=1354
+  _globals['_ACCOUNTERASE']._serialized_start=1356
+  _globals['_ACCOUNTERASE']._serialized_end=1407
+  _globals['_ACCOUNTERASED']._serialized_start=1410
+  _globals['_ACCOUNTERASED']._serialized_end=1587
+  _globals['_ACCOUNTERASED_COUNTSENTRY']._serialized_start=1542
+  _globals['_ACCOUNTERASED_COUNTSENTRY']._serialized_end=1587
+  _globals['_LOGSPURGE']._serialized_start=1589
+  _globals['_LOGSPURGE']._serialized_end=1668
+  _globals['_LOGSPURGED']._serialized_start=1671
+  _globals['_LOGSPURGED']._serialized_end=1825
+  _globals['_LOGSPURGED_COUNTSENTRY']._serialized_start=1542
+  _globals['_LOGSPURGED_COUNTSENTRY']._serialized_end=1587
 # @@protoc_insertion_point(module_scope)

@@ -70,20 +70,22 @@ class JobAnalyzed(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., metadata: _Optional[_Union[_vision_pb2.ImageMetadata, _Mapping]] = ..., safety_action: _Optional[str] = ...) -> None: ...
 
 class JobCompleted(_message.Message):
-    __slots__ = ("job_id", "owner_id", "input_key", "result_key", "expires_at", "output_keys")
+    __slots__ = ("job_id", "owner_id", "input_key", "result_key", "expires_at", "output_keys", "widths_made")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_KEY_FIELD_NUMBER: _ClassVar[int]
     RESULT_KEY_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_KEYS_FIELD_NUMBER: _ClassVar[int]
+    WIDTHS_MADE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     owner_id: str
     input_key: str
     result_key: str
     expires_at: _timestamp_pb2.Timestamp
     output_keys: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., input_key: _Optional[str] = ..., result_key: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+    widths_made: int
+    def __init__(self, job_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., input_key: _Optional[str] = ..., result_key: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_keys: _Optional[_Iterable[str]] = ..., widths_made: _Optional[int] = ...) -> None: ...
 
 class JobFailed(_message.Message):
     __slots__ = ("job_id", "owner_id", "input_key", "code", "message", "output_keys")

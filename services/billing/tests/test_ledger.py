@@ -79,6 +79,34 @@ def test_granted_credits_are_spent_first_and_released_back_to_their_bucket(
     assert (b.granted, b.purchased) == (3, 10)
 
 
+def test_a_job_pays_only_for_the_outputs_it_made(ledger: Ledger) -> None:
+    """Widths above the source collapse into one output: four reserved, two made, two
+    credits back (purchased first, they never expire), once however often it is captured."""
+    user = new_user()
+    give(ledger, user, 3)
+    with ledger.db.session() as s:
+        ledger.grant(s, user, 10, "buy:1", "pack", kind="purchase", bucket="purchased")
+    j = job()
+    assert ledger.reserve(j, user, with_metadata=True, outputs=4) == (6, 7)  # 3 granted + 3
+    with ledger.db.session() as s:
+        assert ledger.capture(s, j, outputs_made=2) == 4
+        assert ledger.capture(s, j, outputs_made=1) == 4
+    b = ledger.balance(user)
+    assert (b.granted, b.purchased, b.available, b.reserved) == (0, 9, 9, 0)
+    assert sum(e.credits for e in ledger.entries(user)) == 9
+    with ledger.db.session() as s:
+        res = s.get(Reservation, j)
+        assert res is not None and (res.credits, res.granted_credits) == (4, 3)
+    # A job that made what it reserved, or did not say, pays the whole hold.
+    k, m = job(), job()
+    ledger.reserve(k, user, with_metadata=False, outputs=2)
+    ledger.reserve(m, user, with_metadata=False, outputs=2)
+    with ledger.db.session() as s:
+        assert ledger.capture(s, k, outputs_made=2) == 2
+        assert ledger.capture(s, m) == 2
+    assert ledger.balance(user).available == 5
+
+
 def test_staff_adjustments_need_a_reason_and_never_go_below_zero(ledger: Ledger) -> None:
     user = new_user()
     with pytest.raises(InvalidArgument):
