@@ -17,6 +17,7 @@
 #   docker build -f deploy/docker/base.Dockerfile --target runtime -t picopt-runtime .
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
+# checkov:skip=CKV_DOCKER_7: PYTHON_IMAGE above names a version tag and pins it by digest; checkov does not expand build args
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
