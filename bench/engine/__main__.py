@@ -145,7 +145,8 @@ def _row_line(row: Row) -> str:
         return f"{row.image.name}: error {o['error']}"
     parts = [
         f"{row.image.name}: {o['format_in']}->{o['format_out']} {o['bytes_in']}->{o['bytes_out']}",
-        f"score {o['score']} {o['ms']:.0f} ms rss {o['peak_rss_mb']:.0f} MB",
+        f"score {o['score']} {o['ms']:.0f} ms (cpu {o.get('cpu_ms', 0):.0f}) "
+        f"rss {o['peak_rss_mb']:.0f} MB",
     ]
     for b in row.baselines:
         parts.append(f"{b.name} {b.bytes} (q{b.quality})")

@@ -181,9 +181,9 @@ def render(
 
 def _table(rows: list[Row]) -> list[str]:
     lines = [
-        "| image | out px | in→out | bytes in | bytes out | score | ref | ms/MP | vips-e1 ms/MP "
-        "| RSS MB | " + " | ".join(f"x{n}" for n in NAMES) + " |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(NAMES),
+        "| image | out px | in→out | bytes in | bytes out | score | ref | ms/MP | CPU ms/MP "
+        "| vips-e1 ms/MP | RSS MB | " + " | ".join(f"x{n}" for n in NAMES) + " |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(NAMES),
     ]
     for row in rows:
         o = row.ours
@@ -196,10 +196,12 @@ def _table(rows: list[Row]) -> list[str]:
         frames = f" x{o['frames']}f" if int(o["frames"]) > 1 else ""
         ref = f"{row.reference_score:.2f}" if row.reference_score is not None else "—"
         vips = f"{row.vips_effort1_ms_per_mp:.0f}" if row.vips_effort1_ms_per_mp else "—"
+        cpu = f"{float(o['cpu_ms']) / max(_mp(row), 1e-6):.0f}" if "cpu_ms" in o else "—"
         lines.append(
             f"| {row.image.name} | {o['width']}x{o['height']}{frames} | "
             f"{o['format_in']}→{o['format_out']}{flag} | {o['bytes_in']} | {ours_bytes} | "
-            f"{o['score']} | {ref} | {_ms_per_mp(row):.0f} | {vips} | {o['peak_rss_mb']:.0f} | "
+            f"{o['score']} | {ref} | {_ms_per_mp(row):.0f} | {cpu} | {vips} | "
+            f"{o['peak_rss_mb']:.0f} | "
             + " | ".join(_ratio(ours_bytes, base.get(n)) for n in NAMES)
             + " |"
         )

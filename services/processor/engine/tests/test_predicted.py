@@ -75,11 +75,25 @@ def test_prediction_and_verification_never_deliver_below_target(name: str, effor
 def test_a_good_prediction_is_one_encode(monkeypatch: pytest.MonkeyPatch) -> None:
     im = _shipped("chelsea.png")
     monkeypatch.setattr(predicted_module, "models", lambda: {"webp": _fake(95.0)})
+    monkeypatch.setattr(predicted_module, "STEP_DOWN_OVERSHOOT", {})  # any pass is good here
     found = predicted_module.predicted(
         im, [Candidate("webp", "lossy")], 80.0, Extras(), "fast", Judge(im)
     )
     assert found is not None and found.encodes == 1 and found.scored.quality == 95
     assert found.scored.score >= 80.0
+
+
+def test_a_far_overshoot_at_fast_steps_down_and_stays_at_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    im = _shipped("chelsea.png")
+    monkeypatch.setattr(predicted_module, "models", lambda: {"webp": _fake(95.0, 1.5)})
+    found = predicted_module.predicted(
+        im, [Candidate("webp", "lossy")], 80.0, Extras(), "fast", Judge(im)
+    )
+    assert found is not None and found.encodes == 2
+    assert found.scored.quality is not None and found.scored.quality < 95
+    assert found.scored.score >= 80.0 and _score(im, found.scored.data) >= 80.0
 
 
 def test_a_low_prediction_gets_one_corrective_step(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,3 +193,26 @@ def test_below_max_a_searched_graphic_gets_no_polish_and_still_meets_the_target(
     choice = choose([im], ("avif",), Target(score=80.0), Extras(), effort=effort)
     assert choice.score >= 80.0
     assert choice.score == pytest.approx(Judge(im).score_bytes(choice.data))
+
+
+def test_balanced_scouts_avif_with_the_fast_encoder_then_encodes_slowly_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    im = _shipped("motorcycle_left.png")
+    efforts: list[str] = []
+    real = predicted_module.encode
+
+    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        efforts.append(extras.effort)
+        return real(frames, fmt, q, extras)
+
+    monkeypatch.setattr(predicted_module, "encode", counting)
+    monkeypatch.setattr(predicted_module, "SECOND_FORMAT_WITHIN", 10.0)  # both layouts scouted
+    cands = [Candidate("avif", "lossy"), Candidate("avif", "lossy", "4:4:4")]
+    found = predicted_module.predicted(im, cands, 80.0, Extras(), "balanced", Judge(im))
+    assert found is not None
+    assert efforts[:2] == ["fast", "fast"]  # one scout per layout, then the slow encodes
+    slow = efforts[2:]
+    assert slow and set(slow) == {"balanced"}
+    assert len(slow) <= 2  # the best-scouted layout, corrected at most once
+    assert found.scored.score >= 80.0 and _score(im, found.scored.data) >= 80.0
