@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=int)
     p.add_argument("--height", type=int)
     p.add_argument("--fit", choices=formats.FITS)
+    p.add_argument("--enlarge", action="store_true", help="let --width/--height upscale")
     p.add_argument("--keep-metadata", choices=formats.KEEP_METADATA)
     p.add_argument("--no-ai", action="store_true", help="skip AI metadata (costs less)")
     p.add_argument("--parallel", type=int, default=4, help="uploads at once (default 4)")
@@ -69,6 +70,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "width": args.width,
         "height": args.height,
         "fit": args.fit,
+        "enlarge": True if args.enlarge else None,
         "keep_metadata": args.keep_metadata,
         "metadata": not args.no_ai,
     }

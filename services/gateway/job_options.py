@@ -159,6 +159,7 @@ def parse_options(
         metadata=_bool(form, "metadata", True),
         widths=sorted(set(widths)),
         placeholder=_bool(form, "placeholder", False),
+        enlarge=_bool(form, "enlarge", False),
         vision_provider=vision_provider_choice(
             form.get("vision_provider", ""), os.environ if settings is None else settings
         ),

@@ -61,6 +61,7 @@ OPTION_FIELDS: dict[str, Any] = {
     "metadata": {"type": "string", "description": "true (default) for AI metadata"},
     "widths": {"type": "string", "description": "comma list of responsive widths"},
     "placeholder": _TEXT,
+    "enlarge": {"type": "string", "description": "true to let width/height/widths upscale"},
     "vision_provider": {"type": "string", "description": "AI provider, if the service allows"},
     "language": {"type": "string", "description": "BCP 47 language of the AI metadata"},
     "session_id": {"type": "string", "description": "processing session (POST /v1/sessions)"},

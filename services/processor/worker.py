@@ -52,6 +52,7 @@ def engine_options(options: processor_pb2.JobOptions) -> OptimizeOptions:
         keep_metadata=options.keep_metadata or "none",
         placeholder=options.placeholder,
         effort=options.effort or "balanced",
+        enlarge=options.enlarge,
     )
 
 

@@ -189,6 +189,9 @@ def test_push_optimizes_files_in_parallel_and_prints_a_summary(
         str(sources),
         "--format",
         "png",
+        "--width",
+        "1280",
+        "--enlarge",
         "--no-ai",
         "--json",
         env=env,
@@ -196,6 +199,7 @@ def test_push_optimizes_files_in_parallel_and_prints_a_summary(
     assert same.returncode == 0, same.stderr
     (item,) = json.loads(same.stdout)
     assert item["ok"] and item["saved_to"] == str(sources / "banner-2.png")
+    assert Image.open(sources / "banner-2.png").width == 1280  # 640 px, --enlarge
     assert {p: p.read_bytes() for p in inputs} == originals
 
     jobs = picopt("jobs", "--limit", "2", env=env)

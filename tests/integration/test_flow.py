@@ -143,3 +143,16 @@ def test_the_effort_asked_for_is_used_and_reported(stack: Stack, user: Client) -
     with pytest.raises(Exception) as refused:
         user.submit(skimage_photo("rocket.jpg"), effort="slow")
     assert getattr(refused.value, "status", None) == 400
+
+
+def test_enlarge_lets_sizes_above_the_source_scale_up(stack: Stack, user: Client) -> None:
+    """640 px wide: without `enlarge` a 1280 px request gives the source size, with it 1280."""
+    kept = user.submit(graphic_png(), filename="g.png", width=1280, widths=[1280], metadata=False)
+    grown = user.submit(
+        graphic_png(), filename="g.png", width=1280, widths=[1280], enlarge=True, metadata=False
+    )
+    kept, grown = user.wait(kept["id"], timeout=60), user.wait(grown["id"], timeout=60)
+    assert kept["status"] == grown["status"] == "done", (kept["error"], grown["error"])
+    assert [v["width"] for v in kept["variants"]] == [640, 640]
+    assert [v["width"] for v in grown["variants"]] == [1280, 1280]
+    assert grown["options"]["enlarge"] is True and "enlarge" not in kept["options"]

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from picopt.vision.v1 import vision_pb2 as picopt_dot_vision_dot_v1_dot_vision__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#picopt/processor/v1/processor.proto\x12\x13picopt.processor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpicopt/vision/v1/vision.proto\"\x86\x02\n\nJobOptions\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x02 \x03(\t\x12\x0f\n\x07quality\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x0b\n\x03\x66it\x18\x06 \x01(\t\x12\x15\n\rkeep_metadata\x18\x07 \x01(\t\x12\x10\n\x08metadata\x18\x08 \x01(\x08\x12\x0e\n\x06widths\x18\t \x03(\x05\x12\x13\n\x0bplaceholder\x18\n \x01(\x08\x12\x17\n\x0fvision_provider\x18\x0b \x01(\t\x12\x10\n\x08language\x18\x0c \x01(\t\x12\x12\n\nsession_id\x18\r \x01(\t\x12\x0e\n\x06\x65\x66\x66ort\x18\x0e \x01(\t\")\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"r\n\tJobOutput\x12\x10\n\x08\x62lob_key\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x15\n\rlarger_reason\x18\x06 \x01(\t\"\xd1\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x30\n\x07options\x18\x04 \x01(\x0b\x32\x1f.picopt.processor.v1.JobOptions\x12\x14\n\x0cinput_format\x18\x05 \x01(\t\x12\x13\n\x0binput_bytes\x18\x06 \x01(\x03\x12\x13\n\x0binput_width\x18\x07 \x01(\x05\x12\x14\n\x0cinput_height\x18\x08 \x01(\x05\x12\x15\n\routput_format\x18\t \x01(\t\x12\x14\n\x0coutput_bytes\x18\n \x01(\x03\x12\x14\n\x0coutput_width\x18\x0b \x01(\x05\x12\x15\n\routput_height\x18\x0c \x01(\x05\x12\x12\n\nresult_key\x18\r \x01(\t\x12\x13\n\x0bssimulacra2\x18\x0e \x01(\x01\x12\x0f\n\x07no_gain\x18\x0f \x01(\x08\x12\x31\n\x08metadata\x18\x10 \x01(\x0b\x32\x1f.picopt.vision.v1.ImageMetadata\x12,\n\x05\x65rror\x18\x11 \x01(\x0b\x32\x1d.picopt.processor.v1.JobError\x12.\n\ncreated_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresult_gone\x18\x15 \x01(\x08\x12\x12\n\ninput_name\x18\x16 \x01(\t\x12/\n\x07outputs\x18\x17 \x03(\x0b\x32\x1e.picopt.processor.v1.JobOutput\x12\x10\n\x08\x62lurhash\x18\x18 \x01(\t\x12\x0c\n\x04lqip\x18\x19 \x01(\t\x12\x15\n\rlarger_reason\x18\x1a \x01(\t\"\xe8\x01\n\x10\x43reateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x13\n\x0binput_bytes\x18\x04 \x01(\x03\x12\x14\n\x0cinput_format\x18\x05 \x01(\t\x12\x30\n\x07options\x18\x06 \x01(\x0b\x32\x1f.picopt.processor.v1.JobOptions\x12\x12\n\ninput_name\x18\x07 \x01(\t\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11\x43reateJobResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.picopt.processor.v1.Job\"1\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\"7\n\x0eGetJobResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.picopt.processor.v1.Job\"F\n\x0fListJobsRequest\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"O\n\x10ListJobsResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x18.picopt.processor.v1.Job\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"4\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\":\n\x11\x43\x61ncelJobResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.picopt.processor.v1.Job\"?\n\x1bMarkResultDownloadedRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\"\x1e\n\x1cMarkResultDownloadedResponse2\xf3\x03\n\x10ProcessorService\x12Z\n\tCreateJob\x12%.picopt.processor.v1.CreateJobRequest\x1a&.picopt.processor.v1.CreateJobResponse\x12Q\n\x06GetJob\x12\".picopt.processor.v1.GetJobRequest\x1a#.picopt.processor.v1.GetJobResponse\x12W\n\x08ListJobs\x12$.picopt.processor.v1.ListJobsRequest\x1a%.picopt.processor.v1.ListJobsResponse\x12Z\n\tCancelJob\x12%.picopt.processor.v1.CancelJobRequest\x1a&.picopt.processor.v1.CancelJobResponse\x12{\n\x14MarkResultDownloaded\x12\x30.picopt.processor.v1.MarkResultDownloadedRequest\x1a\x31.picopt.processor.v1.MarkResultDownloadedResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#picopt/processor/v1/processor.proto\x12\x13picopt.processor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpicopt/vision/v1/vision.proto\"\x97\x02\n\nJobOptions\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x02 \x03(\t\x12\x0f\n\x07quality\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x0b\n\x03\x66it\x18\x06 \x01(\t\x12\x15\n\rkeep_metadata\x18\x07 \x01(\t\x12\x10\n\x08metadata\x18\x08 \x01(\x08\x12\x0e\n\x06widths\x18\t \x03(\x05\x12\x13\n\x0bplaceholder\x18\n \x01(\x08\x12\x17\n\x0fvision_provider\x18\x0b \x01(\t\x12\x10\n\x08language\x18\x0c \x01(\t\x12\x12\n\nsession_id\x18\r \x01(\t\x12\x0e\n\x06\x65\x66\x66ort\x18\x0e \x01(\t\x12\x0f\n\x07\x65nlarge\x18\x0f \x01(\x08\")\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"r\n\tJobOutput\x12\x10\n\x08\x62lob_key\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x15\n\rlarger_reason\x18\x06 \x01(\t\"\xd1\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x30\n\x07options\x18\x04 \x01(\x0b\x32\x1f.picopt.processor.v1.JobOptions\x12\x14\n\x0cinput_format\x18\x05 \x01(\t\x12\x13\n\x0binput_bytes\x18\x06 \x01(\x03\x12\x13\n\x0binput_width\x18\x07 \x01(\x05\x12\x14\n\x0cinput_height\x18\x08 \x01(\x05\x12\x15\n\routput_format\x18\t \x01(\t\x12\x14\n\x0coutput_bytes\x18\n \x01(\x03\x12\x14\n\x0coutput_width\x18\x0b \x01(\x05\x12\x15\n\routput_height\x18\x0c \x01(\x05\x12\x12\n\nresult_key\x18\r \x01(\t\x12\x13\n\x0bssimulacra2\x18\x0e \x01(\x01\x12\x0f\n\x07no_gain\x18\x0f \x01(\x08\x12\x31\n\x08metadata\x18\x10 \x01(\x0b\x32\x1f.picopt.vision.v1.ImageMetadata\x12,\n\x05\x65rror\x18\x11 \x01(\x0b\x32\x1d.picopt.processor.v1.JobError\x12.\n\ncreated_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresult_gone\x18\x15 \x01(\x08\x12\x12\n\ninput_name\x18\x16 \x01(\t\x12/\n\x07outputs\x18\x17 \x03(\x0b\x32\x1e.picopt.processor.v1.JobOutput\x12\x10\n\x08\x62lurhash\x18\x18 \x01(\t\x12\x0c\n\x04lqip\x18\x19 \x01(\t\x12\x15\n\rlarger_reason\x18\x1a \x01(\t\"\xe8\x01\n\x10\x43reateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tinput_key\x18\x03 \x01(\t\x12\x13\n\x0binput_bytes\x18\x04 \x01(\x03\x12\x14\n\x0cinput_format\x18\x05 \x01(\t\x12\x30\n\x07options\x18\x06 \x01(\x0b\x32\x1f.picopt.processor.v1.JobOptions\x12\x12\n\ninput_name\x18\x07 \x01(\t\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11\x43reateJobResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.picopt.processor.v1.Job\"1\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\"7\n\x0eGetJobResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.picopt.processor.v1.Job\"F\n\x0fListJobsRequest\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"O\n\x10ListJobsResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x18.picopt.processor.v1.Job\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"4\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\":\n\x11\x43\x61ncelJobResponse\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.picopt.processor.v1.Job\"?\n\x1bMarkResultDownloadedRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\"\x1e\n\x1cMarkResultDownloadedResponse2\xf3\x03\n\x10ProcessorService\x12Z\n\tCreateJob\x12%.picopt.processor.v1.CreateJobRequest\x1a&.picopt.processor.v1.CreateJobResponse\x12Q\n\x06GetJob\x12\".picopt.processor.v1.GetJobRequest\x1a#.picopt.processor.v1.GetJobResponse\x12W\n\x08ListJobs\x12$.picopt.processor.v1.ListJobsRequest\x1a%.picopt.processor.v1.ListJobsResponse\x12Z\n\tCancelJob\x12%.picopt.processor.v1.CancelJobRequest\x1a&.picopt.processor.v1.CancelJobResponse\x12{\n\x14MarkResultDownloaded\x12\x30.picopt.processor.v1.MarkResultDownloadedRequest\x1a\x31.picopt.processor.v1.MarkResultDownloadedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,33 +34,33 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'picopt.processor.v1.process
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOBOPTIONS']._serialized_start=125
-  _globals['_JOBOPTIONS']._serialized_end=387
-  _globals['_JOBERROR']._serialized_start=389
-  _globals['_JOBERROR']._serialized_end=430
-  _globals['_JOBOUTPUT']._serialized_start=432
-  _globals['_JOBOUTPUT']._serialized_end=546
-  _globals['_JOB']._serialized_start=549
-  _globals['_JOB']._serialized_end=1270
-  _globals['_CREATEJOBREQUEST']._serialized_start=1273
-  _globals['_CREATEJOBREQUEST']._serialized_end=1505
-  _globals['_CREATEJOBRESPONSE']._serialized_start=1507
-  _globals['_CREATEJOBRESPONSE']._serialized_end=1565
-  _globals['_GETJOBREQUEST']._serialized_start=1567
-  _globals['_GETJOBREQUEST']._serialized_end=1616
-  _globals['_GETJOBRESPONSE']._serialized_start=1618
-  _globals['_GETJOBRESPONSE']._serialized_end=1673
-  _globals['_LISTJOBSREQUEST']._serialized_start=1675
-  _globals['_LISTJOBSREQUEST']._serialized_end=1745
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1747
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1826
-  _globals['_CANCELJOBREQUEST']._serialized_start=1828
-  _globals['_CANCELJOBREQUEST']._serialized_end=1880
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1882
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1940
-  _globals['_MARKRESULTDOWNLOADEDREQUEST']._serialized_start=1942
-  _globals['_MARKRESULTDOWNLOADEDREQUEST']._serialized_end=2005
-  _globals['_MARKRESULTDOWNLOADEDRESPONSE']._serialized_start=2007
-  _globals['_MARKRESULTDOWNLOADEDRESPONSE']._serialized_end=2037
-  _globals['_PROCESSORSERVICE']._serialized_start=2040
-  _globals['_PROCESSORSERVICE']._serialized_end=2539
+  _globals['_JOBOPTIONS']._serialized_end=404
+  _globals['_JOBERROR']._serialized_start=406
+  _globals['_JOBERROR']._serialized_end=447
+  _globals['_JOBOUTPUT']._serialized_start=449
+  _globals['_JOBOUTPUT']._serialized_end=563
+  _globals['_JOB']._serialized_start=566
+  _globals['_JOB']._serialized_end=1287
+  _globals['_CREATEJOBREQUEST']._serialized_start=1290
+  _globals['_CREATEJOBREQUEST']._serialized_end=1522
+  _globals['_CREATEJOBRESPONSE']._serialized_start=1524
+  _globals['_CREATEJOBRESPONSE']._serialized_end=1582
+  _globals['_GETJOBREQUEST']._serialized_start=1584
+  _globals['_GETJOBREQUEST']._serialized_end=1633
+  _globals['_GETJOBRESPONSE']._serialized_start=1635
+  _globals['_GETJOBRESPONSE']._serialized_end=1690
+  _globals['_LISTJOBSREQUEST']._serialized_start=1692
+  _globals['_LISTJOBSREQUEST']._serialized_end=1762
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1764
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1843
+  _globals['_CANCELJOBREQUEST']._serialized_start=1845
+  _globals['_CANCELJOBREQUEST']._serialized_end=1897
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1899
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1957
+  _globals['_MARKRESULTDOWNLOADEDREQUEST']._serialized_start=1959
+  _globals['_MARKRESULTDOWNLOADEDREQUEST']._serialized_end=2022
+  _globals['_MARKRESULTDOWNLOADEDRESPONSE']._serialized_start=2024
+  _globals['_MARKRESULTDOWNLOADEDRESPONSE']._serialized_end=2054
+  _globals['_PROCESSORSERVICE']._serialized_start=2057
+  _globals['_PROCESSORSERVICE']._serialized_end=2556
 # @@protoc_insertion_point(module_scope)

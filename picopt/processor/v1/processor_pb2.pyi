@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class JobOptions(_message.Message):
-    __slots__ = ("format", "accept", "quality", "width", "height", "fit", "keep_metadata", "metadata", "widths", "placeholder", "vision_provider", "language", "session_id", "effort")
+    __slots__ = ("format", "accept", "quality", "width", "height", "fit", "keep_metadata", "metadata", "widths", "placeholder", "vision_provider", "language", "session_id", "effort", "enlarge")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     ACCEPT_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class JobOptions(_message.Message):
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     EFFORT_FIELD_NUMBER: _ClassVar[int]
+    ENLARGE_FIELD_NUMBER: _ClassVar[int]
     format: str
     accept: _containers.RepeatedScalarFieldContainer[str]
     quality: str
@@ -40,7 +41,8 @@ class JobOptions(_message.Message):
     language: str
     session_id: str
     effort: str
-    def __init__(self, format: _Optional[str] = ..., accept: _Optional[_Iterable[str]] = ..., quality: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fit: _Optional[str] = ..., keep_metadata: _Optional[str] = ..., metadata: _Optional[bool] = ..., widths: _Optional[_Iterable[int]] = ..., placeholder: _Optional[bool] = ..., vision_provider: _Optional[str] = ..., language: _Optional[str] = ..., session_id: _Optional[str] = ..., effort: _Optional[str] = ...) -> None: ...
+    enlarge: bool
+    def __init__(self, format: _Optional[str] = ..., accept: _Optional[_Iterable[str]] = ..., quality: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fit: _Optional[str] = ..., keep_metadata: _Optional[str] = ..., metadata: _Optional[bool] = ..., widths: _Optional[_Iterable[int]] = ..., placeholder: _Optional[bool] = ..., vision_provider: _Optional[str] = ..., language: _Optional[str] = ..., session_id: _Optional[str] = ..., effort: _Optional[str] = ..., enlarge: _Optional[bool] = ...) -> None: ...
 
 class JobError(_message.Message):
     __slots__ = ("code", "message")

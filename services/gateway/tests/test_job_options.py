@@ -1,4 +1,4 @@
-"""Job form fields for vision: the provider choice and the language."""
+"""Job form fields: the vision provider and language, enlarge."""
 
 from __future__ import annotations
 
@@ -69,3 +69,11 @@ def test_an_unknown_effort_is_a_400() -> None:
         parse_options({"effort": "slow"}, "", {})
     assert caught.value.status == 400
     assert caught.value.extra == {"field": "effort"}
+
+
+def test_enlarge_is_off_unless_asked_and_must_be_a_boolean() -> None:
+    assert parse_options({}, "", {}).enlarge is False
+    assert parse_options({"enlarge": "true"}, "", {}).enlarge is True
+    with pytest.raises(Problem) as caught:
+        parse_options({"enlarge": "bigger"}, "", {})
+    assert caught.value.status == 400 and caught.value.extra == {"field": "enlarge"}
