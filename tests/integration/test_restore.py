@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,13 @@ from tests.integration.conftest import mail_dir, retention_cli, wait_for
 from tests.integration.harness import fresh_database, running_stack
 from tests.integration.images import graphic_png
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not (shutil.which("pg_dump") and shutil.which("pg_restore")),
+        reason="needs PostgreSQL's client tools (pg_dump, pg_restore)",
+    ),
+]
 
 STAFF_TOKEN = secrets.token_urlsafe(24)
 PASSWORD = "correct horse battery staple"
