@@ -193,6 +193,7 @@ PROMISES: tuple[Promise, ...] = (
             f"{IT}/test_retention.py::test_sqlite_files_hold_no_byte_of_an_erased_account",
             f"{IT}/test_retention.py::test_longer_durations_are_refused_at_start_up",
             f"{IT}/test_privacy.py::test_the_restore_runbook_lists_the_erasures_a_restore_would_forget",
+            f"{IT}/test_restore.py::test_a_restore_forgets_later_erasures_and_the_runbook_makes_them_gone_again",
             "picopt/kernel/tests/test_scrub.py::test_postgres_vacuums_the_tables_an_erasure_wrote_to",
             "picopt/kernel/tests/test_dead_letters.py::test_erasure_removes_the_users_dead_letters",
         ),
