@@ -40,6 +40,8 @@ PREPARED_MAX_PIXELS = 4_200_000
 # SMALL_OVERSHOOT (the output encoder is slower than the search's and scores a little higher).
 OVERSHOOT = 2.0
 SMALL_OVERSHOOT = 0.75
+# See _predicts.
+CHEAP_PREDICTED_MAX_PIXELS = 2_100_000
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,16 @@ def _predicts(
     effort: str, frames: list[Image.Image], graphic: bool, cands: list[Candidate]
 ) -> bool:
     """Whether predicted settings serve this output: a still photo below `max`. At `balanced`
-    only when a candidate's full-size encodes are costly (AVIF): for JPEG and WebP the search on
-    a mosaic plus one full-size check is cheaper than two full-size encodes (12 MP to 2048 px
-    with the default accept list: 1.19 s searched, 1.99 s predicted, in one bench run)."""
+    with only cheap encoders (JPEG, WebP) only up to CHEAP_PREDICTED_MAX_PIXELS: there a
+    prediction plus one or two full-size rounds (encode and score) is cheaper than the mosaic
+    search (1 MP camera JPEGs at API defaults: 1.0 s of CPU instead of 3.75 s, 0.8% more
+    bytes); above, each full-size round costs more than the whole mosaic search (12 MP to
+    2048 px: 3.4 s predicted with a correction, 2.1 s searched)."""
     if effort == "max" or len(frames) > 1 or graphic:
         return False
-    return effort == "fast" or any(codec(c.format).final_encoder_differs for c in cands)
+    costly = any(codec(c.format).final_differs_at("max") for c in cands)
+    small = frames[0].width * frames[0].height <= CHEAP_PREDICTED_MAX_PIXELS
+    return effort == "fast" or costly or small
 
 
 def _judge_of(frames: list[Image.Image], durations: tuple[int, ...]) -> Judge:

@@ -41,6 +41,9 @@ CEILING_MARGIN = 0.5
 # overshoot: the models were fitted on colour photos and overshoot grey ones by ~6 points, a
 # third more bytes; a step costs one more speed-9 encode and score).
 STEP_DOWN_OVERSHOOT = {"balanced": 1.5, "fast": 2.5}
+# A step down aims this far above the target: closer than a correction may (a step down that
+# misses costs its encode, the passing encode stays).
+STEP_DOWN_AIM = 0.3
 # Where an effort's encoder is slow (AVIF at `balanced`: libaom speed 6), the image is first
 # encoded once with the `fast` effort's encoder (speed 9, about a tenth of the time) at that
 # model's quality and scored: the measured score, the fast model's slope and the two models'
@@ -68,7 +71,8 @@ def predicted(
     effort: str,
     judge: Judge,
 ) -> Predicted | None:
-    """The smallest verified encode among the predicted formats, None when none verifies."""
+    """The first verified encode of the predicted formats, best first; None when none
+    verifies."""
     feats = features(im, judge.opaque_reference)
     ceiling = float(feats[FEATURES.index("chroma_ceiling")]) * 100.0
     pixels = im.width * im.height
@@ -97,18 +101,18 @@ def predicted(
         encodes += scout is not None
         start, estimate = scout if scout is not None else (None, estimate)
         plans.append((estimate, c, model, start))
-    # Scouted formats are ranked on measured sizes: only the first gets the slow encode, the
-    # next only if it misses.
-    scouted = any(start is not None for *_, start in plans)
+    # Only the first format (ranked on the scouts' measured sizes where scouted, else on the
+    # predicted ones) is encoded at full size; the next only when it misses twice. With the
+    # default accept list two full-size encodes, each corrected or stepped down, cost more
+    # than the whole mosaic search they replace.
     plans.sort(key=lambda plan: plan[0])
     for _, c, model, start in plans:
         found, n = _verified(
             im, c, model, feats, target, replace(extras, effort=effort), effort, judge, start
         )
         encodes += n
-        if found is not None and (best is None or len(found.data) < len(best.scored.data)):
+        if found is not None:
             best = Predicted(found, c.format, encodes)
-        if scouted and best is not None:
             break
     if best is not None:
         best.encodes = encodes
@@ -149,7 +153,7 @@ def _verified(
         if first.score - target < STEP_DOWN_OVERSHOOT.get(effort, math.inf):
             return first, 1
         down = _other_setting(
-            plugin, q, q - math.floor((first.score - target - CORRECTION_AIM) * slope), lo, hi, -1
+            plugin, q, q - math.floor((first.score - target - STEP_DOWN_AIM) * slope), lo, hi, -1
         )
         if down is None:
             return first, 1
@@ -161,7 +165,20 @@ def _verified(
     if up is None:
         return None, 1
     second = at(up)
-    return (second if second.score >= target else None), 2
+    if second.score < target:
+        return None, 2
+    if start is not None or second.score - target < STEP_DOWN_OVERSHOOT.get(effort, math.inf):
+        return second, 2
+    # The correction aims high on purpose (a second miss costs the whole search); the two
+    # encodes now bracket the target, and the line between them places one step down (not
+    # after a scout: a third slow encode costs more than the bytes it saves).
+    between = q + (target + STEP_DOWN_AIM - first.score) * (up - q) / (second.score - first.score)
+    down = _other_setting(plugin, up, math.ceil(between), q + 1, up, -1)
+    if down is None or plugin.setting_key(down) == plugin.setting_key(q):
+        return second, 2
+    lower = at(down)
+    keep = lower if lower.score >= target and len(lower.data) < len(second.data) else second
+    return keep, 3
 
 
 def _scout(

@@ -99,6 +99,7 @@ def test_a_far_overshoot_at_fast_steps_down_and_stays_at_target(
 def test_a_low_prediction_gets_one_corrective_step(monkeypatch: pytest.MonkeyPatch) -> None:
     im = _shipped("chelsea.png")
     monkeypatch.setattr(predicted_module, "models", lambda: {"webp": _fake(40.0, 6.0)})
+    monkeypatch.setattr(predicted_module, "STEP_DOWN_OVERSHOOT", {})  # any pass is kept
     found = predicted_module.predicted(
         im, [Candidate("webp", "lossy")], 80.0, Extras(), "fast", Judge(im)
     )
@@ -150,12 +151,58 @@ def test_fast_encodes_one_format_and_balanced_at_most_two(monkeypatch: pytest.Mo
         assert 1 <= len(set(seen)) <= most
 
 
-def test_balanced_searches_when_no_accepted_format_is_costly_to_encode() -> None:
+def test_a_far_overshooting_correction_steps_down_between_its_two_encodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    im = _shipped("chelsea.png")
+    monkeypatch.setattr(predicted_module, "models", lambda: {"webp": _fake(40.0, 6.0)})
+    corrected, _ = predicted_module._verified(
+        im,
+        Candidate("webp", "lossy"),
+        _fake(40.0, 6.0),
+        np.zeros(len(FEATURES)),
+        80.0,
+        Extras(),
+        "balanced",
+        Judge(im),
+    )
+    found = predicted_module.predicted(
+        im, [Candidate("webp", "lossy")], 80.0, Extras(), "balanced", Judge(im)
+    )
+    assert found is not None and found.encodes == 3
+    assert corrected is not None and found.scored.quality is not None
+    assert found.scored.quality > 40
+    assert found.scored.score >= 80.0 and _score(im, found.scored.data) >= 80.0
+
+
+def test_balanced_with_cheap_encoders_predicts_small_outputs_and_searches_large_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    searches: list[str] = []
+    real = choose_module._searched
+
+    def spying(*args: object, **kwargs: object) -> object:
+        searches.append("search")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(choose_module, "_searched", spying)
     data = encode(_shipped("chelsea.png", 200), "PNG")
-    accept = ("jpeg", "webp")
-    balanced = optimize(data, OptimizeOptions(accept=accept, effort="balanced"))
-    searched = optimize(data, OptimizeOptions(accept=accept, effort="max"))
-    assert balanced.main.data == searched.main.data
+    options = OptimizeOptions(accept=("jpeg", "webp"), effort="balanced")
+    predicted = optimize(data, options)
+    assert predicted.main.ssimulacra2 is not None and predicted.main.ssimulacra2 >= 80.0
+    predicted_searches = len(searches)
+    monkeypatch.setattr(choose_module, "CHEAP_PREDICTED_MAX_PIXELS", 100)  # "large": 200x133
+    large = optimize(data, options)
+    assert large.main.ssimulacra2 is not None and large.main.ssimulacra2 >= 80.0
+    assert len(searches) == predicted_searches + 1  # the large one is searched at once
+    # (the small one searched only if its prediction missed twice, as any prediction may)
+    monkeypatch.setattr(
+        predicted_module, "models", lambda: {"jpeg": _fake(95.0), "webp": _fake(95.0)}
+    )
+    searches.clear()
+    monkeypatch.setattr(choose_module, "CHEAP_PREDICTED_MAX_PIXELS", 2_100_000)
+    optimize(data, options)
+    assert not searches
 
 
 def test_a_grey_photo_is_predicted_and_a_few_grey_levels_are_a_graphic() -> None:
