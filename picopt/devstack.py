@@ -59,6 +59,15 @@ def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
     return entries
 
 
+def _answers(port: int) -> bool:
+    """Whether something accepts connections on this loopback port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -270,11 +279,37 @@ class Stack:
                 plan.append(Process(f"{name}.{i + 1}" if name == "worker" else name, argv))
         return plan
 
+    def ports(self, plan: list[Process]) -> dict[int, str]:
+        """The fixed ports the planned processes will listen on, with what each is for."""
+        names = {p.name for p in plan}
+        ports: dict[int, str] = {}
+        if "gateway" in names:
+            ports[int(self.env.get("GATEWAY_PORT", "8080"))] = "the gateway (GATEWAY_PORT)"
+        for service, default in DEFAULT_GRPC_PORTS.items():
+            if service in names:
+                setting = f"{service.upper()}_GRPC_PORT"
+                ports[int(self.env.get(setting, str(default)))] = f"{service} gRPC ({setting})"
+        return ports
+
+    def _refuse_taken_ports(self, plan: list[Process]) -> None:
+        """A stack left running answers on the same ports: say so, rather than let every
+        service fail to bind and the supervisor give up after a restart loop."""
+        taken = [f"{port} ({what})" for port, what in self.ports(plan).items() if _answers(port)]
+        if taken:
+            raise StackError(
+                "something already listens on "
+                + ", ".join(taken)
+                + ": probably a stack from an earlier `make up` or `make demo`; stop it "
+                "(Ctrl-C in its terminal, or `pkill -f picopt.devstack`) or set those ports"
+            )
+
     def start(self) -> None:
         var_dir = Path(self.env.get("VAR_DIR", "var"))
+        plan = self.plan()
+        self._refuse_taken_ports(plan)
         self._broker = ensure_broker(self.env, var_dir)
         with self._lock:
-            for proc in self.plan():
+            for proc in plan:
                 self._spawn(proc)
         self._supervisor = threading.Thread(
             target=self._supervise, name="devstack-supervisor", daemon=True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -133,6 +134,24 @@ def test_up_fails_fast_with_advice_when_no_broker_can_be_had(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "rabbitmq-server is not installed" in result.stderr
     assert "AMQP_URL" in result.stderr
+
+
+def test_up_refuses_at_once_when_a_stack_left_running_holds_its_ports(tmp_path: Path) -> None:
+    """`make up` twice: the second names the taken ports and starts nothing."""
+    env = one_machine_env(tmp_path, infrastructure().amqp_base + "/%2F")
+    with socket.create_server(("127.0.0.1", 0)) as auth_port:
+        env["AUTH_GRPC_PORT"] = str(auth_port.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "picopt.devstack"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{env['AUTH_GRPC_PORT']} (auth gRPC (AUTH_GRPC_PORT))" in result.stderr
+    assert "earlier `make up`" in result.stderr
 
 
 def test_a_broker_slow_to_answer_is_waited_for_never_replaced_by_a_private_one(
