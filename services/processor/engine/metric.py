@@ -21,7 +21,9 @@ import numpy as np
 _C2 = 0.0009
 _SCALES = 6
 _RADIUS = 5
-BAND_ROWS = 256
+# Rows per band: each band's float planes are built, used and dropped, two threads at a time;
+# 128 rows keep a 12 MP score's peak lower than 256 did, at the same speed and scores.
+BAND_ROWS = 128
 # Bands are independent; OpenCV and NumPy release the GIL, so threads use every core.
 _POOL = ThreadPoolExecutor(
     max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ssimulacra2"
