@@ -155,6 +155,7 @@ def render(
         f" --efforts {','.join(rows)}"
         f"{f' --images {args.images}' if args.images else ''}"
         f"{' --no-extras' if args.no_extras else ''}`"
+        f" at {getattr(args, 'commit', '') or 'an unknown commit'}"
         f" — {count} images at {len(rows)} efforts, {seconds / 60:.1f} min on this machine "
         f"(2 shared cores; 1-minute load average {perf.get('load_start', float('nan')):.1f} at "
         f"the start, {perf.get('load_end', float('nan')):.1f} at the end).",
@@ -267,6 +268,11 @@ def _speed(perf: dict[str, float], mem: dict[str, float], met: dict[str, float])
         f"{_mark(fixed_ratio <= 1.5)} |",
         f"| same, `quality=auto` (`balanced`) | {perf['ours_auto_ms']:.0f} ms "
         f"({auto_ratio:.2f}x fixed) | ≤ 3x | {_mark(auto_ratio <= 3.0)} |",
+        f"| {perf.get('defaults_1mp_jobs', 0):.0f} camera JPEGs at 1 MP (as `bench.throughput` "
+        f"makes them), API defaults, warm, one after another: engine wall / CPU per job | "
+        f"{perf.get('defaults_1mp_wall_ms', float('nan')):.0f} / "
+        f"{perf.get('defaults_1mp_cpu_ms', float('nan')):.0f} ms "
+        f"({perf.get('defaults_1mp_bytes', 0):.0f} bytes in all) | | |",
         f"| SSIMULACRA2 on a 1 MP pair: fast / reference package | {met['fast_ms']:.0f} ms / "
         f"{met['reference_ms']:.0f} ms ({met['speedup']:.1f}x) | ≥ 10x | "
         f"{_mark(met['speedup'] >= 10)} |",
