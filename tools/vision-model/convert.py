@@ -152,6 +152,10 @@ def main() -> int:
             _Calibration(size),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
+            # 7-bit weights: onnxruntime's u8s8 kernels on x86 CPUs without VNNI (AVX2 only)
+            # sum pairs in 16 bits and saturate with 8-bit weights; the full-range model
+            # gave espresso 0.56 there against 0.96 in fp32 (0.94 with this).
+            reduce_range=True,
             weight_type=QuantType.QInt8,
             activation_type=QuantType.QUInt8,
             # The classifier head stays fp32: with int8 logits calibrated on shipped images

@@ -23,9 +23,9 @@ GROUP_NOUNS = ("landscape", "animal", "food", "vehicle", "building")
 class Cutoffs:
     """Minimum summed probability to name a subject, a setting, or a group as the subject."""
 
-    subject: float = 0.25
-    setting: float = 0.5
-    group: float = 0.4
+    subject: float = 0.35
+    setting: float = 0.2
+    group: float = 0.5
 
 
 DEFAULT_CUTOFFS = Cutoffs()

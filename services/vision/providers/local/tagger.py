@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 MODEL_FILE = Path(__file__).with_name("models") / "efficientnet-lite0-int8.onnx"
-MODEL_SHA256 = "8e42597920aabe5353df2f3372169090df588dedcfd822429d140949008bcb8d"
+MODEL_SHA256 = "0d1af154cbb7f41313258bc4c6f452c7b8848648bb219c766204c77f6ff21646"
 MODEL_NAME = "efficientnet-lite0-int8"
 INPUT_SIDE = 224
 # The centre crop the model was evaluated with (87.5 % of the shorter side).
