@@ -32,7 +32,9 @@ def test_shipped_photos_get_the_right_concept_and_group(
     reading = read(Tagger().probabilities(_rgb(photo)))
     assert reading.subject == concept and reading.group == group
     tags = dict(reading.tags)
-    assert tags[concept] >= 0.45 and tags[group] >= tags[concept]
+    # 0.91 and 0.80 with the fp32 model's scores; int8 kernels that saturate (full-range
+    # weights on a CPU without VNNI) gave coffee 0.57.
+    assert tags[concept] >= 0.75 and tags[group] >= tags[concept]
 
 
 def test_alt_text_names_the_subject_and_tags_carry_scores(local: LocalProvider) -> None:
