@@ -120,17 +120,22 @@ def command_lines() -> list[str]:
     return lines
 
 
-def test_up_fails_fast_with_advice_when_no_broker_can_be_had(tmp_path: Path) -> None:
-    env = one_machine_env(tmp_path, f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
-    env["PATH"] = str(Path(sys.executable).parent)  # no rabbitmq-server on it
-    result = subprocess.run(
+def refused_up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`make up` expected to refuse before starting anything: its exit and what it printed."""
+    return subprocess.run(
         [sys.executable, "-m", "picopt.devstack"],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
+
+
+def test_up_fails_fast_with_advice_when_no_broker_can_be_had(tmp_path: Path) -> None:
+    env = one_machine_env(tmp_path, f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
+    env["PATH"] = str(Path(sys.executable).parent)  # no rabbitmq-server on it
+    result = refused_up(env)
     assert result.returncode == 2
     assert "rabbitmq-server is not installed" in result.stderr
     assert "AMQP_URL" in result.stderr
@@ -141,14 +146,7 @@ def test_up_refuses_at_once_when_a_stack_left_running_holds_its_ports(tmp_path: 
     env = one_machine_env(tmp_path, infrastructure().amqp_base + "/%2F")
     with socket.create_server(("127.0.0.1", 0)) as auth_port:
         env["AUTH_GRPC_PORT"] = str(auth_port.getsockname()[1])
-        result = subprocess.run(
-            [sys.executable, "-m", "picopt.devstack"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = refused_up(env)
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"{env['AUTH_GRPC_PORT']} (auth gRPC (AUTH_GRPC_PORT))" in result.stderr
     assert "earlier `make up`" in result.stderr
