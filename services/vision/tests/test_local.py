@@ -128,17 +128,3 @@ def test_every_sentence_of_a_plain_screenshot_is_read(local: LocalProvider) -> N
     words = " ".join(sentences).lower().split()
     found = [w for w in words if w.strip(".") in read]
     assert len(found) >= 0.95 * len(words)
-
-
-def test_heap_release_returns_freed_pages_to_the_system() -> None:
-    import ctypes
-
-    from services.vision.providers.local import heap
-
-    if heap._libc() is None:
-        pytest.skip("not glibc")
-    assert heap.limit_heaps(2)
-    # Many mid-sized blocks (below the mmap threshold) freed together leave free heap pages.
-    blocks = [ctypes.create_string_buffer(64 * 1024) for _ in range(400)]
-    del blocks
-    assert heap.release()
