@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from services.processor.engine import EngineError, OptimizeOptions, optimize
+from services.processor.engine.sandbox_host import load_engine
 
 
 def peak_rss_mb() -> float:
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> int:
     source, target = Path(argv[0]), Path(argv[1])
     options = OptimizeOptions(**json.loads(argv[2])) if len(argv) > 2 else OptimizeOptions()
     data = source.read_bytes()
+    load_engine()  # as in the worker's decoder host, which forks every job
     _warm_up(options)
     cpu_started = time.process_time()
     started = time.perf_counter()

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 _C2 = 0.0009
 _SCALES = 6
 _RADIUS = 5
-# Rows per band: each band's float planes are built, used and dropped, two threads at a time;
-# 128 rows keep a 12 MP score's peak lower than 256 did, at the same speed and scores.
-BAND_ROWS = 128
+# Rows per band: each band's float planes are built, used and dropped, two threads at a time.
+# 64 rows keep a 12 MP score's peak 20-40 MB under 128 (and 128 under 256), at the same scores
+# and no more CPU on a 1 MP job (measured: 0.95x).
+BAND_ROWS = 64
 # Bands are independent; OpenCV and NumPy release the GIL, so threads use every core.
 _POOL = ThreadPoolExecutor(
     max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ssimulacra2"
@@ -298,25 +301,49 @@ def _source_band(linear: np.ndarray, scale: int, scales: int) -> _SourceBand:
     return band
 
 
+class _ImageRows:
+    """An RGB image's 8-bit rows read from the image itself, a band at a time: the engine
+    keeps the source image for its encoders, and an array copy of it for the metric cost a
+    12 MP job 36 MB for the whole job."""
+
+    def __init__(self, image: Image.Image) -> None:
+        if image.mode != "RGB":
+            raise ValueError("the metric reads RGB images")
+        image.load()
+        self._image = image
+        self.shape = (image.height, image.width, 3)
+        self._lock = threading.Lock()  # bands are read from the pool's threads
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        top, bottom, _ = rows.indices(self.shape[0])
+        with self._lock:
+            return np.asarray(self._image.crop((0, top, self.shape[1], bottom)))
+
+
 class Ssimulacra2:
     """SSIMULACRA2 against one source image; `score()` any number of distorted versions.
 
     Work is done in bands of rows. The full scale is never held in floats: its bands are
     linearised from the 8-bit pixels as they are needed, and the half scale is built band by
     band, so peak memory stays near the 8-bit image plus a third of one linear image. Small
-    sources (the search mosaics) keep their per-band planes between scores.
+    sources (the search mosaics) keep their per-band planes between scores. A source given as
+    an RGB image is read from that image, band by band, never copied whole.
     """
 
     CACHE_MAX_PIXELS = 1_500_000
 
-    def __init__(self, source_rgb: np.ndarray, cache: bool | None = None) -> None:
+    def __init__(self, source_rgb: np.ndarray | Image.Image, cache: bool | None = None) -> None:
         """`cache` keeps the source planes whatever the size (None: only for small sources),
         so building this ahead, e.g. while the encoder runs, leaves half the work for score()."""
-        self.shape = source_rgb.shape
-        self._pyramid = _pyramid(source_rgb)
+        if isinstance(source_rgb, Image.Image):
+            source: np.ndarray | _ImageRows = _ImageRows(source_rgb)
+        else:
+            source = np.ascontiguousarray(source_rgb)
+        self.shape = source.shape
+        self._pyramid = _pyramid(source)
         self._cache: dict[tuple[int, int], _SourceBand] | None = None
         if cache is None:
-            cache = source_rgb.shape[0] * source_rgb.shape[1] <= self.CACHE_MAX_PIXELS
+            cache = self.shape[0] * self.shape[1] <= self.CACHE_MAX_PIXELS
         if cache:
             scales = len(self._pyramid)
             self._cache = {
@@ -345,7 +372,7 @@ class Ssimulacra2:
         return _final_score(sums[..., :2], sums[..., 2:])
 
     def _band(
-        self, s: int, i: int, band: _Band, source: np.ndarray, level: np.ndarray
+        self, s: int, i: int, band: _Band, source: np.ndarray | _ImageRows, level: np.ndarray
     ) -> np.ndarray:
         """Sums for every channel of one band of one scale."""
         cached = self._cache.get((s, i)) if self._cache is not None else None
@@ -356,13 +383,14 @@ class Ssimulacra2:
         return _band_sums(src, planes, band.core, s, scales)
 
 
-def _pyramid(rgb: np.ndarray) -> list[np.ndarray]:
+def _pyramid(rgb: np.ndarray | _ImageRows) -> list[np.ndarray | _ImageRows]:
     """The scales the metric compares: the 8-bit image itself, then linear float32 images of
     half the size each, while both sides stay at least 8 pixels (at most six scales)."""
-    rgb = np.ascontiguousarray(rgb)
+    if isinstance(rgb, np.ndarray):
+        rgb = np.ascontiguousarray(rgb)
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:
         return []
-    levels: list[np.ndarray] = [rgb]
+    levels: list[np.ndarray | _ImageRows] = [rgb]
     half = _halved_in_bands(rgb)
     while len(levels) < _SCALES and half.shape[0] >= 8 and half.shape[1] >= 8:
         levels.append(half)
@@ -370,7 +398,7 @@ def _pyramid(rgb: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _halved_in_bands(rgb: np.ndarray) -> np.ndarray:
+def _halved_in_bands(rgb: np.ndarray | _ImageRows) -> np.ndarray:
     """`_downsample(to_linear(rgb))`, linearising an even number of rows at a time so the full
     scale never exists in floats (the 2x2 averages are the same either way)."""
     h, w = rgb.shape[:2]
@@ -382,7 +410,7 @@ def _halved_in_bands(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def _linear_rows(level: np.ndarray, scale: int, lo: int, hi: int) -> np.ndarray:
+def _linear_rows(level: np.ndarray | _ImageRows, scale: int, lo: int, hi: int) -> np.ndarray:
     """Rows [lo, hi) of one scale in linear light (the full scale is kept in 8 bits)."""
     return to_linear(level[lo:hi]) if scale == 0 else level[lo:hi]
 

@@ -65,6 +65,17 @@ def _map_ids(uid: int, gid: int) -> None:
         f.write(f"{gid} {gid} 1")
 
 
+def load_engine() -> None:
+    """Set up this process for optimising, as every job finds it, then load the engine once
+    (each forked child shares it). Two heaps for all threads: libvips' workers and the
+    metric's pool otherwise keep a heap of freed image buffers each; a 36 MP photo to 2048 px
+    peaked at 233 MB, 207 MB with two, at the same CPU time."""
+    from picopt.kernel import malloc
+
+    malloc.limit_heaps(2)
+    from . import pipeline  # noqa: F401
+
+
 def main(argv: list[str]) -> int:
     control_fd, sys_path, network_mode, log_level = argv
     sys.path[:0] = [p for p in json.loads(sys_path) if p not in sys.path]
@@ -77,7 +88,7 @@ def main(argv: list[str]) -> int:
     from picopt.kernel import logs
 
     logs.configure("engine-sandbox", level=log_level)
-    from . import pipeline  # noqa: F401  (loaded once, shared by every forked child)
+    load_engine()
 
     status = {"network": "isolated" if network.isolated else "shared", "how": network.how}
     control.sendall(json.dumps(status).encode() + b"\n")

@@ -41,7 +41,7 @@ class Judge:
             [Ssimulacra2(_over(rgba, bg)) for bg in BACKGROUNDS] if rgba is not None else []
         )
         self._opaque_ref = Ssimulacra2(
-            np.asarray(_over(rgba, 255)) if rgba is not None else _rgb(im),
+            _over(rgba, 255) if rgba is not None else im if im.mode == "RGB" else _rgb(im),
             cache=cache,
         )
 

@@ -226,3 +226,38 @@ def test_a_host_stopped_under_a_job_interrupts_it_without_failing_it(
     assert isinstance(errors[0], EngineInterrupted)
     result = fresh_sandbox.optimize(encode(photo(), "PNG"), OptimizeOptions(), Limits())
     assert result.main.data
+
+
+HEAPS_AFTER_A_JOB = """
+import sys
+from pathlib import Path
+from picopt.kernel import malloc
+from services.processor.engine.sandbox_host import load_engine
+from services.processor.engine import optimize
+
+if sys.argv[2] == "host":
+    load_engine()
+optimize(Path(sys.argv[1]).read_bytes())
+print(malloc.heaps())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_the_host_makes_every_job_share_two_heaps(tmp_path: Path) -> None:
+    """libvips' workers and the metric's pool allocate on threads of their own: set up as the
+    decoder host is, a job's threads share two heaps instead of keeping one each."""
+    source = tmp_path / "photo.png"
+    source.write_bytes(encode(photo(1200, 800), "PNG"))
+
+    def heaps(setup: str) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", HEAPS_AFTER_A_JOB, str(source), setup],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return int(run.stdout.strip().splitlines()[-1])
+
+    assert heaps("plain") > 2  # the setting is what keeps it at two
+    assert heaps("host") <= 2
