@@ -30,7 +30,10 @@ class Jpeg(Codec):
         q = quality or 95
         if pyvips is not None:
             return add_jpeg_metadata(
-                _vips_jpeg(im, q, extras.graphic), extras.exif, extras.icc_profile, extras.xmp
+                _vips_jpeg(im, q, extras.graphic, scans=extras.effort == "max"),
+                extras.exif,
+                extras.icc_profile,
+                extras.xmp,
             )
         data = save(
             im,
@@ -54,11 +57,14 @@ class Jpeg(Codec):
         return [Candidate(self.name, "lossy")]
 
 
-def _vips_jpeg(im: Image.Image, quality: int, graphic: bool) -> bytes:
-    """mozjpeg through libvips: trellis quantisation, deringing, optimised progressive scans.
+def _vips_jpeg(im: Image.Image, quality: int, graphic: bool, scans: bool = True) -> bytes:
+    """mozjpeg through libvips: trellis quantisation, deringing, progressive scans, and with
+    `scans` the search for the smallest scan script.
 
     Quantisation table 2 (tuned for MS-SSIM) measured 4% smaller than table 3 at equal
-    SSIMULACRA2 on photos; 4:4:4 costs ~18% more for photos, so only graphics get it.
+    SSIMULACRA2 on photos; 4:4:4 costs ~18% more for photos, so only graphics get it. The scan
+    search changes no pixel (the score stays): on a 3 MP photo it saved 0.7% of the bytes for
+    44% more encoding time (249 ms against 173), so only `max` pays for it.
     """
     vi = pyvips.Image.new_from_memory(
         im.tobytes(), im.width, im.height, len(im.getbands()), "uchar"
@@ -70,7 +76,7 @@ def _vips_jpeg(im: Image.Image, quality: int, graphic: bool) -> bytes:
         interlace=True,
         trellis_quant=True,
         overshoot_deringing=True,
-        optimize_scans=True,
+        optimize_scans=scans,
         quant_table=2,
         subsample_mode="off" if graphic or quality >= FULL_CHROMA_QUALITY else "on",
         keep=pyvips.enums.ForeignKeep.NONE,

@@ -88,3 +88,18 @@ def test_candidates_and_settings_stay_in_the_codec_range(name: str) -> None:
 def test_avif_at_quality_100_is_encoded_not_a_crash(quality: str) -> None:
     result = optimize(encode(photo(48, 32), "PNG"), OptimizeOptions(format="avif", quality=quality))
     assert result.main.format == "avif" and _opened(result.main.data).size == (48, 32)
+
+
+def test_jpeg_below_max_skips_only_the_scan_search() -> None:
+    """The scan search is entropy coding: `balanced` and `fast` give the very pixels of `max`,
+    in a few more bytes (0.7% on photos) for much less encoding time."""
+    im = photo(640, 480)
+    outputs = {
+        effort: encode_frames(codec("jpeg"), [im], 80, Extras(effort=effort))
+        for effort in ("max", "balanced", "fast")
+    }
+    pixels = {effort: np.asarray(_opened(data)) for effort, data in outputs.items()}
+    assert np.array_equal(pixels["balanced"], pixels["max"])
+    assert outputs["balanced"] == outputs["fast"]
+    assert outputs["balanced"] != outputs["max"]
+    assert len(outputs["max"]) <= len(outputs["balanced"])
