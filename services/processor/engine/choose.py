@@ -31,6 +31,9 @@ SAMPLE_MARGIN = 0.75
 # truth, and a full-size AVIF encode costs seconds.
 RUNNER_UP_MARGIN = 1.15
 SAME_FORMAT_MARGIN = 1.06
+# Candidates searched at once on the sample (a job's own threads; the worker runs jobs side by
+# side too).
+SEARCH_THREADS = 2
 # At a fixed quality the source side of the score is prepared while the encoder runs, keeping
 # its planes (~64 bytes a pixel) up to this size; larger outputs are scored band by band.
 PREPARED_MAX_PIXELS = 4_200_000
@@ -184,25 +187,42 @@ def _searched(
     sample = mosaic(frames[0]) if len(frames) == 1 else frames[len(frames) // 2]
     sample_judge = Judge(sample)
     exact = sample is frames[0] and len(frames) == 1
-    estimates: list[tuple[float, Candidate, Scored]] = []
-    for c in cands:
-        if c.kind == "lossless":
-            data = encode(frames, c.format, None, extras)
-            estimates.append((float(len(data)), c, Scored(data, None, 100.0)))
-            continue
+
+    def lossless(c: Candidate) -> tuple[float, Candidate, Scored]:
+        data = encode(frames, c.format, None, extras)
+        return float(len(data)), c, Scored(data, None, 100.0)
+
+    def lossy(c: Candidate, own: Image.Image) -> tuple[float, Candidate, Scored] | None:
         lo, hi = codec(c.format).quality_range
         sample_target = target if exact else target + SAMPLE_MARGIN
         found = lowest_passing(
-            partial(_encode_one, sample, c.format, c.extras(extras)),
+            partial(_encode_one, own, c.format, c.extras(extras)),
             sample_judge,
             sample_target,
             lo,
             hi,
         )
         if found is None:
-            continue
+            return None
         scale = 1.0 if exact else full_pixels * len(frames) / (sample.width * sample.height)
-        estimates.append((len(found.data) * scale, c, found))
+        return len(found.data) * scale, c, found
+
+    # The lossy candidates' searches are independent: two at a time, one encodes while the
+    # other scores (encoders release the GIL). Each searches its own copy of the sample:
+    # Pillow's save() keeps the call's settings on the image object, so two threads saving
+    # one image mix their settings (seen: AVIF files below the target, and later encodes of
+    # that image changed). Results are taken in the candidates' order, as one at a time.
+    with ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="search") as pool:
+        searches = {
+            i: pool.submit(lossy, c, sample.copy())
+            for i, c in enumerate(cands)
+            if c.kind != "lossless"
+        }
+        found_by_index: dict[int, tuple[float, Candidate, Scored] | None] = {
+            i: lossless(c) for i, c in enumerate(cands) if c.kind == "lossless"
+        }
+        found_by_index |= {i: search.result() for i, search in searches.items()}
+    estimates = [e for _, e in sorted(found_by_index.items()) if e is not None]
     estimates.sort(key=lambda e: e[0])
     best: Choice | None = None
     best_extras: Extras | None = None

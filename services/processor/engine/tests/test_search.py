@@ -168,3 +168,21 @@ def test_verify_encodes_each_quantizer_once(monkeypatch: pytest.MonkeyPatch) -> 
     verified, _ = _verify([im], Candidate("avif", "lossy"), found, 40.0, Extras(), judge)
     assert verified is not None and verified.score >= 40.0
     assert len(calls) >= 3 and len(calls) == len(set(calls))
+
+
+def test_candidates_searched_side_by_side_change_neither_the_result_nor_the_image(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three AVIF chroma layouts searched two at a time on a sample that is the image itself:
+    sharing that image between threads once gave a file below the target, and left settings on
+    the image that changed its later encodes."""
+    im = photo(320, 240)
+    before = encode([im], "avif", 62, Extras())
+    monkeypatch.setattr(choose_module, "SEARCH_THREADS", 1)
+    alone = choose([im], ("avif",), Target(score=80.0), Extras(), polish_until=0.0)
+    monkeypatch.setattr(choose_module, "SEARCH_THREADS", 2)
+    for _ in range(2):
+        side_by_side = choose([im], ("avif",), Target(score=80.0), Extras(), polish_until=0.0)
+        assert (side_by_side.data, side_by_side.score) == (alone.data, alone.score)
+    assert alone.score >= 80.0
+    assert encode([im], "avif", 62, Extras()) == before
