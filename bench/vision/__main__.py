@@ -261,9 +261,10 @@ def main() -> int:
         (OUT / "vision-photos.json").write_text(json.dumps(photo_result, indent=1, default=str))
         parts["photos"] = [*realphotos.render(photo_result), ""]
     if args.part in ("all", "ocr"):
-        from bench.vision import ocr_recall
+        from bench.vision import ocr_recall, small_text
+        from services.vision.providers.local.ocr import DET_SIDE
 
-        parts["ocr"] = _ocr_lines(ocr_recall.run())
+        parts["ocr"] = _ocr_lines(ocr_recall.run()) + small_text.render(small_text.run(), DET_SIDE)
     sections = ["# Vision benchmark: local provider", ""]
     for name in ("photos", "ocr", "set"):
         sections += parts.get(name, [])

@@ -22,6 +22,11 @@ import numpy as np
 _DET_MODEL = "PP-OCRv6_det_small.onnx"
 _REC_MODEL = "PP-OCRv6_rec_small.onnx"
 _CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+# The text detector's input, longest side: most of the OCR's CPU (per photo at one thread,
+# ~365 ms at 800 px, ~255 at 640) and the limit on the smallest text found. 640 px reads
+# 11-18 px text on photos and 14-32 px screenshot text as 800 did; 512 starts to miss
+# (bench: `python -m bench.vision --part ocr`).
+DET_SIDE = 640
 
 NormBox = tuple[float, float, float, float]
 
@@ -99,6 +104,7 @@ class TextReader:
         max_lines: int = 16,
         max_strip: float = 320.0,
         threads: int = 0,
+        det_side: int = DET_SIDE,
     ) -> None:
         models = bundled_model_dir()
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
@@ -108,7 +114,7 @@ class TextReader:
             "Global.model_root_dir": str(models),
             "Det.model_path": str(models / _DET_MODEL),
             "Det.limit_type": "max",
-            "Det.limit_side_len": 800,
+            "Det.limit_side_len": det_side,
             "Rec.model_path": str(models / _REC_MODEL),
             "Cls.model_path": str(models / _CLS_MODEL),
         }
