@@ -29,6 +29,7 @@ from services.processor.engine.decode import decode
 from services.processor.engine.geometry import plan
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.resize import apply_plan
+from services.processor.engine.sandbox_host import load_engine
 from services.processor.engine.search import Judge
 
 from .baselines import ALPHA_CAPABLE, BASELINES, BaselineResult, search, vips_avif
@@ -327,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     ).stdout.strip()
     efforts = tuple(e for e in EFFORTS if e in args.efforts.split(","))
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    load_engine()  # set up as the worker's decoder host is, before any thread starts
     # Repeated timing runs must decode each time, for libvips as for us.
     pyvips.cache_set_max(0)
     (OUT / "engine").mkdir(parents=True, exist_ok=True)
