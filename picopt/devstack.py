@@ -38,10 +38,13 @@ log = logs.get_logger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
 GRPC_SERVICES = tuple(DEFAULT_GRPC_PORTS)
-# What one machine runs unless told otherwise: two jobs at once in one worker process (one
-# decoder host), one gunicorn worker with threads. Each process costs ~100 MB whatever it
-# does; a cluster scales by pods instead (the services' own defaults).
-ONE_MACHINE = {"PROCESSOR_WORKERS": "1", "WORKER_CONCURRENCY": "2", "GATEWAY_WORKERS": "1"}
+# What one machine runs unless told otherwise: one worker process running one job at a time,
+# one gunicorn worker with threads. Each process costs ~100 MB whatever it does; a second job
+# at once in the worker adds its own decoder child (~130 MB at 1 MP) and on two cores no
+# throughput: vision holds the other core (bench.throughput, 24 jobs of 1 MP: 1.32 jobs/s
+# with one job at a time, 1.25 with two; peak RSS 1155 against 1283 MB). A cluster scales by
+# pods instead (the services' own defaults).
+ONE_MACHINE = {"PROCESSOR_WORKERS": "1", "WORKER_CONCURRENCY": "1", "GATEWAY_WORKERS": "1"}
 
 
 class StackError(RuntimeError):

@@ -3,7 +3,7 @@
 Run: `.venv/bin/python -m bench.throughput [--burst 24] [--latency-jobs 5] [--large-jobs 2]`.
 Starts the real stack (fresh PostgreSQL database, private RabbitMQ vhost, free ports) laid out
 as `make up` runs it on one machine (`picopt.devstack.ONE_MACHINE`: one worker process running
-two jobs at once, one gunicorn worker; `--worker-processes`, `--worker-concurrency` and
+one job at a time, one gunicorn worker; `--worker-processes`, `--worker-concurrency` and
 `--gateway-workers` change it), signs up, confirms through the mailed token, creates an API
 key, then:
 
