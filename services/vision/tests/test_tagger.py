@@ -11,8 +11,9 @@ from skimage import data as skdata
 from services.vision.providers import prepare_image
 from services.vision.providers.local import LocalProvider
 from services.vision.providers.local import tagger as tagger_module
+from services.vision.providers.local.checksums import ModelChecksumError
 from services.vision.providers.local.subjects import Cutoffs, read
-from services.vision.providers.local.tagger import ModelChecksumError, Tagger, model_input
+from services.vision.providers.local.tagger import Tagger, model_input
 from services.vision.providers.local.vocabulary import CONCEPTS, SCENES, labels, score_concepts
 from services.vision.tests.images import encode
 

@@ -8,13 +8,14 @@ first use; inference is thread-safe in onnxruntime.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from services.vision.providers.local.checksums import verified
 
 MODEL_FILE = Path(__file__).with_name("models") / "efficientnet-lite0-int8.onnx"
 MODEL_SHA256 = "0d1af154cbb7f41313258bc4c6f452c7b8848648bb219c766204c77f6ff21646"
@@ -34,10 +35,6 @@ _sessions: dict[tuple[str, int], Any] = {}
 _sessions_lock = threading.Lock()
 
 
-class ModelChecksumError(RuntimeError):
-    """The model file on disk is not the one this code was tuned for."""
-
-
 def _session(path: Path, sha256: str, threads: int) -> Any:
     key = (str(path), threads)
     with _sessions_lock:
@@ -45,10 +42,7 @@ def _session(path: Path, sha256: str, threads: int) -> Any:
         if session is None:
             import onnxruntime as ort
 
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != sha256:
-                raise ModelChecksumError(f"{path.name}: sha256 {digest}, expected {sha256}")
+            data = verified(path, sha256)
             options = ort.SessionOptions()
             if threads > 0:
                 options.intra_op_num_threads = threads
