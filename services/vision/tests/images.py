@@ -25,6 +25,21 @@ def sign_photo(text: str = "OPEN 24 HOURS") -> Image.Image:
     return img
 
 
+def small_sign(photo: str, text: str, size: int, x: int, y: int, outlined: bool) -> Image.Image:
+    """A scikit-image photo with `text` at `size` px: on a light plate, or white outlined."""
+    img = Image.fromarray(getattr(skdata, photo)()).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=size)
+    if outlined:
+        draw.text((x, y), text, font=font, fill="white", stroke_width=2, stroke_fill="black")
+    else:
+        left, top, right, bottom = draw.textbbox((x, y), text, font=font)
+        pad = size // 3
+        draw.rectangle((left - pad, top - pad, right + pad, bottom + pad), fill=(245, 243, 235))
+        draw.text((x, y), text, font=font, fill=(20, 20, 20))
+    return img
+
+
 def document_page() -> Image.Image:
     img = Image.new("RGB", (850, 1100), "white")
     draw = ImageDraw.Draw(img)

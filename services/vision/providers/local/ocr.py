@@ -19,12 +19,18 @@ from typing import Any
 
 import numpy as np
 
-_DET_MODEL = "PP-OCRv6_det_small.onnx"
+from services.vision.providers.local.checksums import verified
+
+_DET_MODEL = "PP-OCRv6_det_small.onnx"  # fp32, in the wheel; we run our int8 quantization:
+# RapidOCR's detector quantized by tools/vision-model/quantize_det.py (see models/README.md).
+DET_INT8 = Path(__file__).with_name("models") / "PP-OCRv6_det_small-int8.onnx"
+DET_INT8_SHA256 = "dd2f2b8d82dfe46ac033f7619e27e78e0487e0ca0a139a24b53d760a798bff3d"
 _REC_MODEL = "PP-OCRv6_rec_small.onnx"
 _CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
-# The text detector's input, longest side: most of the OCR's CPU (per photo at one thread,
-# ~365 ms at 800 px, ~255 at 640) and the limit on the smallest text found. 640 px reads
-# 11-18 px text on photos and 14-32 px screenshot text as 800 did; 512 starts to miss
+# The text detector's input, longest side: the limit on the smallest text found and most of
+# the detector's cost. 640 px reads 11-18 px text on photos and 14-32 px screenshot text as
+# 800 did (512 starts to miss); with the int8 detector OCR costs ~120 ms CPU per photo at one
+# thread, against ~300 for the wheel's fp32 one at 640 and ~400 at 800
 # (bench: `python -m bench.vision --part ocr`).
 DET_SIDE = 640
 
@@ -105,14 +111,18 @@ class TextReader:
         max_strip: float = 320.0,
         threads: int = 0,
         det_side: int = DET_SIDE,
+        det_model: Path | None = DET_INT8,
     ) -> None:
+        """`det_model` None: the wheel's fp32 detector (the bench's comparison)."""
         models = bundled_model_dir()
+        if det_model == DET_INT8:
+            verified(DET_INT8, DET_INT8_SHA256)  # the file the cut-offs were measured with
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         params: dict[str, object] = {
             "Global.log_level": "error",
             "Global.use_cls": False,
             "Global.model_root_dir": str(models),
-            "Det.model_path": str(models / _DET_MODEL),
+            "Det.model_path": str(det_model or models / _DET_MODEL),
             "Det.limit_type": "max",
             "Det.limit_side_len": det_side,
             "Rec.model_path": str(models / _REC_MODEL),
