@@ -28,12 +28,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
+from int8 import quantize
+from onnxruntime.quantization import CalibrationDataReader
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from PIL import Image
 from skimage import data as skdata
@@ -146,22 +142,9 @@ def main() -> int:
         got = _session(fp32).run(None, {"image": x})[0][0]
         print(f"fp32 ONNX vs torch: max |logit diff| {float(np.abs(expected - got).max()):.2e}")
         quant_pre_process(str(fp32), str(pre))
-        quantize_static(
-            str(pre),
-            str(out),
-            _Calibration(size),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            # 7-bit weights: onnxruntime's u8s8 kernels on x86 CPUs without VNNI (AVX2 only)
-            # sum pairs in 16 bits and saturate with 8-bit weights; the full-range model
-            # gave espresso 0.56 there against 0.96 in fp32 (0.94 with this).
-            reduce_range=True,
-            weight_type=QuantType.QInt8,
-            activation_type=QuantType.QUInt8,
-            # The classifier head stays fp32: with int8 logits calibrated on shipped images
-            # the confident scores were clipped (espresso 0.96 -> 0.55); it costs 3.8 MB.
-            nodes_to_exclude=["/_fc/Gemm"],
-        )
+        # The classifier head stays fp32: with int8 logits calibrated on shipped images the
+        # confident scores were clipped (espresso 0.96 -> 0.55); it costs 3.8 MB.
+        quantize(pre, out, _Calibration(size), keep_float=["/_fc/Gemm"])
         full, small = _session(fp32), _session(out)
         for name in CHECK:
             x = _tensor(_sample(name), size)

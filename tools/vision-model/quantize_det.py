@@ -11,9 +11,8 @@ conversion venv of `convert.py` (it has onnx), on inputs from `det_calibration.p
 
 Steps: the opset-11 model is converted to opset 17 (QDQ with per-channel axes needs 13+),
 pre-processed (shape inference, fusions), calibrated by min/max over the inputs and quantized
-statically but for the stem and the detection head (FLOAT_NODES): per-channel 7-bit weights
-(`reduce_range`: onnxruntime's u8s8 kernels saturate on x86 CPUs without VNNI otherwise, as
-the tagger's did), uint8 activations, QDQ. Writes
+statically (`int8.py`, the tagger's policy) but for the stem and the detection head
+(FLOAT_NODES). Writes
 services/vision/providers/local/models/PP-OCRv6_det_small-int8.onnx and prints the SHA-256
 that `ocr.py` pins; the same inputs give the same file.
 """
@@ -28,14 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from int8 import quantize
 from onnx import version_converter
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
+from onnxruntime.quantization import CalibrationDataReader
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,18 +77,7 @@ def main(source: str, calibration: str) -> int:
         prepared = Path(tmp) / "det-prepared.onnx"
         onnx.save(version_converter.convert_version(onnx.load(source), 17), opset17)
         quant_pre_process(str(opset17), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared),
-            str(TARGET),
-            Inputs(batches),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            reduce_range=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=list(FLOAT_NODES),
-        )
+        quantize(prepared, TARGET, Inputs(batches), keep_float=FLOAT_NODES)
     digest = hashlib.sha256(TARGET.read_bytes()).hexdigest()
     print(f"{TARGET.relative_to(ROOT)}: {TARGET.stat().st_size} bytes, sha256 {digest}")
     return 0
