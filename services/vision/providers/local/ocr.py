@@ -21,8 +21,9 @@ import numpy as np
 
 from services.vision.providers.local.checksums import verified
 
-_DET_MODEL = "PP-OCRv6_det_small.onnx"  # fp32, in the wheel; we run our int8 quantization:
-# RapidOCR's detector quantized by tools/vision-model/quantize_det.py (see models/README.md).
+_DET_MODEL = "PP-OCRv6_det_small.onnx"  # the wheel's fp32 detector, the bench's comparison
+# What the service runs: that detector quantized to int8 by tools/vision-model/quantize_det.py
+# (models/README.md).
 DET_INT8 = Path(__file__).with_name("models") / "PP-OCRv6_det_small-int8.onnx"
 DET_INT8_SHA256 = "dd2f2b8d82dfe46ac033f7619e27e78e0487e0ca0a139a24b53d760a798bff3d"
 _REC_MODEL = "PP-OCRv6_rec_small.onnx"
@@ -116,7 +117,7 @@ class TextReader:
         """`det_model` None: the wheel's fp32 detector (the bench's comparison)."""
         models = bundled_model_dir()
         if det_model == DET_INT8:
-            verified(DET_INT8, DET_INT8_SHA256)  # the file the cut-offs were measured with
+            verified(DET_INT8, DET_INT8_SHA256)  # the file the bench measured
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         params: dict[str, object] = {
             "Global.log_level": "error",
