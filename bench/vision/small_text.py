@@ -1,10 +1,11 @@
-"""Small text on real photos, read with the text detector at several input sizes.
+"""Small text on real photos, read with each text detector (the wheel's fp32 model, our int8
+one) at several input sizes.
 
-The detector's input size is most of vision's CPU per photo (at 800 px, ~360 ms of ~700) and
-decides the smallest text it finds: this sets the two side by side. Each case is a corpus or
-scikit-image photo (fitted in 1024 px, as a job's image is) with a two-word phrase of 11-18 px
-on a light plate, a dark plate or as outlined white text; a case counts when the recognised
-lines contain the phrase.
+The detector is most of the OCR's CPU per photo and its input size decides the smallest text
+it finds: this sets readings and cost side by side. Each case is a corpus or scikit-image
+photo (fitted in 1024 px, as a job's image is) with a two-word phrase of 11-18 px on a light
+plate, a dark plate or as outlined white text; a case counts when the recognised lines
+contain the phrase.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
   holds several images' worth of freed pages. Two heaps are shared by all threads instead.
 - Trimming (`release_freed`): hand freed heap pages back after a unit of work.
 
-All are no-ops returning False off glibc.
+Off glibc each does nothing and says so (False, or None for `heaps`).
 """
 
 from __future__ import annotations
