@@ -38,13 +38,19 @@ log = logs.get_logger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
 GRPC_SERVICES = tuple(DEFAULT_GRPC_PORTS)
-# What one machine runs unless told otherwise: one worker process running one job at a time,
-# one gunicorn worker with threads. Each process costs ~100 MB whatever it does; a second job
-# at once in the worker adds its own decoder child (~130 MB at 1 MP) and on two cores no
-# throughput: vision holds the other core (bench.throughput, 24 jobs of 1 MP: 1.32 jobs/s
-# with one job at a time, 1.25 with two; peak RSS 1155 against 1283 MB). A cluster scales by
-# pods instead (the services' own defaults).
-ONE_MACHINE = {"PROCESSOR_WORKERS": "1", "WORKER_CONCURRENCY": "1", "GATEWAY_WORKERS": "1"}
+# What one machine runs unless told otherwise: the processor's API process also runs the jobs,
+# one at a time, and no separate worker process; one gunicorn worker with threads. Each
+# process costs ~100 MB whatever it does, so the worker's own process is saved; a second job
+# at once adds its own decoder child (~130 MB at 1 MP) and on two cores no throughput: vision
+# holds the other core (bench.throughput, 24 jobs of 1 MP: 1.32 jobs/s with one job at a time,
+# 1.25 with two; peak RSS 1155 against 1283 MB). PROCESSOR_WORKERS adds worker processes. A
+# cluster scales by pods instead (the services' own defaults: API and workers apart).
+ONE_MACHINE = {
+    "PROCESSOR_WORKERS": "0",
+    "PROCESSOR_API_RUNS_JOBS": "true",
+    "WORKER_CONCURRENCY": "1",
+    "GATEWAY_WORKERS": "1",
+}
 
 
 class StackError(RuntimeError):

@@ -2,10 +2,10 @@
 
 Run: `.venv/bin/python -m bench.throughput [--burst 24] [--latency-jobs 5] [--large-jobs 2]`.
 Starts the real stack (fresh PostgreSQL database, private RabbitMQ vhost, free ports) laid out
-as `make up` runs it on one machine (`picopt.devstack.ONE_MACHINE`: one worker process running
-one job at a time, one gunicorn worker; `--worker-processes`, `--worker-concurrency` and
-`--gateway-workers` change it), signs up, confirms through the mailed token, creates an API
-key, then:
+as `make up` runs it on one machine (`picopt.devstack.ONE_MACHINE`: the processor's API process
+running one job at a time, no separate worker, one gunicorn worker; `--api-runs-jobs`,
+`--worker-processes`, `--worker-concurrency` and `--gateway-workers` change it), signs up,
+confirms through the mailed token, creates an API key, then:
 
 1. single-job latency: one 1 MP camera JPEG with no options at all, submitted and polled to
    `done`, five times one after another (median);
@@ -207,12 +207,20 @@ def main() -> None:
         "--worker-processes", type=int, default=int(ONE_MACHINE["PROCESSOR_WORKERS"])
     )
     parser.add_argument(
+        "--api-runs-jobs",
+        choices=["true", "false"],
+        default=ONE_MACHINE["PROCESSOR_API_RUNS_JOBS"],
+        help="the processor's API process runs jobs too",
+    )
+    parser.add_argument(
         "--worker-concurrency", type=int, default=int(ONE_MACHINE["WORKER_CONCURRENCY"])
     )
     parser.add_argument("--gateway-workers", type=int, default=int(ONE_MACHINE["GATEWAY_WORKERS"]))
     args = parser.parse_args()
+    in_api = "the processor's API process and " if args.api_runs_jobs == "true" else ""
     layout = (
-        f"{args.worker_processes} worker process(es) x {args.worker_concurrency} job(s), "
+        f"{in_api}{args.worker_processes} worker process(es), each x {args.worker_concurrency} "
+        "job(s), "
         f"{args.gateway_workers} gunicorn worker(s)"
     )
     photos = one_megapixel_jpegs()
@@ -226,6 +234,7 @@ def main() -> None:
         "BILLING_TRIAL_CREDITS": "1000",
         "GATEWAY_WORKERS": str(args.gateway_workers),
         "WORKER_CONCURRENCY": str(args.worker_concurrency),
+        "PROCESSOR_API_RUNS_JOBS": args.api_runs_jobs,
         "RATE_LIMIT_DEFAULT": "100000/minute",
     }
     with (

@@ -1,10 +1,16 @@
-"""Run the processor: `python -m services.processor api` (job API) or `... worker`."""
+"""Run the processor: `python -m services.processor api` (job API) or `... worker`.
+
+PROCESSOR_API_RUNS_JOBS=true makes the API process run jobs as well, as one worker would:
+one machine then spends one process (~100 MB resident) instead of two; a cluster scales
+workers as their own pods and leaves it off.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from picopt.kernel.db import Database
 from picopt.kernel.messaging import Outbox
 from picopt.kernel.protos import service_name
 from picopt.kernel.runtime import ServiceApp
@@ -38,6 +44,8 @@ def run_api() -> None:
     expiry = JobExpiry(db, outbox)
     app.consume([*privacy.participant.subscriptions(), *expiry.subscriptions()], db=db)
     app.every("job_expiry", app.settings.env.float("PROCESSOR_EXPIRY_INTERVAL", 60.0), expiry.tick)
+    if app.settings.env.bool("PROCESSOR_API_RUNS_JOBS", False):
+        consume_jobs(app, db)
     app.outbox_relay(db)
     app.run()
 
@@ -46,14 +54,22 @@ def run_worker() -> None:
     app = ServiceApp("processor")
     env = app.settings.env
     db = app.database(MIGRATIONS)
+    app.metrics_port = env.int("WORKER_METRICS_PORT", app.metrics_port)
+    app.grpc_server(port=env.int("WORKER_HEALTH_PORT", 0))
+    consume_jobs(app, db)
+    app.outbox_relay(db)
+    app.run()
+
+
+def consume_jobs(app: ServiceApp, db: Database) -> None:
+    """Start the decoder host and WORKER_CONCURRENCY consumers of submitted jobs in `app`."""
+    env = app.settings.env
     limits = Limits.from_env(env)
     # The decoder host starts now: its network state is logged at start-up, and with
     # ENGINE_NETWORK_ISOLATION=required a platform that cannot isolate stops the worker here.
     sandbox(limits.network).start()
     max_attempts = env.int("WORKER_MAX_ATTEMPTS", 3)
     worker = Worker(db, app.blobs(), Outbox("processor"), limits, max_attempts)
-    app.metrics_port = env.int("WORKER_METRICS_PORT", app.metrics_port)
-    app.grpc_server(port=env.int("WORKER_HEALTH_PORT", 0))
     # WORKER_CONCURRENCY jobs at once, each on its own broker connection holding one message,
     # over the one decoder host (each job in its own child of it): N jobs cost one worker
     # process and one host instead of N of each.
@@ -70,8 +86,6 @@ def run_worker() -> None:
             prefetch=1,
             stop_grace_s=env.float("WORKER_STOP_GRACE_S", 90.0),
         )
-    app.outbox_relay(db)
-    app.run()
 
 
 def main() -> None:

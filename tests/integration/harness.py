@@ -149,7 +149,9 @@ def running_stack(
             "GATEWAY_PORT": str(free_port()),
             "GATEWAY_WORKERS": "1",
             "PROCESSOR_WORKERS": str(workers),
-            # One job per worker process: the fault tests kill one worker and watch another.
+            "PROCESSOR_API_RUNS_JOBS": "false",
+            # Jobs run in the worker processes only, one at a time in each: the fault tests
+            # kill one worker and watch another.
             "WORKER_CONCURRENCY": "1",
             "SESSION_COOKIE_SECURE": "false",
             "RETENTION_DOWNLOAD_GRACE": "1",

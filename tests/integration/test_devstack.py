@@ -94,11 +94,12 @@ def test_up_starts_a_private_broker_when_none_answers_and_stops_all_on_sigterm(
         log.close()
     output = (tmp_path / "up.log").read_text()
     assert code == 0, output[-2000:]
-    # One machine's default: one worker process running one job at a time.
-    worker_lines = [line for line in output.splitlines() if "worker.1 |" in line]
-    assert "worker.2 |" not in output
-    consumers = [line for line in worker_lines if '"consumer_started"' in line]
-    assert len(consumers) == 1 and "processor.job.submitted" in consumers[0]
+    # One machine's default: the processor's API process runs the jobs, one at a time, and no
+    # worker process starts.
+    assert "worker.1 |" not in output
+    processor = [line for line in output.splitlines() if " processor | " in line]
+    consumers = [line for line in processor if '"consumer_started"' in line]
+    assert sum("processor.job.submitted" in line for line in consumers) == 1
     for service in GRPC_SERVICES:
         assert health_status(env[f"{service.upper()}_ADDR"]) == "UNREACHABLE"
     with pytest.raises(requests.RequestException):

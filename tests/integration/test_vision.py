@@ -75,8 +75,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake: FakeAPI) -> Iterator[S
         "VISION_RETRIES": "2",
         "VISION_RETRY_BASE_S": "0.05",
         "VISION_BREAKER_FAILURES": "1",
+        # One machine's layout (`make up`): the processor's API process runs the jobs.
+        "PROCESSOR_API_RUNS_JOBS": "true",
     }
-    with running_stack(tmp_path_factory.mktemp("vision"), env, workers=1) as running:
+    with running_stack(tmp_path_factory.mktemp("vision"), env, workers=0) as running:
+        assert not [name for name in running.processes if name.startswith("worker")]
         yield running
 
 
