@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from picopt.kernel.logs import get_logger
 from picopt.kernel.settings import Env, SettingsError
@@ -49,6 +47,11 @@ class TlsMaterial:
 def _read(paths: tuple[Path, Path, Path]) -> TlsMaterial:
     """The three files, refused when the key does not belong to the certificate (a
     renewal caught halfway) or a file is not PEM."""
+    # Imported here: most processes run without TLS files, and cryptography's bindings cost
+    # ~8 MB resident in each process that loads them.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     cert, key, ca = (path.read_bytes() for path in paths)
     try:
         leaf = x509.load_pem_x509_certificate(cert)

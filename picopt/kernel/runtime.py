@@ -23,13 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from picopt.kernel import logs, malloc, metrics, production, tracing
-from picopt.kernel.blobstore import BlobStore, open_blob_store
 from picopt.kernel.db import Database, database_url
 from picopt.kernel.grpc_client import service_channel
 from picopt.kernel.grpc_server import GrpcServer
@@ -45,6 +44,9 @@ from picopt.kernel.messaging import (
     Subscription,
 )
 from picopt.kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from picopt.kernel.blobstore import BlobStore
 
 log = logs.get_logger(__name__)
 
@@ -119,6 +121,10 @@ class ServiceApp:
 
     def blobs(self) -> BlobStore:
         if self._blobs is None:
+            # Imported on first use: auth and billing hold no images, and the cipher's
+            # bindings cost ~8 MB resident in each process that loads them.
+            from picopt.kernel.blobstore import open_blob_store
+
             self._blobs = open_blob_store(self.settings)
         return self._blobs
 

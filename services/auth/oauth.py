@@ -21,13 +21,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from authlib.integrations.requests_client import OAuth2Session
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from sqlalchemy import delete
 
 from picopt.kernel.db import as_utc, utcnow
@@ -38,6 +33,12 @@ from services.auth import credentials
 from services.auth.models import OAuthState
 from services.auth.service import AuthService
 from services.auth.sessions import SignedIn
+
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
+
+# The HTTP and JOSE libraries are imported on a sign-in's first use: a deployment without
+# providers (one machine's default) saves their ~10 MB resident in the auth process.
 
 log = get_logger(__name__)
 
@@ -86,6 +87,8 @@ def providers_from_env(env: Env) -> dict[str, Provider]:
 
 
 def _get_json(url: str, **kwargs: Any) -> Any:
+    import requests
+
     try:
         reply = requests.get(url, timeout=HTTP_TIMEOUT_S, **kwargs)
         reply.raise_for_status()
@@ -122,6 +125,8 @@ class OAuthSignIn:
         return self._discovery[provider.name]
 
     def _client(self, provider: Provider, redirect_uri: str) -> OAuth2Session:
+        from authlib.integrations.requests_client import OAuth2Session
+
         return OAuth2Session(
             provider.client_id,
             provider.client_secret,
@@ -221,6 +226,10 @@ class OAuthSignIn:
     def _oidc_identity(
         self, provider: Provider, meta: dict[str, Any], token: dict[str, Any], nonce: str
     ) -> tuple[str, str, bool, str]:
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         raw = token.get("id_token")
         if not raw:
             raise Unauthenticated("the provider sent no ID token", code="oauth_failed")
