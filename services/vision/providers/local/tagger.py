@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from services.vision.providers.local.checksums import verified
+from services.vision.providers.local.sessions import inference_session
 
 MODEL_FILE = Path(__file__).with_name("models") / "efficientnet-lite0-int8.onnx"
 MODEL_SHA256 = "0d1af154cbb7f41313258bc4c6f452c7b8848648bb219c766204c77f6ff21646"
@@ -40,14 +41,7 @@ def _session(path: Path, sha256: str, threads: int) -> Any:
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:
-            import onnxruntime as ort
-
-            data = verified(path, sha256)
-            options = ort.SessionOptions()
-            if threads > 0:
-                options.intra_op_num_threads = threads
-                options.inter_op_num_threads = 1
-            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            session = inference_session(verified(path, sha256), threads)
             _sessions[key] = session
         return session
 
