@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)  ## create .venv and install the project with its `picopt` command
 
-up: setup  ## run every service and one worker (one job at a time) in the foreground (Ctrl-C stops all)
+up: setup  ## run every service in the foreground, the processor running jobs one at a time (Ctrl-C stops all)
 	$(PY) -m picopt.devstack
 
 demo: setup  ## start the stack, push real images through the API, print the table, stop
