@@ -45,10 +45,24 @@ def refuse_unstorable_text(path_params: Mapping[str, Any], body: Any, form: bool
         _check("body", location, text)
     if form:
         for name, value in request.form.items(multi=True):
+            _named(name)
             _check("form", name, name)
             _check("form", name, value, MAX_FORM_FIELD)
         for name, upload in request.files.items(multi=True):
+            _named(name)
             _check("form", name, upload.filename or "")
+
+
+def _named(name: str | None) -> None:
+    """A multipart part whose name the parser could not read (`name="\\"`: the quote is
+    escaped) comes with the name None; it names no option, so the request is malformed."""
+    if not name:
+        raise Problem(
+            400,
+            _CODES["form"],
+            "every form field needs a name (Content-Disposition: form-data; name=...)",
+            field="",
+        )
 
 
 def _texts(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:

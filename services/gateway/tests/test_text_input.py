@@ -66,6 +66,37 @@ def test_a_hostile_json_key_is_refused_and_echoed_harmlessly(client: FlaskClient
     assert problem["code"] == "invalid-body" and problem["field"] == "na\ufffdme\ufffd"
 
 
+@pytest.mark.parametrize(
+    "disposition",
+    ['form-data; name="\\"', "form-data", 'form-data; name=""', 'form-data; filename="a.png"'],
+)
+def test_a_form_part_without_a_readable_name_is_a_400(
+    client: FlaskClient, backends: FakeBackends, disposition: str
+) -> None:
+    """Found by schemathesis: `name="\\"` (an escaped closing quote) reached the checks as
+    the name None and answered 500."""
+    signed_in(client, backends)
+    boundary = "b0undary"
+    body = (
+        (
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\nx\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + PNG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    reply = client.post(
+        "/v1/jobs",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers=csrf(client),
+    )
+    assert reply.status_code == 400, reply.get_data(as_text=True)
+    assert reply.mimetype == "application/problem+json"
+    assert reply.get_json()["code"] == "invalid-option"
+
+
 @pytest.mark.parametrize("field", ["width", "height", "widths", "quality"])
 @pytest.mark.parametrize("digits", ["\u00b2", "\u2460", "\u0661\u0662"])
 def test_numbers_are_ascii_digits(
