@@ -3,14 +3,16 @@
 Per output: rank the accepted lossy formats by their predicted size at the target, encode the
 first (and at `balanced` the second when its predicted size is close) once at the predicted
 quality, and score it at full size. An encode below the target gets one corrective step from
-the measured score and the model's local slope, scored again; at `balanced` one that overshoots
-by far gets one step down. A format that still misses is dropped; when every one misses, the
+the measured score and the model's local slope, scored again, and when that still misses one
+more along the line through the two measured points; one that overshoots by far gets one step
+down. A format that still misses is dropped; when every one misses, the
 caller falls back to the exhaustive search (`max`), so the target is never traded away.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,10 +32,15 @@ FORMATS_TRIED = {"balanced": 2, "fast": 1}
 SECOND_FORMAT_WITHIN = 1.15
 # A corrective step aims this far above the target, so that it lands above it (scores are not
 # strictly monotone in the encoder quality: neighbouring AVIF qualities differ by ~0.5).
-CORRECTION_AIM = 1.0
-# The step is this much larger than the model's slope asks: a second miss costs the whole
-# search, a step too far a few percent of bytes (scores flatten where a codec tops out).
-CORRECTION_GAIN = 1.5
+CORRECTION_AIM = 0.5
+# The step is this much larger than the model's slope asks (scores flatten where a codec tops
+# out). It aimed 1.0 above with 1.5 times the slope while a second miss cost the whole search:
+# most first encodes miss by about a point, so most corrections overshot by 2-3 points and
+# paid a third round to step back down.
+CORRECTION_GAIN = 1.0
+# A correction that still misses gets one more step, along the line through the two measured
+# points (the image's own slope) and aimed this far above the target, before the search.
+RETRY_AIM = 0.5
 # A layout that subsamples chroma is not tried when what subsampling alone leaves of the image
 # (predict.chroma_ceiling) is not this far above the target.
 CEILING_MARGIN = 0.5
@@ -166,7 +173,7 @@ def _verified(
         return None, 1
     second = at(up)
     if second.score < target:
-        return None, 2
+        return _retried(plugin, at, (q, first.score), (up, second.score), target, lo, hi)
     if second.score - target < STEP_DOWN_OVERSHOOT.get(effort, math.inf):
         return second, 2
     # The correction aims high on purpose (a second miss costs the whole search); the two
@@ -179,6 +186,29 @@ def _verified(
     lower = at(down)
     keep = lower if lower.score >= target and len(lower.data) < len(second.data) else second
     return keep, 3
+
+
+def _retried(
+    plugin: Codec,
+    at: Callable[[int], Scored],
+    first: tuple[int, float],
+    second: tuple[int, float],
+    target: float,
+    lo: int,
+    hi: int,
+) -> tuple[Scored | None, int]:
+    """The third encode, after two below the target at (quality, score) `first` and `second`:
+    the secant through them, aimed RETRY_AIM above; (None, 3) when it misses too, (None, 2)
+    when the two points give no direction (the second scored no better)."""
+    (q1, s1), (q2, s2) = first, second
+    if s2 <= s1:
+        return None, 2
+    wanted = q2 + math.ceil((target + RETRY_AIM - s2) * (q2 - q1) / (s2 - s1))
+    again = _other_setting(plugin, q2, wanted, lo, hi, 1)
+    if again is None:
+        return None, 2
+    third = at(again)
+    return (third, 3) if third.score >= target else (None, 3)
 
 
 def _scout(

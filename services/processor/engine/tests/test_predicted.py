@@ -1,5 +1,5 @@
-"""The `balanced` and `fast` efforts: predicted settings, verified at full size, corrected once,
-and the exhaustive search when the prediction misses twice."""
+"""The `balanced` and `fast` efforts: predicted settings, verified at full size, corrected (a
+second time along the measured scores), and the exhaustive search when that misses too."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def test_a_low_prediction_gets_one_corrective_step(monkeypatch: pytest.MonkeyPat
     assert found.scored.score >= 80.0 and _score(im, found.scored.data) >= 80.0
 
 
-def test_a_prediction_missing_twice_falls_back_to_the_max_search(
+def test_a_prediction_that_cannot_reach_the_target_falls_back_to_the_max_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     im = _shipped("chelsea.png")
@@ -117,20 +117,79 @@ def test_a_prediction_missing_twice_falls_back_to_the_max_search(
     encodes: list[str] = []
     real = predicted_module.encode
 
-    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+    def stuck(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        """An encoder whose file is the same whatever the quality asked, far below target."""
         encodes.append(fmt)
-        return real(frames, fmt, q, extras)
+        return real(frames, fmt, 20, extras)
 
-    monkeypatch.setattr(predicted_module, "encode", counting)
+    monkeypatch.setattr(predicted_module, "encode", stuck)
     monkeypatch.setattr(
         predicted_module, "models", lambda: {"jpeg": _fake(20.0), "webp": _fake(20.0)}
     )
-    monkeypatch.setattr(predicted_module, "CORRECTION_GAIN", 0.0)  # the step: one setting up
     missed = optimize(data, options)
-    assert len(encodes) == 2  # the predicted encode and its correction, both below target
+    # The predicted encode and its correction, both below target and scoring the same: no
+    # line to follow for a third.
+    assert len(encodes) == 2
     exhaustive = optimize(data, OptimizeOptions(accept=("jpeg", "webp"), effort="max"))
     assert missed.main.data == exhaustive.main.data
     assert missed.main.ssimulacra2 is not None and missed.main.ssimulacra2 >= 80.0
+
+
+class _LinearJudge:
+    """Scores an encode 60 + quality / 2 (the quality read back from the encoder's log)."""
+
+    def __init__(self) -> None:
+        self.quality_of: dict[bytes, int] = {}
+
+    def encode(self, frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        data = f"{fmt}@{q}".encode()
+        self.quality_of[data] = q or 0
+        return data
+
+    def score_bytes(self, data: bytes) -> float:
+        return 60.0 + self.quality_of[data] / 2
+
+
+@pytest.mark.parametrize(("predicted_q", "encodes", "delivered"), [(30, 3, 41), (20, 3, 41)])
+def test_a_correction_that_still_misses_gets_one_step_along_the_measured_scores(
+    monkeypatch: pytest.MonkeyPatch, predicted_q: int, encodes: int, delivered: int
+) -> None:
+    """Target 80 is reached at quality 40; the model's slope says nothing (0) and the
+    correction moves one setting: the third encode follows the two measured scores
+    (half a point per quality) to RETRY_AIM above the target."""
+    judge = _LinearJudge()
+    monkeypatch.setattr(predicted_module, "encode", judge.encode)
+    monkeypatch.setattr(predicted_module, "CORRECTION_GAIN", 0.0)
+    found, n = predicted_module._verified(
+        _shipped("chelsea.png", 64),
+        Candidate("webp", "lossy"),
+        _fake(float(predicted_q)),
+        np.zeros(len(FEATURES)),
+        80.0,
+        Extras(),
+        "fast",
+        judge,  # type: ignore[arg-type]
+    )
+    assert n == encodes and found is not None
+    assert found.quality == delivered and found.score >= 80.0
+
+
+def test_a_third_miss_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    judge = _LinearJudge()
+    monkeypatch.setattr(predicted_module, "encode", judge.encode)
+    monkeypatch.setattr(predicted_module, "CORRECTION_GAIN", 0.0)
+    monkeypatch.setattr(predicted_module, "RETRY_AIM", -5.0)  # the third aims below target
+    found, n = predicted_module._verified(
+        _shipped("chelsea.png", 64),
+        Candidate("webp", "lossy"),
+        _fake(20.0),
+        np.zeros(len(FEATURES)),
+        80.0,
+        Extras(),
+        "fast",
+        judge,  # type: ignore[arg-type]
+    )
+    assert found is None and n == 3
 
 
 def test_fast_encodes_one_format_and_balanced_at_most_two(monkeypatch: pytest.MonkeyPatch) -> None:
