@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -77,8 +78,24 @@ def _answers(port: int) -> bool:
     return True
 
 
+# Ports handed out below the kernel's ephemeral range (Linux: 32768-60999 by default): a port
+# that bind(0) returns is free only until the kernel hands it out again, to another bind(0) or
+# as an outgoing connection's source port, and with two test processes starting stacks side
+# by side a service once found its port taken that way.
+_FREE_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback port nothing listens on now, picked at random below the ephemeral range."""
+    for _ in range(200):
+        port = random.choice(_FREE_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # that range is full: let the kernel pick
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

@@ -6,7 +6,6 @@ import fnmatch
 import http.server
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from picopt.devstack import free_port
 from tests.deploy.conftest import DEPLOY, ROOT, tool
 
 DOCKER = DEPLOY / "docker"
@@ -233,12 +233,6 @@ def test_compose_stack(compose):
 
 
 # --- healthcheck script --------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_check(*args: str, env: dict | None = None) -> int:

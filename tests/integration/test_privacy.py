@@ -152,15 +152,31 @@ def row_versions_naming(stack: Stack, needles: list[str]) -> list[str]:
         ).fetchall()
         for table, blocks in tables:
             for block in range(blocks):
-                for needle in needles:
-                    found = conn.execute(
-                        "SELECT count(*) FROM public.heap_page_items(public.get_raw_page(%s, %s))"
-                        " WHERE position(%s::bytea in t_data) > 0",
-                        (table, block, needle.encode()),
-                    ).fetchone()
-                    if found and found[0]:
-                        hits.append(f"{table} block {block} holds {needle!r}")
+                holding = _page_holding(conn, table, block, needles)
+                if holding is None:
+                    break  # VACUUM truncated the table meanwhile: no later page exists
+                hits += [f"{table} block {block} holds {needle!r}" for needle in holding]
     return hits
+
+
+def _page_holding(
+    conn: psycopg.Connection, table: str, block: int, needles: list[str]
+) -> list[str] | None:
+    """The needles one heap page holds; None when the page no longer exists (the table was
+    truncated by VACUUM after its size was read: "block number N is out of range")."""
+    holding = []
+    for needle in needles:
+        try:
+            found = conn.execute(
+                "SELECT count(*) FROM public.heap_page_items(public.get_raw_page(%s, %s))"
+                " WHERE position(%s::bytea in t_data) > 0",
+                (table, block, needle.encode()),
+            ).fetchone()
+        except psycopg.errors.InvalidParameterValue:
+            return None
+        if found and found[0]:
+            holding.append(needle)
+    return holding
 
 
 def mail_files_naming(stack: Stack, *needles: str) -> list[str]:
