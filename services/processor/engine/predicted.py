@@ -5,8 +5,8 @@ first (and at `balanced` the second when its predicted size is close) once at th
 quality, and score it at full size. An encode below the target gets one corrective step from
 the measured score and the model's local slope, scored again, and when that still misses one
 more along the line through the two measured points; one that overshoots by far gets one step
-down. A format that still misses is dropped; when every one misses, the
-caller falls back to the exhaustive search (`max`), so the target is never traded away.
+down. A format that still misses is dropped; when every one misses, the caller falls back to
+the exhaustive search (`max`), so the target is never traded away.
 """
 
 from __future__ import annotations
@@ -176,10 +176,11 @@ def _verified(
         return _retried(plugin, at, (q, first.score), (up, second.score), target, lo, hi)
     if second.score - target < STEP_DOWN_OVERSHOOT.get(effort, math.inf):
         return second, 2
-    # The correction aims high on purpose (a second miss costs the whole search); the two
-    # encodes now bracket the target, and the line between them places one step down (also
-    # after a scout: hubble_deep_field at balanced went 78.76 -> 84.9 with its correction).
-    between = q + (target + STEP_DOWN_AIM - first.score) * (up - q) / (second.score - first.score)
+    # The correction landed far above (the model's slope was too steep for this image); the
+    # two encodes now bracket the target, and the line between them places one step down
+    # (also after a scout: hubble_deep_field at balanced went 78.76 -> 84.9 with its
+    # correction).
+    between = _on_line((q, first.score), (up, second.score), target + STEP_DOWN_AIM)
     down = _other_setting(plugin, up, math.ceil(between), q + 1, up, -1)
     if down is None or plugin.setting_key(down) == plugin.setting_key(q):
         return second, 2
@@ -200,15 +201,20 @@ def _retried(
     """The third encode, after two below the target at (quality, score) `first` and `second`:
     the secant through them, aimed RETRY_AIM above; (None, 3) when it misses too, (None, 2)
     when the two points give no direction (the second scored no better)."""
-    (q1, s1), (q2, s2) = first, second
-    if s2 <= s1:
+    if second[1] <= first[1]:
         return None, 2
-    wanted = q2 + math.ceil((target + RETRY_AIM - s2) * (q2 - q1) / (s2 - s1))
-    again = _other_setting(plugin, q2, wanted, lo, hi, 1)
+    wanted = math.ceil(_on_line(first, second, target + RETRY_AIM))
+    again = _other_setting(plugin, second[0], wanted, lo, hi, 1)
     if again is None:
         return None, 2
     third = at(again)
     return (third, 3) if third.score >= target else (None, 3)
+
+
+def _on_line(first: tuple[int, float], second: tuple[int, float], score: float) -> float:
+    """The quality where the line through two (quality, score) encodes reaches `score`."""
+    (q1, s1), (q2, s2) = first, second
+    return q1 + (score - s1) * (q2 - q1) / (s2 - s1)
 
 
 def _scout(
