@@ -67,10 +67,17 @@ class Choice:
 
 
 def is_graphic(im: Image.Image) -> bool:
-    """Few distinct colours means drawn content: palette or lossless coding wins there."""
+    """Few distinct colours means drawn content: palette or lossless coding wins there. A grey
+    photo in a colour container (a black-and-white camera JPEG decodes to R = G = B) is judged
+    by its grey levels, as in grey mode."""
     if im.mode == "L":
         return im.getcolors(GRAPHIC_MAX_GREYS) is not None
-    return im.getcolors(GRAPHIC_MAX_COLOURS) is not None
+    colours = im.getcolors(GRAPHIC_MAX_COLOURS)
+    if colours is None:
+        return False
+    if len(colours) > GRAPHIC_MAX_GREYS and im.mode in ("RGB", "RGBA"):
+        return not all(c[0] == c[1] == c[2] for _, c in colours)
+    return True
 
 
 def candidates(

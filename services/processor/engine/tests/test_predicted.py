@@ -272,6 +272,20 @@ def test_a_grey_photo_is_predicted_and_a_few_grey_levels_are_a_graphic() -> None
     assert is_graphic(levels)
 
 
+def test_a_grey_photo_in_a_colour_container_is_judged_by_its_grey_levels() -> None:
+    # A black-and-white camera JPEG decodes to RGB with R = G = B: 256 "colours", fewer than a
+    # graphic's limit, yet a photo; a few levels stay a graphic, and a few colours too.
+    grey = _shipped("camera.png")
+    assert grey.mode == "RGB"
+    assert not is_graphic(grey)
+    assert not is_graphic(grey.convert("RGBA"))
+    levels = Image.fromarray((np.asarray(grey.convert("L")) // 32 * 32).astype(np.uint8), "L")
+    assert is_graphic(levels.convert("RGB"))
+    tinted = np.asarray(grey).copy()
+    tinted[..., 0] = tinted[..., 0] // 2 * 2  # 128 reds over 256 greens: not grey
+    assert is_graphic(Image.fromarray(tinted, "RGB"))
+
+
 def test_a_grey_photo_at_fast_is_one_predicted_encode(monkeypatch: pytest.MonkeyPatch) -> None:
     searched: list[str] = []
     real = choose_module._searched
