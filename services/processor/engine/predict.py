@@ -55,8 +55,29 @@ SCORE_CENTRE = 80.0
 SCORE_SCALE = 10.0
 
 
+@dataclass(frozen=True)
+class Sampled:
+    """An image's features, with the full-resolution sample they were measured on (in the
+    image's own mode, for encodes of it) and the metric's prepared side of that sample."""
+
+    features: np.ndarray
+    sample: Image.Image
+    reference: Ssimulacra2
+    whole: bool  # the sample is the image itself
+
+    def score_bytes(self, data: bytes) -> float:
+        """The score of an encode of the sample."""
+        with Image.open(io.BytesIO(data)) as out:
+            return self.reference.score(np.asarray(out.convert("RGB")))
+
+
 def features(im: Image.Image, reference: Ssimulacra2 | None = None) -> np.ndarray:
-    """The feature vector (in FEATURES order) of an 8-bit L/RGB/RGBA image. `reference`: the
+    """The feature vector (in FEATURES order) of an 8-bit L/RGB/RGBA image."""
+    return sampled(im, reference).features
+
+
+def sampled(im: Image.Image, reference: Ssimulacra2 | None = None) -> Sampled:
+    """The features of an 8-bit L/RGB/RGBA image and the sample behind them. `reference`: the
     metric's prepared side of the image's RGB pixels (the job's judge), reused when the sample
     is the whole image."""
     rgb = im.convert("RGB")
@@ -76,7 +97,7 @@ def features(im: Image.Image, reference: Ssimulacra2 | None = None) -> np.ndarra
         reference = Ssimulacra2(sample, cache=True)
     probe_score, probe_bpp = _probe(sample, reference)
     ceiling = chroma_ceiling(sample, reference)
-    return np.array(
+    vector = np.array(
         [
             np.log2(im.width * im.height),
             np.log1p(_gradient(y)),
@@ -94,6 +115,8 @@ def features(im: Image.Image, reference: Ssimulacra2 | None = None) -> np.ndarra
         ],
         dtype=np.float64,
     )
+    own = im if whole else mosaic(im, SAMPLE_MIN_PIXELS)
+    return Sampled(vector, own, reference, whole)
 
 
 def chroma_ceiling(sample: np.ndarray, reference: Ssimulacra2 | None = None) -> float:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from .codecs import Candidate, Codec, Extras, codec
 from .encode import encode
-from .predict import FEATURES, Model, features, model_key, models
+from .predict import FEATURES, Model, Sampled, model_key, models, sampled
 from .search import Judge, Scored
 
 log = structlog.get_logger(__name__)
@@ -59,6 +59,22 @@ STEP_DOWN_AIM = 0.3
 SCOUT_EFFORT = {"balanced": "fast"}
 # The slow encode aims this many score points above the target.
 SCOUT_AIM = 0.4
+# Where the output encoder is the sample's (JPEG, WebP, AVIF at `fast`), the features' sample
+# (a mosaic of full-resolution tiles, a quarter of a 1 MP image) is encoded at the predicted
+# quality and scored first: its score corrects the quality before the one full-size encode.
+# The mosaic scores higher than the whole image at the same setting (22 photos at 1 MP, JPEG
+# q55-85: 0.75 points on average, standard deviation 0.68), so the sample aims this far above
+# the target.
+SAMPLE_AIM = 0.75
+# The sample is encoded until it scores within this window around its aim (at most
+# SAMPLE_ROUNDS times; the last steps interpolate between samples on either side of it).
+SAMPLE_BELOW, SAMPLE_ABOVE = 0.25, 0.75
+SAMPLE_ROUNDS = 3
+# Only an image this many times the sample's size (0.26 MP) is scouted on the sample. Below,
+# the sample's encodes cost more than the full-size rounds they save: 72 photos at 1 MP, API
+# defaults, 12% more CPU (4% fewer bytes); 8 photos at 1.9 MP 23% more (0.8% fewer). At 3.1 MP
+# the same CPU and 3% fewer bytes.
+SCOUTED_SIZE = 10.0
 
 
 @dataclass
@@ -80,7 +96,8 @@ def predicted(
 ) -> Predicted | None:
     """The first verified encode of the predicted formats, best first; None when none
     verifies."""
-    feats = features(im, judge.opaque_reference)
+    seen = sampled(im, judge.opaque_reference)
+    feats = seen.features
     ceiling = float(feats[FEATURES.index("chroma_ceiling")]) * 100.0
     pixels = im.width * im.height
     ranked: list[tuple[float, Candidate, Model]] = []
@@ -104,9 +121,13 @@ def predicted(
     plans: list[tuple[float, Candidate, Model, int | None]] = []
     for estimate, c, model in tried:
         final = c.extras(replace(extras, effort=effort), final=True)
-        scout = _scout(im, c, model, feats, target, final, judge)
-        encodes += scout is not None
-        start, estimate = scout if scout is not None else (None, estimate)
+        scout = _scout(im, c, model, feats, target, final, judge) or _sample_scout(
+            im, seen, c, model, target, final
+        )
+        start: int | None = None
+        if scout is not None:
+            start, estimate, scouted = scout
+            encodes += scouted
         plans.append((estimate, c, model, start))
     # Only the first format (ranked on the scouts' measured sizes where scouted, else on the
     # predicted ones) is encoded at full size; the next only when it misses twice. With the
@@ -225,9 +246,10 @@ def _scout(
     target: float,
     final: Extras,
     judge: Judge,
-) -> tuple[int, float] | None:
+) -> tuple[int, float, int] | None:
     """Where a cheaper encoder's scout (see SCOUT_EFFORT) puts the first slow encode: its
-    quality and its estimated size; None when this codec has no scout at this effort."""
+    quality, its estimated size and the encodes that took; None when this codec has no scout
+    at this effort."""
     plugin = codec(c.format)
     scout_effort = SCOUT_EFFORT.get(final.effort)
     if scout_effort is None:
@@ -249,7 +271,62 @@ def _scout(
     # The scout's size moved to the target along the fast model, then to the slow encoder.
     estimate = len(data) * model.bytes_for(feats, target, pixels)
     estimate /= scout.bytes_for(feats, measured, pixels)
-    return q, estimate
+    return q, estimate, 1
+
+
+def _sample_scout(
+    im: Image.Image, seen: Sampled, c: Candidate, model: Model, target: float, final: Extras
+) -> tuple[int, float, int] | None:
+    """Where encodes of the features' sample put the full-size encode (see SAMPLE_AIM): its
+    quality, its estimated size and the sample encodes that took; None where the image is not
+    much larger than the sample (SCOUTED_SIZE), has transparency, or the output encoder is
+    another one."""
+    plugin = codec(c.format)
+    small = im.width * im.height < seen.sample.width * seen.sample.height * SCOUTED_SIZE
+    if small or im.mode == "RGBA" or plugin.final_differs_at(final.effort):
+        return None
+    lo, hi = plugin.quality_range
+    aim = target + SAMPLE_AIM
+    slope = model.slope(seen.features, target)
+    plain = replace(final, exif=None, icc_profile=None, xmp=None)
+    tried: dict[int, tuple[float, int]] = {}
+
+    def at(q: int) -> None:
+        data = encode([seen.sample], c.format, q, plain)
+        tried[q] = (seen.score_bytes(data), len(data))
+
+    def wanted() -> float:
+        """The quality reaching the aim: between the closest samples on either side of it,
+        else along the model's slope from the closest one."""
+        below = [q for q, (s, _) in tried.items() if s < aim]
+        above = [q for q, (s, _) in tried.items() if s >= aim]
+        if below and above:
+            hi_below, lo_above = max(below), min(above)
+            return _on_line(
+                (hi_below, tried[hi_below][0]), (lo_above, tried[lo_above][0]), aim
+            )
+        q = max(below) if below else min(above)
+        return q + (aim - tried[q][0]) * slope
+
+    q = _clamp(round(model.quality_for(seen.features, aim)), lo, hi)
+    at(q)
+    for _ in range(SAMPLE_ROUNDS - 1):
+        if -SAMPLE_BELOW <= tried[q][0] - aim <= SAMPLE_ABOVE:
+            break
+        step = 1 if tried[q][0] < aim else -1
+        nxt = _other_setting(plugin, q, round(wanted()), lo, hi, step)
+        if nxt is None or nxt in tried:
+            break
+        q = nxt
+        at(q)
+    close = [k for k, (s, _) in tried.items() if -SAMPLE_BELOW <= s - aim <= SAMPLE_ABOVE]
+    chosen = min(close) if close else _clamp(math.ceil(wanted()), lo, hi)
+    nearest = min(tried, key=lambda k: abs(tried[k][0] - aim))
+    # The nearest sample's size, moved to the aim along the model, for the whole image.
+    score, size = tried[nearest]
+    estimate = size * model.bytes_for(seen.features, aim, im.width * im.height)
+    estimate /= model.bytes_for(seen.features, score, seen.sample.width * seen.sample.height)
+    return chosen, estimate, len(tried)
 
 
 def _clamp(q: int, lo: int, hi: int) -> int:

@@ -234,9 +234,7 @@ def test_a_far_overshooting_correction_steps_down_between_its_two_encodes(
     assert found.scored.score >= 80.0 and _score(im, found.scored.data) >= 80.0
 
 
-def test_balanced_with_cheap_encoders_predicts_small_outputs_and_searches_large_ones(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_balanced_with_cheap_encoders_predicts_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
     searches: list[str] = []
     real = choose_module._searched
 
@@ -245,23 +243,49 @@ def test_balanced_with_cheap_encoders_predicts_small_outputs_and_searches_large_
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(choose_module, "_searched", spying)
-    data = encode(_shipped("chelsea.png", 200), "PNG")
-    options = OptimizeOptions(accept=("jpeg", "webp"), effort="balanced")
-    predicted = optimize(data, options)
-    assert predicted.main.ssimulacra2 is not None and predicted.main.ssimulacra2 >= 80.0
-    predicted_searches = len(searches)
-    monkeypatch.setattr(choose_module, "CHEAP_PREDICTED_MAX_PIXELS", 100)  # "large": 200x133
-    large = optimize(data, options)
-    assert large.main.ssimulacra2 is not None and large.main.ssimulacra2 >= 80.0
-    assert len(searches) == predicted_searches + 1  # the large one is searched at once
-    # (the small one searched only if its prediction missed twice, as any prediction may)
     monkeypatch.setattr(
         predicted_module, "models", lambda: {"jpeg": _fake(95.0), "webp": _fake(95.0)}
     )
-    searches.clear()
-    monkeypatch.setattr(choose_module, "CHEAP_PREDICTED_MAX_PIXELS", 2_100_000)
-    optimize(data, options)
+    data = encode(_shipped("motorcycle_left.png", 1600), "PNG")
+    options = OptimizeOptions(accept=("jpeg", "webp"), effort="balanced")
+    result = optimize(data, options)
     assert not searches
+    assert result.main.ssimulacra2 is not None and result.main.ssimulacra2 >= 80.0
+
+
+def test_a_large_photo_is_scouted_on_its_sample_and_encoded_once_at_full_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A prediction far too low (quality 30): the sample's encodes find the quality, so the one
+    # full-size encode lands at the target instead of needing corrections.
+    im = _shipped("motorcycle_left.png", 1600)  # 741x500: a 512x512 sample is a mosaic
+    sizes: list[tuple[tuple[int, int], int | None]] = []
+    real = predicted_module.encode
+
+    def spying(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        sizes.append((frames[0].size, q))
+        return real(frames, fmt, q, extras)
+
+    monkeypatch.setattr(predicted_module, "encode", spying)
+    monkeypatch.setattr(predicted_module, "models", lambda: {"jpeg": _fake(30.0, 1.5)})
+    monkeypatch.setattr(predicted_module, "SCOUTED_SIZE", 1.0)
+    found = predicted_module.predicted(
+        im, [Candidate("jpeg", "lossy")], 80.0, Extras(), "balanced", Judge(im)
+    )
+    assert found is not None and found.scored.score >= 80.0
+    assert _score(im, found.scored.data) >= 80.0
+    full = [q for size, q in sizes if size == im.size]
+    sample = [q for size, q in sizes if size != im.size]
+    assert sample and sample[0] < 35 and len(sample) <= predicted_module.SAMPLE_ROUNDS
+    assert len(full) == 1 and full[0] is not None and full[0] > 60
+    assert found.encodes == len(sizes)
+    # Not scouted: the same prediction starts at quality 30 at full size.
+    sizes.clear()
+    monkeypatch.setattr(predicted_module, "SCOUTED_SIZE", 10.0)
+    predicted_module.predicted(
+        im, [Candidate("jpeg", "lossy")], 80.0, Extras(), "balanced", Judge(im)
+    )
+    assert sizes[0] == (im.size, 30)
 
 
 def test_a_grey_photo_is_predicted_and_a_few_grey_levels_are_a_graphic() -> None:
