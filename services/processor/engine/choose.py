@@ -65,15 +65,16 @@ class Choice:
 
 
 def is_graphic(im: Image.Image) -> bool:
-    """Few distinct colours means drawn content: palette or lossless coding wins there. A grey
-    photo in a colour container (a black-and-white camera JPEG decodes to R = G = B) is judged
-    by its grey levels, as in grey mode."""
+    """Few distinct colours means drawn content: palette or lossless coding wins there. An
+    opaque grey photo in a colour container (a black-and-white camera JPEG decodes to R = G = B)
+    is judged by its grey levels, as in grey mode. (Not with transparency: black ink with
+    antialiased alpha edges is grey too, and a drawing.)"""
     if im.mode == "L":
         return im.getcolors(GRAPHIC_MAX_GREYS) is not None
     colours = im.getcolors(GRAPHIC_MAX_COLOURS)
     if colours is None:
         return False
-    if len(colours) > GRAPHIC_MAX_GREYS and im.mode in ("RGB", "RGBA"):
+    if len(colours) > GRAPHIC_MAX_GREYS and im.mode == "RGB":
         return not all(_is_grey(c) for _, c in colours)
     return True
 
