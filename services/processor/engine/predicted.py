@@ -302,9 +302,7 @@ def _sample_scout(
         above = [q for q, (s, _) in tried.items() if s >= aim]
         if below and above:
             hi_below, lo_above = max(below), min(above)
-            return _on_line(
-                (hi_below, tried[hi_below][0]), (lo_above, tried[lo_above][0]), aim
-            )
+            return _on_line((hi_below, tried[hi_below][0]), (lo_above, tried[lo_above][0]), aim)
         q = max(below) if below else min(above)
         return q + (aim - tried[q][0]) * slope
 
