@@ -276,7 +276,8 @@ def test_a_large_photo_is_scouted_on_its_sample_and_encoded_once_at_full_size(
     assert _score(im, found.scored.data) >= 80.0
     full = [q for size, q in sizes if size == im.size]
     sample = [q for size, q in sizes if size != im.size]
-    assert sample and sample[0] < 35 and len(sample) <= predicted_module.SAMPLE_ROUNDS
+    assert sample and sample[0] is not None and sample[0] < 35
+    assert len(sample) <= predicted_module.SAMPLE_ROUNDS
     assert len(full) == 1 and full[0] is not None and full[0] > 60
     assert found.encodes == len(sizes)
     # Not scouted: the same prediction starts at quality 30 at full size.
