@@ -83,18 +83,37 @@ def _answers(port: int) -> bool:
 # as an outgoing connection's source port, and with two test processes starting stacks side
 # by side a service once found its port taken that way.
 _FREE_PORTS = range(20000, 32768)
+# A stack picks all its ports before any of its services binds one, so a port is handed out
+# once per process (two services of one stack once drew the same port); and each test process
+# of a parallel run (pytest-xdist's PYTEST_XDIST_WORKER) draws from its own share of the range.
+_HANDED_OUT: set[int] = set()
+
+
+def _own_ports() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or count < 2:
+        return _FREE_PORTS
+    share = len(_FREE_PORTS) // count
+    start = _FREE_PORTS.start + int(worker[2:]) % count * share
+    return range(start, start + share)
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on now, picked at random below the ephemeral range."""
+    """A loopback port nothing listens on now and not handed out before by this process, picked
+    at random below the ephemeral range (within this test process's share of it)."""
+    ports = _own_ports()
     for _ in range(200):
-        port = random.choice(_FREE_PORTS)
+        port = random.choice(ports)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket() as s:  # that range is full: let the kernel pick
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -72,8 +72,8 @@ SAMPLE_BELOW, SAMPLE_ABOVE = 0.25, 0.75
 SAMPLE_ROUNDS = 3
 # Only an image this many times the sample's size (0.26 MP) is scouted on the sample. Below,
 # the sample's encodes cost more than the full-size rounds they save: 72 photos at 1 MP, API
-# defaults, 12% more CPU (4% fewer bytes); 8 photos at 1.9 MP 23% more (0.8% fewer). At 3.1 MP
-# the same CPU and 3% fewer bytes.
+# defaults, 12-48% more CPU over six settings (4-8% fewer bytes); 8 photos at 1.9 MP 23% more
+# (0.8% fewer). At 3.1 MP the same CPU and 3% fewer bytes.
 SCOUTED_SIZE = 10.0
 
 
