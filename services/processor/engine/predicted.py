@@ -59,7 +59,7 @@ STEP_DOWN_AIM = 0.3
 SCOUT_EFFORT = {"balanced": "fast"}
 # The slow encode aims this many score points above the target.
 SCOUT_AIM = 0.4
-# Where the output encoder is the sample's (JPEG, WebP, AVIF at `fast`), the features' sample
+# At `balanced`, where the output encoder is the sample's (JPEG, WebP), the features' sample
 # (a mosaic of full-resolution tiles, a quarter of a 1 MP image) is encoded at the predicted
 # quality and scored first: its score corrects the quality before the one full-size encode.
 # The mosaic scores higher than the whole image at the same setting (22 photos at 1 MP, JPEG
@@ -74,7 +74,9 @@ SAMPLE_ROUNDS = 3
 # the sample's encodes cost more than the full-size rounds they save: 72 photos at 1 MP, API
 # defaults, 12-48% more CPU over six settings (4-8% fewer bytes); 8 photos at 1.9 MP 23% more
 # (0.8% fewer). At 3.1 MP the same CPU and 3% fewer bytes.
-SCOUTED_SIZE = 10.0
+SCOUTED_SIZE = {"balanced": 10.0}
+# (Not at `fast`: 8 corpus photos to 2048 px with AVIF accepted, 29% more CPU for 1.9% fewer
+# bytes.)
 
 
 @dataclass
@@ -278,11 +280,12 @@ def _sample_scout(
     im: Image.Image, seen: Sampled, c: Candidate, model: Model, target: float, final: Extras
 ) -> tuple[int, float, int] | None:
     """Where encodes of the features' sample put the full-size encode (see SAMPLE_AIM): its
-    quality, its estimated size and the sample encodes that took; None where the image is not
-    much larger than the sample (SCOUTED_SIZE), has transparency, or the output encoder is
-    another one."""
+    quality, its estimated size and the sample encodes that took; None at an effort without
+    it, where the image is not much larger than the sample (SCOUTED_SIZE), has transparency,
+    or the output encoder is another one."""
     plugin = codec(c.format)
-    small = im.width * im.height < seen.sample.width * seen.sample.height * SCOUTED_SIZE
+    larger = SCOUTED_SIZE.get(final.effort, math.inf)
+    small = im.width * im.height < seen.sample.width * seen.sample.height * larger
     if small or im.mode == "RGBA" or plugin.final_differs_at(final.effort):
         return None
     lo, hi = plugin.quality_range

@@ -268,7 +268,7 @@ def test_a_large_photo_is_scouted_on_its_sample_and_encoded_once_at_full_size(
 
     monkeypatch.setattr(predicted_module, "encode", spying)
     monkeypatch.setattr(predicted_module, "models", lambda: {"jpeg": _fake(30.0, 1.5)})
-    monkeypatch.setattr(predicted_module, "SCOUTED_SIZE", 1.0)
+    monkeypatch.setattr(predicted_module, "SCOUTED_SIZE", {"balanced": 1.0})
     found = predicted_module.predicted(
         im, [Candidate("jpeg", "lossy")], 80.0, Extras(), "balanced", Judge(im)
     )
@@ -280,9 +280,13 @@ def test_a_large_photo_is_scouted_on_its_sample_and_encoded_once_at_full_size(
     assert len(sample) <= predicted_module.SAMPLE_ROUNDS
     assert len(full) == 1 and full[0] is not None and full[0] > 60
     assert found.encodes == len(sizes)
-    # Not scouted: the same prediction starts at quality 30 at full size.
+    # Not scouted (at `fast`, or a smaller image): the same prediction starts at quality 30 at
+    # full size.
     sizes.clear()
-    monkeypatch.setattr(predicted_module, "SCOUTED_SIZE", 10.0)
+    predicted_module.predicted(im, [Candidate("jpeg", "lossy")], 80.0, Extras(), "fast", Judge(im))
+    assert sizes[0] == (im.size, 30)
+    sizes.clear()
+    monkeypatch.setattr(predicted_module, "SCOUTED_SIZE", {"balanced": 10.0})
     predicted_module.predicted(
         im, [Candidate("jpeg", "lossy")], 80.0, Extras(), "balanced", Judge(im)
     )
