@@ -57,18 +57,22 @@ SCORE_SCALE = 10.0
 
 @dataclass(frozen=True)
 class Sampled:
-    """An image's features, with the full-resolution sample they were measured on (in the
-    image's own mode, for encodes of it) and the metric's prepared side of that sample."""
+    """An image's features, with the metric's prepared side of the full-resolution sample
+    they were measured on, for encodes of that sample."""
 
     features: np.ndarray
-    sample: Image.Image
+    image: Image.Image
     reference: Ssimulacra2
-    whole: bool  # the sample is the image itself
+
+    @functools.cached_property
+    def sample(self) -> Image.Image:
+        """The sample in the image's own mode (the image itself when small), made when first
+        asked for."""
+        return mosaic(self.image, SAMPLE_MIN_PIXELS)
 
     def score_bytes(self, data: bytes) -> float:
         """The score of an encode of the sample."""
-        with Image.open(io.BytesIO(data)) as out:
-            return self.reference.score(np.asarray(out.convert("RGB")))
+        return _score_encoded(self.reference, data)
 
 
 def features(im: Image.Image, reference: Ssimulacra2 | None = None) -> np.ndarray:
@@ -115,8 +119,7 @@ def sampled(im: Image.Image, reference: Ssimulacra2 | None = None) -> Sampled:
         ],
         dtype=np.float64,
     )
-    own = im if whole else mosaic(im, SAMPLE_MIN_PIXELS)
-    return Sampled(vector, own, reference, whole)
+    return Sampled(vector, im, reference)
 
 
 def chroma_ceiling(sample: np.ndarray, reference: Ssimulacra2 | None = None) -> float:
@@ -138,10 +141,14 @@ def _probe(rgb: np.ndarray, reference: Ssimulacra2) -> tuple[float, float]:
     """(score, bytes per pixel) of one quick JPEG encode of the 8-bit RGB sample."""
     buf = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buf, "JPEG", quality=PROBE_QUALITY)
-    with Image.open(buf) as out:
-        decoded = np.asarray(out.convert("RGB"))
     pixels = rgb.shape[0] * rgb.shape[1]
-    return reference.score(decoded), max(len(buf.getvalue()), 1) / pixels
+    return _score_encoded(reference, buf.getvalue()), max(len(buf.getvalue()), 1) / pixels
+
+
+def _score_encoded(reference: Ssimulacra2, data: bytes) -> float:
+    """The score of encoded bytes against the prepared side of the pixels they encode."""
+    with Image.open(io.BytesIO(data)) as out:
+        return reference.score(np.asarray(out.convert("RGB")))
 
 
 def _ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -284,9 +284,10 @@ def _sample_scout(
     it, where the image is not much larger than the sample (SCOUTED_SIZE), has transparency,
     or the output encoder is another one."""
     plugin = codec(c.format)
-    larger = SCOUTED_SIZE.get(final.effort, math.inf)
-    small = im.width * im.height < seen.sample.width * seen.sample.height * larger
-    if small or im.mode == "RGBA" or plugin.final_differs_at(final.effort):
+    larger = SCOUTED_SIZE.get(final.effort)
+    if larger is None or im.mode == "RGBA" or plugin.final_differs_at(final.effort):
+        return None
+    if im.width * im.height < seen.sample.width * seen.sample.height * larger:
         return None
     lo, hi = plugin.quality_range
     aim = target + SAMPLE_AIM
