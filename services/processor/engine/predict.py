@@ -96,7 +96,7 @@ def sampled(im: Image.Image, reference: Ssimulacra2 | None = None) -> Sampled:
     block_std = y[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).std(axis=(1, 3))
     # The probe and the chroma ceiling score against the same sample: its side of the metric
     # is prepared once (a third of a 0.27 MP job at `fast`).
-    sample = np.clip(detail + 0.5, 0, 255).astype(np.uint8)
+    sample = np.asarray(tiles)  # the 8-bit pixels `detail` holds as floats
     if not (whole and reference is not None and reference.shape == sample.shape):
         reference = Ssimulacra2(sample, cache=True)
     probe_score, probe_bpp = _probe(sample, reference)
