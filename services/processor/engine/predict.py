@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .metric import Ssimulacra2
-from .search import mosaic
+from .search import mosaic, rgb_pixels
 
 PARAMS = Path(__file__).with_name("predictor.json")
 FEATURES = (
@@ -141,14 +141,17 @@ def _probe(rgb: np.ndarray, reference: Ssimulacra2) -> tuple[float, float]:
     """(score, bytes per pixel) of one quick JPEG encode of the 8-bit RGB sample."""
     buf = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buf, "JPEG", quality=PROBE_QUALITY)
+    data = buf.getvalue()
     pixels = rgb.shape[0] * rgb.shape[1]
-    return _score_encoded(reference, buf.getvalue()), max(len(buf.getvalue()), 1) / pixels
+    return _score_encoded(reference, data), max(len(data), 1) / pixels
 
 
 def _score_encoded(reference: Ssimulacra2, data: bytes) -> float:
-    """The score of encoded bytes against the prepared side of the pixels they encode."""
+    """The score of encoded bytes against the prepared side of the pixels they encode (the
+    decoded file closed first, as Judge.score_bytes does)."""
     with Image.open(io.BytesIO(data)) as out:
-        return reference.score(np.asarray(out.convert("RGB")))
+        pixels = rgb_pixels(out)
+    return reference.score(pixels)
 
 
 def _ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -41,7 +41,7 @@ class Judge:
             [Ssimulacra2(_over(rgba, bg)) for bg in BACKGROUNDS] if rgba is not None else []
         )
         self._opaque_ref = Ssimulacra2(
-            _over(rgba, 255) if rgba is not None else im if im.mode == "RGB" else _rgb(im),
+            _over(rgba, 255) if rgba is not None else im if im.mode == "RGB" else rgb_pixels(im),
             cache=cache,
         )
 
@@ -58,7 +58,7 @@ class Judge:
                 return self.score_image(out)
             if out.size != self.size:
                 raise ValueError("output size differs from the source")
-            pixels = _rgb(out)
+            pixels = rgb_pixels(out)
         # The decoded image is closed (its pixels freed) before the score's own work: 36 MB
         # less at the peak of a 12 MP job.
         return self._opaque_ref.score(pixels)
@@ -72,10 +72,10 @@ class Judge:
                 ref.score(_over(rgba, bg))
                 for ref, bg in zip(self._alpha_refs, BACKGROUNDS, strict=True)
             )
-        return self._opaque_ref.score(_rgb(out))
+        return self._opaque_ref.score(rgb_pixels(out))
 
 
-def _rgb(im: Image.Image) -> np.ndarray:
+def rgb_pixels(im: Image.Image) -> np.ndarray:
     """The pixels as an RGB array, without an intermediate copy when they already are RGB (a
     12 MP image is 36 MB a copy)."""
     return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
