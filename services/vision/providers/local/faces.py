@@ -74,7 +74,7 @@ class FaceDetector:
             for x1, y1, x2, y2 in found[:, :4]
             if _inside_share(x1, y1, x2, y2, w, h) >= _INSIDE
         ]
-        return sorted(_drop_nested(boxes))
+        return sorted(boxes)
 
     def _boxes(self, img: np.ndarray) -> np.ndarray:
         """Rows (x1, y1, x2, y2, score) in `img`'s pixels."""
@@ -95,7 +95,8 @@ class FaceDetector:
         if not len(boxes):
             return none
         boxes = _shifted(boxes, offsets[keep])
-        return boxes[_nms(boxes, 0.7, by_smaller=True)]
+        # A box mostly inside another is the same face found twice.
+        return boxes[_nms(boxes, 0.6, by_smaller=True)]
 
     def _proposed(self, img: np.ndarray) -> np.ndarray:
         """The proposal net's boxes over the pyramid, shifted by its offsets and squared."""
@@ -200,20 +201,3 @@ def _inside_share(x1: float, y1: float, x2: float, y2: float, w: int, h: int) ->
     """How much of the box lies inside the w x h image."""
     inside = max(0.0, min(x2, w) - max(x1, 0)) * max(0.0, min(y2, h) - max(y1, 0))
     return inside / max(1e-6, (x2 - x1) * (y2 - y1))
-
-
-def _drop_nested(boxes: list[Box]) -> list[Box]:
-    """Remove boxes mostly inside a larger one."""
-    kept: list[Box] = []
-    for box in sorted(boxes, key=lambda b: -b[2] * b[3]):
-        if all(_overlap(box, big) < 0.6 for big in kept):
-            kept.append(box)
-    return kept
-
-
-def _overlap(small: Box, big: Box) -> float:
-    x1, y1 = max(small[0], big[0]), max(small[1], big[1])
-    x2 = min(small[0] + small[2], big[0] + big[2])
-    y2 = min(small[1] + small[3], big[1] + big[3])
-    inter = max(0, x2 - x1) * max(0, y2 - y1)
-    return inter / float(small[2] * small[3] or 1)
