@@ -39,13 +39,16 @@ def _score(source: Image.Image, data: bytes) -> float:
         return ssimulacra2(np.asarray(source), np.asarray(out.convert("RGB")))
 
 
-def _fake(quality: float, slope_per_point: float = 0.0) -> Model:
-    """A model predicting `quality` whatever the image, with the given slope."""
+def _fake(quality: float, slope_per_point: float = 0.0, log2_bpp: float = 0.0) -> Model:
+    """A model predicting `quality` and 2**log2_bpp bytes per pixel whatever the image, with
+    the given slope."""
     n = len(FEATURES)
     coef = np.zeros(2 * n + 2)
     coef[0] = quality
     coef[1 + n] = slope_per_point * 10.0
-    return Model(np.zeros(n), np.ones(n), coef, np.zeros(2 * n + 2), margin=0.0)
+    bpp = np.zeros(2 * n + 2)
+    bpp[0] = log2_bpp
+    return Model(np.zeros(n), np.ones(n), coef, bpp, margin=0.0)
 
 
 def test_the_committed_models_cover_the_codecs_of_both_efforts() -> None:
@@ -208,6 +211,35 @@ def test_fast_encodes_one_format_and_balanced_at_most_two(monkeypatch: pytest.Mo
         found = predicted_module.predicted(im, cands, 80.0, Extras(), effort, Judge(im))
         assert found is not None
         assert 1 <= len(set(seen)) <= most
+
+
+@pytest.mark.parametrize(("jpeg_bpp", "expected"), [(-2.9, ["webp", "jpeg"]), (-1.0, ["webp"])])
+def test_a_runner_up_predicted_below_the_first_formats_actual_size_is_encoded_too(
+    monkeypatch: pytest.MonkeyPatch, jpeg_bpp: float, expected: list[str]
+) -> None:
+    """The ranking is a prediction: WebP is predicted smallest, but at its quality it comes out
+    several times larger than JPEG was predicted (about 1.1 bits a pixel), so JPEG is encoded
+    too and the smaller kept. A runner-up predicted above the first's actual size is not."""
+    im = _shipped("chelsea.png")
+    seen: list[str] = []
+    real = predicted_module.encode
+
+    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        seen.append(fmt)
+        return real(frames, fmt, q, extras)
+
+    monkeypatch.setattr(predicted_module, "encode", counting)
+    monkeypatch.setattr(predicted_module, "STEP_DOWN_OVERSHOOT", {})
+    monkeypatch.setattr(
+        predicted_module,
+        "models",
+        lambda: {"webp": _fake(98.0, log2_bpp=-3.0), "jpeg": _fake(70.0, log2_bpp=jpeg_bpp)},
+    )
+    cands = [Candidate(f, "lossy") for f in ("jpeg", "webp")]
+    found = predicted_module.predicted(im, cands, 70.0, Extras(), "balanced", Judge(im))
+    assert found is not None and seen == expected
+    assert found.format == expected[-1]
+    assert found.scored.score >= 70.0
 
 
 def test_a_far_overshooting_correction_steps_down_between_its_two_encodes(
