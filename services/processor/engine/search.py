@@ -87,19 +87,19 @@ def _over(rgba: np.ndarray, bg: int) -> np.ndarray:
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
-def mosaic(im: Image.Image, min_pixels: int = MOSAIC_MIN_PIXELS) -> Image.Image:
-    """A grid of tiles taken evenly across the image, or the image itself when it has no more
-    than `min_pixels`."""
-    if im.width * im.height <= min_pixels or min(im.size) < TILE * 2:
+def mosaic(im: Image.Image, min_pixels: int = MOSAIC_MIN_PIXELS, tile: int = TILE) -> Image.Image:
+    """A grid of `tile`-pixel squares taken evenly across the image, or the image itself when
+    it has no more than `min_pixels`."""
+    if im.width * im.height <= min_pixels or min(im.size) < tile * 2:
         return im
-    out = Image.new(im.mode, (TILE * MOSAIC_GRID, TILE * MOSAIC_GRID))
+    out = Image.new(im.mode, (tile * MOSAIC_GRID, tile * MOSAIC_GRID))
     for row in range(MOSAIC_GRID):
         for col in range(MOSAIC_GRID):
             cx = (col + 0.5) * im.width / MOSAIC_GRID
             cy = (row + 0.5) * im.height / MOSAIC_GRID
-            left = int(min(max(cx - TILE / 2, 0), im.width - TILE)) // 16 * 16
-            top = int(min(max(cy - TILE / 2, 0), im.height - TILE)) // 16 * 16
-            out.paste(im.crop((left, top, left + TILE, top + TILE)), (col * TILE, row * TILE))
+            left = int(min(max(cx - tile / 2, 0), im.width - tile)) // 16 * 16
+            top = int(min(max(cy - tile / 2, 0), im.height - tile)) // 16 * 16
+            out.paste(im.crop((left, top, left + tile, top + tile)), (col * tile, row * tile))
     return out
 
 
