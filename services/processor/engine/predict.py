@@ -6,7 +6,7 @@ before encoding any). The features are computed once per output on a sample of f
 tiles (fine texture, noise) and a small proxy of the whole image (structure). The models are
 fitted by `python -m bench.predictor` on images the project ships; its parameters live in
 predictor.json beside this module. A prediction is only a starting point: every output is
-verified at full size (see fast.py).
+verified at full size (see predicted.py).
 """
 
 from __future__ import annotations
