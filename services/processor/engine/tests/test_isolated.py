@@ -261,3 +261,27 @@ def test_the_host_makes_every_job_share_two_heaps(tmp_path: Path) -> None:
 
     assert heaps("plain") > 2  # the setting is what keeps it at two
     assert heaps("host") <= 2
+
+
+def test_the_decoder_host_loads_the_engine_warm_and_without_threads() -> None:
+    """What every child would otherwise do first (Pillow's plugins, the predictor's
+    parameters) is done once in the host, and it starts no thread beyond those the libraries
+    start on import (OpenBLAS's, which handle fork): a thread made before the fork does not
+    exist in the children, and a pool that thinks it has one waits for ever."""
+    probe = (
+        "import os\n"
+        "from services.processor.engine import pipeline\n"
+        "before = len(os.listdir('/proc/self/task'))\n"
+        "from services.processor.engine.sandbox_host import load_engine\n"
+        "load_engine()\n"
+        "from PIL import Image\n"
+        "from services.processor.engine.predict import models\n"
+        "print(before, len(os.listdir('/proc/self/task')), Image._initialized,"
+        " models.cache_info().currsize)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after, initialized, cached = done.stdout.split()
+    assert after == before
+    assert initialized == "2" and cached == "1"
