@@ -178,17 +178,8 @@ def _verified(
     encodes) when it misses twice."""
     plugin = codec(c.format)
     lo, hi = plugin.quality_range
-    final = c.extras(extras, final=True)
-
-    def at(q: int) -> Scored:
-        data = encode([im], c.format, q, final)
-        return Scored(data, q, judge.score_bytes(data))
-
-    q = (
-        start
-        if start is not None
-        else _clamp(round(model.quality_for(feats, target) + model.margin), lo, hi)
-    )
+    at = _scoring(im, c, extras, judge)
+    q = start if start is not None else _predicted_quality(plugin, model, feats, target)
     first = at(q)
     slope = model.slope(feats, target)
     if first.score >= target:
@@ -233,22 +224,34 @@ def _challenger(
     rounds lost (chandelier: 0.40 -> 0.53 s). (A scouted runner-up, another AVIF layout, is not
     tried: on 31 photos with AVIF accepted that cost 20% more time for 0.7% fewer bytes.)"""
     plugin = codec(c.format)
-    lo, hi = plugin.quality_range
+    q = _predicted_quality(plugin, model, feats, target)
+    data = encode([im], c.format, q, c.extras(extras, final=True))
+    if len(data) >= len(best.scored.data):
+        return None, 1
+    first = Scored(data, q, judge.score_bytes(data))
+    if first.score < target:
+        return None, 1
+    at = _scoring(im, c, extras, judge)
+    return _stepped_down(plugin, at, first, target, model.slope(feats, target), extras.effort)
+
+
+def _scoring(
+    im: Image.Image, c: Candidate, extras: Extras, judge: Judge
+) -> Callable[[int], Scored]:
+    """Encode the image as `c` at a quality with the output's encoder, scored at full size."""
     final = c.extras(extras, final=True)
 
     def at(q: int) -> Scored:
         data = encode([im], c.format, q, final)
         return Scored(data, q, judge.score_bytes(data))
 
-    q = _clamp(round(model.quality_for(feats, target) + model.margin), lo, hi)
-    data = encode([im], c.format, q, final)
-    if len(data) >= len(best.scored.data):
-        return None, 1
-    first = Scored(data, q, judge.score_bytes(data))
-    if first.score < target:
-        return None, 1
-    found, n = _stepped_down(plugin, at, first, target, model.slope(feats, target), extras.effort)
-    return found, n
+    return at
+
+
+def _predicted_quality(plugin: Codec, model: Model, feats: np.ndarray, target: float) -> int:
+    """The model's quality for the target with its held-out margin, within the codec's range."""
+    lo, hi = plugin.quality_range
+    return _clamp(round(model.quality_for(feats, target) + model.margin), lo, hi)
 
 
 def _stepped_down(

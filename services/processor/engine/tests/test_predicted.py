@@ -51,6 +51,19 @@ def _fake(quality: float, slope_per_point: float = 0.0, log2_bpp: float = 0.0) -
     return Model(np.zeros(n), np.ones(n), coef, bpp, margin=0.0)
 
 
+def _counted_encodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The formats predicted.py encodes from now on, in order."""
+    seen: list[str] = []
+    real = predicted_module.encode
+
+    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
+        seen.append(fmt)
+        return real(frames, fmt, q, extras)
+
+    monkeypatch.setattr(predicted_module, "encode", counting)
+    return seen
+
+
 def test_the_committed_models_cover_the_codecs_of_both_efforts() -> None:
     expected = {
         "jpeg",
@@ -197,14 +210,7 @@ def test_a_third_miss_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_fast_encodes_one_format_and_balanced_at_most_two(monkeypatch: pytest.MonkeyPatch) -> None:
     im = _shipped("retina.jpg")
-    seen: list[str] = []
-    real = predicted_module.encode
-
-    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
-        seen.append(fmt)
-        return real(frames, fmt, q, extras)
-
-    monkeypatch.setattr(predicted_module, "encode", counting)
+    seen = _counted_encodes(monkeypatch)
     cands = [Candidate(f, "lossy") for f in ("jpeg", "webp", "avif")]
     for effort, most in (("fast", 1), ("balanced", 2)):
         seen.clear()
@@ -221,14 +227,7 @@ def test_a_runner_up_predicted_below_the_first_formats_actual_size_is_encoded_to
     several times larger than JPEG was predicted (about 1.1 bits a pixel), so JPEG is encoded
     too and the smaller kept. A runner-up predicted above the first's actual size is not."""
     im = _shipped("chelsea.png")
-    seen: list[str] = []
-    real = predicted_module.encode
-
-    def counting(frames: list[Image.Image], fmt: str, q: int | None, extras: Extras) -> bytes:
-        seen.append(fmt)
-        return real(frames, fmt, q, extras)
-
-    monkeypatch.setattr(predicted_module, "encode", counting)
+    seen = _counted_encodes(monkeypatch)
     monkeypatch.setattr(predicted_module, "STEP_DOWN_OVERSHOOT", {})
     monkeypatch.setattr(
         predicted_module,
