@@ -79,6 +79,7 @@ class Sampled:
 
     @functools.cached_property
     def reference(self) -> Ssimulacra2:
+        """The metric's side of the sample (the job's judge's when the sample is the image)."""
         pixels = np.asarray(self.sample.convert("RGB"))
         whole = self.whole_reference
         if self.sample is self.image and whole is not None and whole.shape == pixels.shape:
