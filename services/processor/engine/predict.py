@@ -64,13 +64,11 @@ SCORE_SCALE = 10.0
 @dataclass(frozen=True)
 class Sampled:
     """An image's features, with its full-resolution sample and the metric's prepared side of
-    that sample, both made when first asked for (only a large image at `balanced` encodes the
-    sample, see predicted._sample_scout)."""
+    that sample, both made when first asked for (only an image ten times the sample's size, at
+    `balanced`, encodes the sample: see predicted._sample_scout)."""
 
     features: np.ndarray
     image: Image.Image
-    # The metric's side of the image's own RGB pixels (the job's judge), when prepared.
-    whole_reference: Ssimulacra2 | None = None
 
     @functools.cached_property
     def sample(self) -> Image.Image:
@@ -79,12 +77,8 @@ class Sampled:
 
     @functools.cached_property
     def reference(self) -> Ssimulacra2:
-        """The metric's side of the sample (the job's judge's when the sample is the image)."""
-        pixels = np.asarray(self.sample.convert("RGB"))
-        whole = self.whole_reference
-        if self.sample is self.image and whole is not None and whole.shape == pixels.shape:
-            return whole
-        return Ssimulacra2(pixels, cache=True)
+        """The metric's side of the sample."""
+        return Ssimulacra2(np.asarray(self.sample.convert("RGB")), cache=True)
 
     def score_bytes(self, data: bytes) -> float:
         """The score of an encode of the sample."""
@@ -135,7 +129,7 @@ def sampled(im: Image.Image, reference: Ssimulacra2 | None = None) -> Sampled:
         ],
         dtype=np.float64,
     )
-    return Sampled(vector, im, reference)
+    return Sampled(vector, im)
 
 
 def chroma_ceiling(sample: np.ndarray, reference: Ssimulacra2 | None = None) -> float:
