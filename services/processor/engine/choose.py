@@ -15,7 +15,7 @@ from PIL import Image
 from .codecs import CODECS, Candidate, Extras, codec
 from .encode import encode
 from .predicted import predicted
-from .search import Judge, Scored, lowest_passing, mosaic, refine_down, verify_up
+from .search import Judge, Opened, Scored, lowest_passing, mosaic, refine_down, verify_up
 
 GRAPHIC_MAX_COLOURS = 1024
 # A grey image has at most 256 levels, so the colour count alone made every one a graphic (and
@@ -62,6 +62,8 @@ class Choice:
     format: str
     quality: int | None
     score: float
+    # What decoding these bytes showed, when the judge decoded them to score them.
+    opened: Opened | None = None
 
 
 def is_graphic(im: Image.Image) -> bool:
@@ -123,8 +125,22 @@ def choose(
     if target.lossless or target.fixed_quality is not None:
         return _fixed(frames, cands, target, extras)
     judge = AnimationJudge(frames, extras.durations) if len(frames) > 1 else Judge(frames[0])
-    score = target.score or 80.0
-    if _predicts(effort, frames, graphic):
+    choice = _judged(frames, cands, target.score or 80.0, extras, judge, polish_until, effort)
+    choice.opened = judge.opened(choice.data)
+    return choice
+
+
+def _judged(
+    frames: list[Image.Image],
+    cands: list[Candidate],
+    score: float,
+    extras: Extras,
+    judge: Judge,
+    polish_until: float,
+    effort: str,
+) -> Choice:
+    """The smallest encode verified at `score`: predicted below `max`, else searched."""
+    if _predicts(effort, frames, extras.graphic):
         found = predicted(frames[0], cands, score, extras, effort, judge)
         if found is not None:
             return Choice(found.scored.data, found.format, found.scored.quality, found.scored.score)
@@ -175,7 +191,9 @@ def _fixed(
             best.score = 100.0
         else:
             assert judging is not None
-            best.score = judging.result().score_bytes(best.data)
+            judge = judging.result()
+            best.score = judge.score_bytes(best.data)
+            best.opened = judge.opened(best.data)
     return best
 
 
@@ -188,8 +206,10 @@ def _searched(
     """
     full_pixels = frames[0].width * frames[0].height
     sample = mosaic(frames[0]) if len(frames) == 1 else frames[len(frames) // 2]
-    sample_judge = Judge(sample)
     exact = sample is frames[0] and len(frames) == 1
+    # A sample that is the image itself is judged by the image's own judge: one reference
+    # prepared, and the winner's decode remembered (Judge.opened).
+    sample_judge = judge if exact else Judge(sample)
 
     def lossless(c: Candidate) -> tuple[float, Candidate, Scored]:
         data = encode(frames, c.format, None, extras)
@@ -338,6 +358,10 @@ class AnimationJudge(Judge):
 
     @property
     def opaque_reference(self) -> None:
+        return None
+
+    def opened(self, data: bytes) -> None:
+        """An animation's output is decoded again before it leaves (its frame count)."""
         return None
 
     def score_bytes(self, data: bytes) -> float:

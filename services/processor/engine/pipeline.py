@@ -33,6 +33,7 @@ from .geometry import Plan, plan
 from .metadata import kept_exif, kept_xmp, with_orientation
 from .placeholders import blurhash_of, lqip_of
 from .resize import apply_plan
+from .search import Opened, digest
 from .strip import strip_losslessly
 
 log = structlog.get_logger(__name__)
@@ -192,7 +193,7 @@ def _optimize(
         )
         # A stand-in format (PNG for a WebP-only caller and a 20000 px banner) is acceptable
         # as the input's own format too.
-        out = _settled(out, data, decoded, input_formats + holding, kept)
+        out = _settled(out, data, decoded, input_formats + holding, kept, choice.opened)
         done[p] = out
         outputs.append(out)
     result = OptimizeResult(
@@ -281,10 +282,12 @@ def _settled(
     decoded: Decoded,
     input_formats: tuple[str, ...],
     kept: Kept,
+    opened: Opened | None = None,
 ) -> OptimizedImage:
     """The one rule every output obeys: it decodes, and it is not bigger than the input, or it
-    is the input itself (`no_gain`), or it says why it is bigger (`larger_reason`)."""
-    _check_decodes(out)
+    is the input itself (`no_gain`), or it says why it is bigger (`larger_reason`). `opened`:
+    what the judge saw when it decoded the encode it scored."""
+    _check_decodes(out, opened)
     if len(out.data) <= len(data):
         return out
     reason = _why_not_the_input(out, decoded, input_formats)
@@ -322,9 +325,25 @@ def _why_not_the_input(
     return None
 
 
-def _check_decodes(out: OptimizedImage) -> None:
+def _check_decodes(out: OptimizedImage, opened: Opened | None = None) -> None:
     """An encoder's output is opened and its first frame decoded before anyone gets it; its
-    frame count is the file's (encoders merge identical neighbouring frames)."""
+    frame count is the file's (encoders merge identical neighbouring frames). The very bytes
+    the judge decoded in full to score them are not decoded again."""
+    if opened is not None and opened.digest == digest(out.data):
+        size, frames = opened.size, opened.frames
+    else:
+        size, frames = _decoded_size(out)
+    if size != (out.width, out.height):
+        raise EngineError(
+            "internal_error",
+            f"The {out.format.upper()} encoder wrote {size[0]}x{size[1]} pixels "
+            f"instead of {out.width}x{out.height}.",
+        )
+    out.frames = frames
+
+
+def _decoded_size(out: OptimizedImage) -> tuple[tuple[int, int], int]:
+    """The file's pixel size and frame count, its first frame decoded."""
     try:
         with Image.open(io.BytesIO(out.data)) as im:
             im.load()
@@ -334,10 +353,4 @@ def _check_decodes(out: OptimizedImage) -> None:
         raise EngineError(
             "internal_error", f"The {out.format.upper()} encoder wrote a file that does not decode."
         ) from exc
-    if size != (out.width, out.height):
-        raise EngineError(
-            "internal_error",
-            f"The {out.format.upper()} encoder wrote {size[0]}x{size[1]} pixels "
-            f"instead of {out.width}x{out.height}.",
-        )
-    out.frames = frames
+    return size, frames

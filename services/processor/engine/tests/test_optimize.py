@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageCms, ImageDraw
 
 from services.processor.engine import EngineError, OptimizeOptions, detect_format, optimize
-from services.processor.engine.api import Limits
+from services.processor.engine.api import Limits, OptimizedImage
 from services.processor.engine.metric import ssimulacra2
 
 from .conftest import encode, exif_with_gps_and_serial, graphic, photo
@@ -324,6 +324,31 @@ def test_an_output_that_does_not_decode_is_never_returned(monkeypatch: pytest.Mo
     with pytest.raises(EngineError) as err:
         optimize(encode(photo(), "PNG"), OptimizeOptions(format="png"))
     assert err.value.code == "internal_error"
+
+
+def test_only_an_output_the_judge_did_not_decode_is_decoded_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The judge decoded the delivered bytes in full to score them: the last check trusts that
+    and decodes only what the judge never saw (a lossless encode, or bytes changed after it)."""
+    from services.processor.engine import pipeline
+
+    checked: list[str] = []
+    real = pipeline._decoded_size
+
+    def counting(out: OptimizedImage) -> tuple[tuple[int, int], int]:
+        checked.append(out.format)
+        return real(out)
+
+    monkeypatch.setattr(pipeline, "_decoded_size", counting)
+    data = encode(photo(), "PNG")
+    for effort in ("fast", "balanced", "max"):
+        scored = optimize(data, OptimizeOptions(format="jpeg", effort=effort)).main
+        assert scored.quality is not None and scored.frames == 1
+    assert optimize(data, OptimizeOptions(format="jpeg", quality="70")).main.frames == 1
+    assert checked == []
+    lossless = optimize(data, OptimizeOptions(format="png", quality="lossless")).main
+    assert lossless.quality is None and checked == ["png"]
 
 
 def test_an_image_too_large_to_score_within_the_memory_ceiling_is_encoded_losslessly() -> None:
