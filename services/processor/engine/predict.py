@@ -93,7 +93,7 @@ def features(im: Image.Image, reference: Ssimulacra2 | None = None) -> np.ndarra
 def sampled(im: Image.Image, reference: Ssimulacra2 | None = None) -> Sampled:
     """The features of an 8-bit L/RGB/RGBA image. `reference`: the metric's prepared side of
     the image's RGB pixels (the job's judge), reused when a sample is the whole image."""
-    rgb = im.convert("RGB")
+    rgb = im if im.mode == "RGB" else im.convert("RGB")  # a copy of a 12 MP image is 48 MB
     tiles = mosaic(rgb, SAMPLE_MIN_PIXELS)
     detail = np.asarray(tiles, dtype=np.float32)
     factor = max(1, max(rgb.size) // PROXY_SIDE)

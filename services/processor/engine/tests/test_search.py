@@ -18,6 +18,7 @@ from services.processor.engine.encode import encode
 from services.processor.engine.metric import ssimulacra2
 from services.processor.engine.search import Judge, Scored, refine_down
 
+from .conftest import encode as saved
 from .conftest import photo
 
 AVIF = codec("avif")
@@ -186,3 +187,24 @@ def test_candidates_searched_side_by_side_change_neither_the_result_nor_the_imag
         assert (side_by_side.data, side_by_side.score) == (alone.data, alone.score)
     assert alone.score >= 80.0
     assert encode([im], "avif", 62, Extras()) == before
+
+
+@pytest.mark.parametrize(("size", "released"), [((2000, 1000), True), ((1000, 1000), False)])
+def test_a_large_output_gives_its_decoded_pixels_back_before_it_is_scored(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], released: bool
+) -> None:
+    """Pillow's freed blocks stay in malloc's heap unless handed back; the score's own arrays
+    do not reuse them (a 12 MP job peaked 25-30 MB higher)."""
+    from picopt.kernel import malloc
+
+    calls: list[bool] = []
+
+    def release_freed() -> bool:
+        calls.append(True)
+        return True
+
+    monkeypatch.setattr(malloc, "release_freed", release_freed)
+    im = photo(*size)
+    judge = Judge(im)
+    assert judge.score_bytes(saved(im, "JPEG", quality=90)) > 50
+    assert calls == ([True] if released else [])
