@@ -142,7 +142,7 @@ def predicted(
     for estimate, c, model, start in plans:
         if best is None:
             found, n = _verified(
-                im, c, model, feats, target, replace(extras, effort=effort), effort, judge, start
+                im, c, model, feats, target, replace(extras, effort=effort), judge, start
             )
             encodes += n
             if found is not None:
@@ -170,12 +170,12 @@ def _verified(
     feats: np.ndarray,
     target: float,
     extras: Extras,
-    effort: str,
     judge: Judge,
     start: int | None = None,
 ) -> tuple[Scored | None, int]:
     """The predicted encode (at `start` when scouted), corrected once if needed; (None,
-    encodes) when it misses twice."""
+    encodes) when it misses twice. The effort is the one `extras` encodes with."""
+    effort = extras.effort
     plugin = codec(c.format)
     lo, hi = plugin.quality_range
     at = _scoring(im, c, extras, judge)

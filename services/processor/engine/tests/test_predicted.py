@@ -182,8 +182,7 @@ def test_a_correction_that_still_misses_gets_one_step_along_the_measured_scores(
         _fake(float(predicted_q)),
         np.zeros(len(FEATURES)),
         80.0,
-        Extras(),
-        "fast",
+        Extras(effort="fast"),
         judge,  # type: ignore[arg-type]
     )
     assert n == encodes and found is not None
@@ -201,8 +200,7 @@ def test_a_third_miss_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
         _fake(20.0),
         np.zeros(len(FEATURES)),
         80.0,
-        Extras(),
-        "fast",
+        Extras(effort="fast"),
         judge,  # type: ignore[arg-type]
     )
     assert found is None and n == 3
@@ -252,8 +250,7 @@ def test_a_far_overshooting_correction_steps_down_between_its_two_encodes(
         _fake(40.0, 6.0),
         np.zeros(len(FEATURES)),
         80.0,
-        Extras(),
-        "balanced",
+        Extras(effort="balanced"),
         Judge(im),
     )
     found = predicted_module.predicted(
